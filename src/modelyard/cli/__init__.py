@@ -1,0 +1,1 @@
+"""The ``modelyard`` command line: one Typer app, one module per command group."""
