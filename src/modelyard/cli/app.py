@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from modelyard import __version__
+from modelyard.cli import scan as scan_cli
 from modelyard.cli.console import stderr
 from modelyard.errors import ModelyardError
 
@@ -45,6 +46,9 @@ def _root(
 ) -> None:
     _state["debug"] = debug
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
+
+
+scan_cli.register(app)
 
 
 def main() -> None:

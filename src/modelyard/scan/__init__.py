@@ -1,0 +1,47 @@
+"""Decide whether model files are safe to load, without executing anything in them.
+
+``modelyard.scan(path)`` (this module is callable) and ``modelyard.scan.scan(path)`` return a
+``ScanReport``; ``safe_load`` / ``safe_loads`` unpickle with only allow-listed globals.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+from modelyard.scan.api import scan, scan_file
+from modelyard.scan.errors import ForbiddenGlobalError, ScanError, UnknownRuleError
+from modelyard.scan.options import ScanOptions
+from modelyard.scan.report import FileResult, Finding, ScanReport, Severity, Verdict
+from modelyard.scan.rules import RULES, Rule, explain
+from modelyard.scan.safe_pickle import safe_load, safe_loads
+
+__all__ = [
+    "RULES",
+    "FileResult",
+    "Finding",
+    "ForbiddenGlobalError",
+    "Rule",
+    "ScanError",
+    "ScanOptions",
+    "ScanReport",
+    "Severity",
+    "UnknownRuleError",
+    "Verdict",
+    "explain",
+    "safe_load",
+    "safe_loads",
+    "scan",
+    "scan_file",
+]
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``modelyard.scan(path)`` work as well as ``modelyard.scan.scan(path)``."""
+
+    def __call__(self, *paths: Any, **kwargs: Any) -> ScanReport:
+        return scan(*paths, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -1,0 +1,77 @@
+"""``scan(paths)``: the scanner's front door for files and folders."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from modelyard.scan import rules
+from modelyard.scan.engine import scan_stream
+from modelyard.scan.errors import ScanError
+from modelyard.scan.formats.base import Stream
+from modelyard.scan.options import ScanOptions
+from modelyard.scan.report import FileResult, Finding, ScanReport
+
+# Below this many files, starting worker processes costs more than it saves.
+_PARALLEL_MIN_FILES = 8
+
+
+def scan(
+    *paths: str | os.PathLike[str], options: ScanOptions | None = None, jobs: int = 1
+) -> ScanReport:
+    """Scan files and folders (recursively) without executing anything in them.
+
+    Every file gets a verdict; bad files never raise. ``jobs`` > 1 scans files in that many
+    processes. Raises ``ScanError`` if a path does not exist or nothing was given.
+    """
+    if not paths:
+        raise ScanError("nothing to scan", hint="give one or more files or folders")
+    options = options or ScanOptions()
+    started = time.perf_counter()
+    files = [file for path in paths for file in _expand(Path(path))]
+    if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
+            results = list(pool.map(scan_file, files, [options] * len(files), chunksize=4))
+    else:
+        results = [scan_file(file, options) for file in files]
+    return ScanReport(files=results, seconds=time.perf_counter() - started)
+
+
+def _expand(path: Path) -> Iterator[Path]:
+    if path.is_dir():
+        for root, folders, names in os.walk(path):
+            folders.sort()
+            for name in sorted(names):
+                yield Path(root) / name
+    elif path.exists() or path.is_symlink():
+        yield path
+    else:
+        raise ScanError(f"{path} does not exist", hint="check the path")
+
+
+def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
+    """Scan one file; what cannot be read becomes an ``error`` finding."""
+    options = options or ScanOptions()
+    findings: list[Finding] = []
+    result = FileResult(path=str(path), format="unknown", findings=findings)
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            result.size = size
+            if size == 0:
+                result.format = "empty"
+                return result
+            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                stream = Stream(data=data, disk_path=path)
+                result.format = scan_stream(stream, options, findings.append)
+    except BufferError:
+        # A reader kept a view of the mapping alive; the mapping is freed with it.
+        pass
+    except OSError as error:
+        findings.append(rules.UNREADABLE.finding(f"{path} cannot be read: {error.strerror}"))
+    return result

@@ -1,0 +1,21 @@
+"""Errors raised by the scanner's public functions (a bad file never raises: it gets a verdict)."""
+
+from __future__ import annotations
+
+import pickle
+
+from modelyard.errors import ModelyardError
+
+
+class ScanError(ModelyardError):
+    """The scan itself could not run (for example, a path that does not exist)."""
+
+    exit_code = 2
+
+
+class UnknownRuleError(ScanError):
+    """``--explain`` was given an ID no rule has."""
+
+
+class ForbiddenGlobalError(ModelyardError, pickle.UnpicklingError):
+    """``safe_load`` met a global that is not on the allow list; nothing was executed."""

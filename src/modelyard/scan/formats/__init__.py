@@ -1,0 +1,27 @@
+"""Every format reader, in the order the engine tries them: formats with a magic number first,
+then those recognised by structure, then text. The first reader whose ``sniff`` says yes wins."""
+
+from __future__ import annotations
+
+from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
+from modelyard.scan.formats.compressed import CompressedReader
+from modelyard.scan.formats.numpy import NumpyReader
+from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
+from modelyard.scan.formats.tar import TarReader
+from modelyard.scan.formats.text import TextReader
+from modelyard.scan.formats.zip import ZipReader
+
+READERS: list[FormatReader] = [
+    # Magic numbers.
+    PickleReader(),
+    ZipReader(),
+    CompressedReader(),
+    NumpyReader(),
+    TarReader(),
+    # Recognised by structure: binary.
+    LegacyPickleReader(),
+    # Text formats.
+    TextReader(),
+]
+
+__all__ = ["READERS", "FormatReader", "ScanContext", "Stream"]

@@ -1,0 +1,110 @@
+"""The contract between the scan engine and the readers of each file format.
+
+A reader recognises its format from content (``sniff``) and judges a stream (``scan``): it reports
+findings through the context and hands inner streams (archive members, decompressed data, embedded
+pickles) back with ``ScanContext.scan_nested``, so nesting needs no special case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from modelyard.scan.options import ScanOptions
+    from modelyard.scan.report import Finding, Severity
+    from modelyard.scan.rules import Rule
+
+Buffer = bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Bytes to judge and where they came from.
+
+    ``member`` is the path inside the scanned file (``None`` for the file itself): archive
+    member names, joined by ``!`` where one stream is nested in another. ``disk_path``
+    is set only when the stream is a whole file on disk, so a reader can look at its neighbours
+    (ONNX external data, a SavedModel's variables).
+    """
+
+    data: Buffer
+    member: str | None = None
+    disk_path: Path | None = None
+    depth: int = 0
+
+    @property
+    def name(self) -> str:
+        """The last path component of the member or file, for readers whose format is a name."""
+        if self.member:
+            return self.member.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+        return self.disk_path.name if self.disk_path else ""
+
+
+@dataclass
+class ScanContext:
+    """What a reader may do while scanning one stream."""
+
+    options: ScanOptions
+    stream: Stream
+    emit: Callable[[Finding], None]
+    dispatch: Callable[[Stream, ScanContext], str]
+
+    def report(
+        self,
+        rule: Rule,
+        message: str,
+        *,
+        offset: int | None = None,
+        subject: str | None = None,
+        detail: str | None = None,
+        severity: Severity | None = None,
+    ) -> None:
+        """Record a finding of ``rule`` in the current stream."""
+        self.emit(
+            rule.finding(
+                message,
+                member=self.stream.member,
+                offset=offset,
+                subject=subject,
+                detail=detail,
+                severity=severity,
+            )
+        )
+
+    def child(self, data: Buffer, name: str) -> ScanContext:
+        """A context for inner data (an archive member, decompressed bytes) named ``name``.
+
+        The name is joined to the current member with ``!``, so ``outer.zip!model/data.pkl``
+        reads as "inside of".
+        """
+        parent = self.stream.member
+        member = f"{parent}!{name}" if parent else name
+        stream = Stream(data=data, member=member, depth=self.stream.depth + 1)
+        return ScanContext(self.options, stream, self.emit, self.dispatch)
+
+    def scan_nested(self, data: Buffer, name: str) -> str:
+        """Detect and scan inner data; returns the format found."""
+        child = self.child(data, name)
+        return self.dispatch(child.stream, self)
+
+
+class FormatReader(Protocol):
+    """One container or model format."""
+
+    name: ClassVar[str]
+
+    def sniff(self, head: bytes, stream: Stream) -> bool:
+        """Whether ``stream`` (whose first bytes are ``head``) is in this format.
+
+        Decide from content. Only formats that are defined by a file name (Python source that
+        ``trust_remote_code`` would import, a Caffe ``.prototxt``) may look at ``stream.name``.
+        """
+        ...
+
+    def scan(self, stream: Stream, ctx: ScanContext) -> None:
+        """Judge the stream: report findings and scan inner streams. Must not raise for bad data:
+        report ``MALFORMED`` / ``LIMIT_EXCEEDED`` instead."""
+        ...

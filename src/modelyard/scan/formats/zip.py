@@ -1,0 +1,256 @@
+"""Zip archives read like the loaders read them (``zipfile``, PyTorch, NumPy's ``.npz``, Keras).
+
+The central directory decides what a loader sees; each entry's local header is checked against
+it, because readers that trust one or the other see different files. Every member is scanned as
+a nested stream, except PyTorch's raw tensor storages, which no loader unpickles.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import ClassVar
+
+from modelyard.scan import rules
+from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+
+_LOCAL = b"PK\x03\x04"
+_CENTRAL = b"PK\x01\x02"
+_END = b"PK\x05\x06"
+_END64_LOCATOR = b"PK\x06\x07"
+_END64 = b"PK\x06\x06"
+_END_SEARCH = 22 + 0xFFFF
+_central_entry = struct.Struct("<4s6H3L5H2L")
+_local_entry = struct.Struct("<4s5H3L2H")
+_TORCH_STORAGE = re.compile(r"(?:^|/)data/\d+$")
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    method: int
+    flags: int
+    compressed_size: int
+    size: int
+    local_offset: int
+
+
+def _decode_name(raw: bytes, flags: int) -> str:
+    return raw.decode("utf-8" if flags & 0x800 else "cp437", "replace")
+
+
+def _zip64_values(extra: bytes, wanted: list[bool]) -> list[int | None]:
+    """Values from the zip64 extra field for the header fields that were 0xFFFFFFFF."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<HH", extra, pos)
+        if tag == 1:
+            values: list[int | None] = []
+            field_pos = pos + 4
+            for needed in wanted:
+                if needed and field_pos + 8 <= pos + 4 + length:
+                    values.append(struct.unpack_from("<Q", extra, field_pos)[0])
+                    field_pos += 8
+                else:
+                    values.append(None)
+            return values
+        pos += 4 + length
+    return [None] * len(wanted)
+
+
+class ZipFormatError(Exception):
+    """The archive's directory cannot be read."""
+
+
+def read_directory(data: Buffer) -> tuple[list[Entry], int]:
+    """The central directory's entries and the offset correction for prepended data."""
+    size = len(data)
+    tail_start = max(0, size - _END_SEARCH)
+    end = bytes(data[tail_start:]).rfind(_END)
+    if end < 0:
+        raise ZipFormatError("no end-of-central-directory record")
+    end += tail_start
+    if end + 22 > size:
+        raise ZipFormatError("the end-of-central-directory record is cut off")
+    count, directory_size, directory_offset = struct.unpack_from("<2xHLL", data, end + 8)
+    directory_end = end
+    # Writers such as PyTorch add zip64 records whether or not the sizes need them.
+    if end >= 20 and bytes(data[end - 20 : end - 16]) == _END64_LOCATOR:
+        (record,) = struct.unpack_from("<Q", data, end - 12)
+        if bytes(data[record : record + 4]) == _END64:
+            count, directory_size, directory_offset = struct.unpack_from("<QQQ", data, record + 32)
+            directory_end = record
+    # Data prepended to the archive (self-extracting files) shifts every offset.
+    shift = directory_end - directory_size - directory_offset
+    if shift < 0:
+        raise ZipFormatError("the central directory lies outside the file")
+    entries = []
+    pos = directory_offset + shift
+    for _ in range(count):
+        if pos + 46 > size or bytes(data[pos : pos + 4]) != _CENTRAL:
+            raise ZipFormatError(f"central directory entry at offset {pos} is damaged")
+        fields = _central_entry.unpack_from(data, pos)
+        flags, method = fields[3], fields[4]
+        compressed, uncompressed = fields[8], fields[9]
+        name_length, extra_length, comment_length = fields[10], fields[11], fields[12]
+        local_offset = fields[16]
+        name_raw = bytes(data[pos + 46 : pos + 46 + name_length])
+        extra = bytes(data[pos + 46 + name_length : pos + 46 + name_length + extra_length])
+        wanted = [v == 0xFFFFFFFF for v in (uncompressed, compressed, local_offset)]
+        if any(wanted):
+            big = _zip64_values(extra, wanted)
+            uncompressed = big[0] if big[0] is not None else uncompressed
+            compressed = big[1] if big[1] is not None else compressed
+            local_offset = big[2] if big[2] is not None else local_offset
+        entries.append(
+            Entry(
+                _decode_name(name_raw, flags),
+                method,
+                flags,
+                compressed,
+                uncompressed,
+                local_offset + shift,
+            )
+        )
+        pos += 46 + name_length + extra_length + comment_length
+    return entries, shift
+
+
+def escapes_destination(name: str) -> bool:
+    """Whether extracting a member of this name writes outside the target folder."""
+    normalized = name.replace("\\", "/")
+    return (
+        normalized.startswith("/")
+        or bool(re.match(r"^[A-Za-z]:", normalized))
+        or ".." in normalized.split("/")
+    )
+
+
+class ZipReader:
+    """Zip archives, including PyTorch checkpoints, ``.npz`` and ``.keras`` files."""
+
+    name: ClassVar[str] = "zip"
+
+    def sniff(self, head: bytes, stream: Stream) -> bool:
+        return head[:4] in (_LOCAL, _END)
+
+    def scan(self, stream: Stream, ctx: ScanContext) -> None:
+        data = stream.data
+        try:
+            entries, _ = read_directory(data)
+        except (ZipFormatError, struct.error) as error:
+            ctx.report(rules.MALFORMED, f"zip archive cannot be read: {error}")
+            return
+        if len(entries) > ctx.options.max_members:
+            ctx.report(
+                rules.LIMIT_EXCEEDED,
+                f"zip archive has {len(entries)} members, more than max_members "
+                f"({ctx.options.max_members}); only the first ones were scanned",
+            )
+            entries = entries[: ctx.options.max_members]
+        names = {entry.name for entry in entries}
+        torch_archives = {name.rsplit("/", 1)[0] for name in names if name.endswith("data.pkl")}
+        seen: set[str] = set()
+        budget = ctx.options.max_decompressed_bytes
+        for entry in entries:
+            if entry.name in seen:
+                ctx.report(
+                    rules.MEMBER_NAME_MISMATCH,
+                    f"zip member {entry.name!r} occurs more than once; loaders disagree on "
+                    "which copy they read",
+                    subject=entry.name,
+                )
+            seen.add(entry.name)
+            if escapes_destination(entry.name):
+                ctx.report(
+                    rules.PATH_ESCAPE,
+                    f"zip member {entry.name!r} would be extracted outside the target folder",
+                    subject=entry.name,
+                )
+            if entry.name.endswith("/"):
+                continue
+            if _is_torch_storage(entry.name, torch_archives):
+                continue
+            content = self._member(data, entry, ctx, budget)
+            if content is None:
+                continue
+            budget -= len(content)
+            ctx.scan_nested(content, entry.name)
+
+    def _member(self, data: Buffer, entry: Entry, ctx: ScanContext, budget: int) -> Buffer | None:
+        offset = entry.local_offset
+        if offset + 30 > len(data) or bytes(data[offset : offset + 4]) != _LOCAL:
+            ctx.report(rules.MALFORMED, f"zip member {entry.name!r} has no local header")
+            return None
+        fields = _local_entry.unpack_from(data, offset)
+        name_length, extra_length = fields[9], fields[10]
+        local_name = _decode_name(bytes(data[offset + 30 : offset + 30 + name_length]), fields[2])
+        if local_name != entry.name:
+            ctx.report(
+                rules.MEMBER_NAME_MISMATCH,
+                f"zip member is called {entry.name!r} in the directory but {local_name!r} in "
+                "its local header",
+                subject=entry.name,
+                detail=local_name,
+            )
+        start = offset + 30 + name_length + extra_length
+        raw = memoryview(data)[start : start + entry.compressed_size]
+        if len(raw) < entry.compressed_size:
+            ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is cut off")
+        if entry.flags & 0x1:
+            ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is encrypted; not scanned")
+            return None
+        if entry.size > budget:
+            ctx.report(
+                rules.LIMIT_EXCEEDED,
+                f"zip member {entry.name!r} expands to {entry.size} bytes, beyond what is left "
+                "of max_decompressed_bytes",
+            )
+            return None
+        if entry.method == zipfile.ZIP_STORED:
+            return raw
+        if entry.method == zipfile.ZIP_DEFLATED:
+            engine = zlib.decompressobj(-15)
+            try:
+                content = engine.decompress(raw, budget + 1)
+            except zlib.error as error:
+                ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is damaged: {error}")
+                return None
+            if len(content) > budget:
+                ctx.report(
+                    rules.LIMIT_EXCEEDED,
+                    f"zip member {entry.name!r} expands beyond max_decompressed_bytes",
+                )
+                return None
+            return content
+        return self._member_via_zipfile(data, entry, ctx, budget)
+
+    def _member_via_zipfile(
+        self, data: Buffer, entry: Entry, ctx: ScanContext, budget: int
+    ) -> bytes | None:
+        """bzip2 and LZMA members (written by zipfile, never by model libraries)."""
+        try:
+            with (
+                zipfile.ZipFile(io.BytesIO(bytes(data))) as archive,
+                archive.open(entry.name) as member,
+            ):
+                content = member.read(budget + 1)
+        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, KeyError) as error:
+            ctx.report(rules.MALFORMED, f"zip member {entry.name!r} cannot be read: {error}")
+            return None
+        if len(content) > budget:
+            ctx.report(rules.LIMIT_EXCEEDED, f"zip member {entry.name!r} expands beyond the limit")
+            return None
+        return content
+
+
+def _is_torch_storage(name: str, torch_archives: set[str]) -> bool:
+    """Raw tensor bytes inside a PyTorch checkpoint: read as numbers, never unpickled."""
+    if not _TORCH_STORAGE.search(name):
+        return False
+    prefix = name.rsplit("/data/", 1)[0]
+    return prefix in torch_archives or (prefix == "" and "data.pkl" in torch_archives)

@@ -1,0 +1,124 @@
+"""What a scan found: findings, per-file results and the report over every file."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    """Whether a file is safe to load. Ordered from best to worst by ``rank``."""
+
+    SAFE = "safe"
+    SUSPICIOUS = "suspicious"
+    ERROR = "error"
+    UNSAFE = "unsafe"
+
+    @property
+    def rank(self) -> int:
+        return _VERDICT_RANK[self]
+
+    @classmethod
+    def worst(cls, verdicts: Any) -> Verdict:
+        return max(verdicts, key=lambda verdict: verdict.rank, default=cls.SAFE)
+
+
+_VERDICT_RANK = {Verdict.SAFE: 0, Verdict.SUSPICIOUS: 1, Verdict.ERROR: 2, Verdict.UNSAFE: 3}
+
+
+class Severity(StrEnum):
+    """How bad one finding is; ``verdict`` is the file verdict it implies."""
+
+    INFO = "info"
+    SUSPICIOUS = "suspicious"
+    ERROR = "error"
+    UNSAFE = "unsafe"
+
+    @property
+    def verdict(self) -> Verdict:
+        return {
+            Severity.INFO: Verdict.SAFE,
+            Severity.SUSPICIOUS: Verdict.SUSPICIOUS,
+            Severity.ERROR: Verdict.ERROR,
+            Severity.UNSAFE: Verdict.UNSAFE,
+        }[self]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a rule found in one stream of a file.
+
+    ``member`` is the path inside the file (archive members joined by ``/``, nested archives by
+    ``!``), ``offset`` the byte offset inside that member, ``subject`` what was found (a global
+    such as ``os.system``, an opcode, a layer name).
+    """
+
+    rule_id: str
+    severity: Severity
+    message: str
+    member: str | None = None
+    offset: int | None = None
+    subject: str | None = None
+    detail: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass
+class FileResult:
+    """The verdict on one file, with every finding that led to it."""
+
+    path: str
+    format: str
+    findings: list[Finding] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.worst(finding.severity.verdict for finding in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "size": self.size,
+            "verdict": str(self.verdict),
+            "findings": [finding.to_dict() for finding in self.findings],
+        }
+
+
+@dataclass
+class ScanReport:
+    """Results for every file scanned; ``verdict`` is the worst of them."""
+
+    files: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.worst(result.verdict for result in self.files)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for result in self.files for finding in result.findings]
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        """0 safe, 1 unsafe (or suspicious when ``strict``), 2 not fully scanned."""
+        verdict = self.verdict
+        if verdict is Verdict.UNSAFE or (strict and verdict is Verdict.SUSPICIOUS):
+            return 1
+        if verdict is Verdict.ERROR:
+            return 2
+        return 0
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {str(verdict): 0 for verdict in Verdict}
+        for result in self.files:
+            counts[str(result.verdict)] += 1
+        return {
+            "verdict": str(self.verdict),
+            "summary": {"files": len(self.files), **counts, "seconds": round(self.seconds, 4)},
+            "files": [result.to_dict() for result in self.files],
+        }

@@ -1,0 +1,89 @@
+"""Zip archives read like the loaders read them."""
+
+from __future__ import annotations
+
+import io
+import pickle
+import struct
+import zipfile
+
+import torch
+
+from modelyard.scan import scan
+from tests.scan.conftest import rule_ids
+
+EVIL = b"cos\nsystem\n(S'true'\ntR."
+
+
+def zipped(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_torch_checkpoint_is_safe_and_storages_are_skipped(tmp_path):
+    path = tmp_path / "model.bin"
+    torch.save({"layer": torch.nn.Linear(4, 2).state_dict(), "step": 3}, path)
+    result = scan(path).files[0]
+    assert (result.format, result.verdict) == ("zip", "safe")
+
+
+def test_malicious_member_under_any_archive_name(scan_bytes):
+    result = scan_bytes(zipped({"anything/data.pkl": EVIL, "anything/version": b"3\n"}))
+    finding = next(f for f in result.findings if f.rule_id == "MY-PKL-001")
+    assert finding.member == "anything/data.pkl"
+
+
+def test_stored_and_bzip2_members_are_read(scan_bytes):
+    assert scan_bytes(zipped({"a.pkl": EVIL}, zipfile.ZIP_STORED)).verdict == "unsafe"
+    assert scan_bytes(zipped({"a.pkl": EVIL}, zipfile.ZIP_BZIP2)).verdict == "unsafe"
+
+
+def test_path_escape_and_duplicates(scan_bytes):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../../etc/evil", b"text\n")
+        archive.writestr("twice.pkl", pickle.dumps(1))
+        archive.writestr("twice.pkl", EVIL)
+    result = scan_bytes(buffer.getvalue())
+    assert {"MY-ARC-001", "MY-ARC-002", "MY-PKL-001"} <= rule_ids(result)
+
+
+def test_local_name_differing_from_the_directory(scan_bytes):
+    data = bytearray(zipped({"good.pkl": EVIL}, zipfile.ZIP_STORED))
+    data[30:38] = b"evil.pkl"  # the local header's copy of the name
+    result = scan_bytes(bytes(data))
+    assert "MY-ARC-001" in rule_ids(result)
+    assert result.verdict == "unsafe"
+
+
+def test_prepended_data_is_tolerated(scan_bytes):
+    # zipfile opens archives with a stub in front (self-extracting files).
+    result = scan_bytes(b"#!/bin/sh\nexit 0\n" + zipped({"a.pkl": EVIL}))
+    assert result.verdict in ("unsafe", "error")
+
+
+def test_zip_without_directory_is_an_error(scan_bytes):
+    data = zipped({"a.pkl": pickle.dumps(1)})
+    cut = data[: data.rfind(b"PK\x01\x02")]
+    assert scan_bytes(cut).verdict == "error"
+
+
+def test_member_larger_than_the_budget(tmp_path):
+    from modelyard.scan import ScanOptions
+
+    path = tmp_path / "bomb.zip"
+    path.write_bytes(zipped({"zeros": b"\0" * 5_000_000}))
+    result = scan(path, options=ScanOptions(max_decompressed_bytes=1_000_000)).files[0]
+    assert rule_ids(result) == {"MY-SCN-003"}
+
+
+def test_zip64_records_are_followed(scan_bytes):
+    data = zipped({"a.pkl": EVIL})
+    end = data.rfind(b"PK\x05\x06")
+    count, size, offset = struct.unpack_from("<2xHLL", data, end + 8)
+    record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, offset)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1)
+    assert scan_bytes(data[:end] + record + locator + data[end:]).verdict == "unsafe"

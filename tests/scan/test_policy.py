@@ -1,0 +1,87 @@
+"""The allow and deny lists."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelyard.scan.pickle.values import Global
+from modelyard.scan.policy import Judgement, judge
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("torch._utils", "_rebuild_tensor_v2"),
+        ("torch", "FloatStorage"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "dtype"),
+        ("collections", "OrderedDict"),
+        ("sklearn.linear_model._logistic", "LogisticRegression"),
+        ("sklearn.tree._tree", "Tree"),
+        ("pandas.core.internals.managers", "BlockManager"),
+        ("xgboost.sklearn", "XGBClassifier"),
+        ("builtins", "set"),
+    ],
+)
+def test_what_real_models_need_is_allowed(module, name):
+    assert judge(Global(module, name)).judgement is Judgement.ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [
+        ("os", "system"),
+        ("posix", "system"),
+        ("nt", "system"),
+        ("subprocess", "Popen"),
+        ("builtins", "eval"),
+        ("builtins", "exec"),
+        ("builtins", "getattr"),
+        ("builtins", "__import__"),
+        ("builtins", "open"),
+        ("runpy", "run_path"),
+        ("importlib", "import_module"),
+        ("pkgutil", "resolve_name"),
+        ("operator", "attrgetter"),
+        ("operator", "methodcaller"),
+        ("functools", "partial"),
+        ("types", "FunctionType"),
+        ("marshal", "loads"),
+        ("ctypes", "CDLL"),
+        ("cProfile", "run"),
+        ("timeit", "timeit"),
+        ("pdb", "run"),
+        ("code", "InteractiveInterpreter"),
+        ("pydoc", "locate"),
+        ("imaplib", "IMAP4_stream"),
+        ("uuid", "_get_command_stdout"),
+        ("multiprocessing.util", "spawnv_passfds"),
+        ("pip", "main"),
+        ("webbrowser", "open"),
+        ("socket", "create_connection"),
+        ("shutil", "rmtree"),
+        ("torch", "load"),
+        ("torch.hub", "load"),
+        ("torch.storage", "_load_from_bytes"),
+        ("joblib", "load"),
+        ("numpy", "load"),
+        ("pandas", "read_pickle"),
+        ("pickle", "loads"),
+        ("dill._dill", "_create_code"),
+        ("sklearn.datasets", "fetch_openml"),
+        ("torch", "serialization.os.system"),
+        ("numpy", "testing._private.utils.os.system"),
+    ],
+)
+def test_gadgets_are_denied_with_a_reason(module, name):
+    decision = judge(Global(module, name))
+    assert decision.judgement is Judgement.DENIED
+    assert decision.reason
+
+
+@pytest.mark.parametrize(
+    ("module", "name"),
+    [("mylib.layers", "Custom"), ("torch.nn.modules.linear", "linear"), ("numpy", "frompyfunc")],
+)
+def test_anything_else_is_unknown(module, name):
+    assert judge(Global(module, name)).judgement is Judgement.UNKNOWN
