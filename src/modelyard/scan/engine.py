@@ -47,7 +47,7 @@ def scan_stream(stream: Stream, options: ScanOptions, emit: Callable[[Finding], 
                 rules.MALFORMED,
                 f"the {reader.name} reader could not finish: {type(error).__name__}: {error}",
             )
-        return reader.name
+        return ctx.kind or reader.name
     ctx.report(
         rules.UNSUPPORTED_FORMAT,
         f"content starting with {head[:8].hex(' ')} is in no format modelyard reads",

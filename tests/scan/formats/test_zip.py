@@ -27,7 +27,7 @@ def test_torch_checkpoint_is_safe_and_storages_are_skipped(tmp_path):
     path = tmp_path / "model.bin"
     torch.save({"layer": torch.nn.Linear(4, 2).state_dict(), "step": 3}, path)
     result = scan(path).files[0]
-    assert (result.format, result.verdict) == ("zip", "safe")
+    assert (result.format, result.verdict) == ("pytorch", "safe")
 
 
 def test_malicious_member_under_any_archive_name(scan_bytes):

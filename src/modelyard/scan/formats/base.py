@@ -51,6 +51,8 @@ class ScanContext:
     stream: Stream
     emit: Callable[[Finding], None]
     dispatch: Callable[[Stream, ScanContext], str]
+    # A reader may name the format more precisely than its own name ("pytorch" for a zip).
+    kind: str | None = None
 
     def report(
         self,

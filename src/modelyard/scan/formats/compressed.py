@@ -123,4 +123,5 @@ class CompressedReader:
             )
         except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as error:
             ctx.report(rules.MALFORMED, f"{kind} data is damaged ({error}); scanned what came out")
-        ctx.scan_nested(b"".join(pieces), f"<{kind}>")
+        inner = ctx.scan_nested(b"".join(pieces), f"<{kind}>")
+        ctx.kind = f"{inner} ({kind})"

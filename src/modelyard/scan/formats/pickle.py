@@ -97,6 +97,7 @@ def scan_pickles(data: Buffer, ctx: ScanContext, start: int = 0) -> Trace:
     try:
         pos = machine.run(pos)
         if machine.trace.result == TORCH_LEGACY_MAGIC and machine.trace.pickles == 1:
+            ctx.kind = "pytorch-legacy"
             pos = _scan_torch_legacy(machine, pos)
         while pos < size:
             if data[pos] not in _LEGACY_FIRST_OPCODES and data[pos] != 0x80:
@@ -112,6 +113,8 @@ def scan_pickles(data: Buffer, ctx: ScanContext, start: int = 0) -> Trace:
     except PickleBreak as error:
         _report_break(error, ctx)
     judge_trace(machine.trace, ctx)
+    if machine.trace.joblib_arrays and ctx.kind is None:
+        ctx.kind = "joblib"
     if machine.trace.pickles > 1:
         ctx.report(
             rules.SEVERAL_PICKLES,

@@ -154,6 +154,10 @@ class ZipReader:
             entries = entries[: ctx.options.max_members]
         names = {entry.name for entry in entries}
         torch_archives = {name.rsplit("/", 1)[0] for name in names if name.endswith("data.pkl")}
+        if torch_archives:
+            ctx.kind = "pytorch"
+        elif names and all(name.endswith(".npy") for name in names):
+            ctx.kind = "numpy-npz"
         seen: set[str] = set()
         budget = ctx.options.max_decompressed_bytes
         for entry in entries:

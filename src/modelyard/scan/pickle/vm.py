@@ -61,6 +61,7 @@ class Trace:
     persistent_ids: list[Any] = field(default_factory=list)
     pickles: int = 0
     calls: int = 0
+    joblib_arrays: int = 0
     result: Any = None
 
 
@@ -469,6 +470,7 @@ class Machine:
         alignment padding); object arrays follow as a complete pickle of their own, which is
         simulated like any other.
         """
+        self.trace.joblib_arrays += 1
         state = _dict_items(wrapper.state)
         shape = state.get("shape")
         dtype = state.get("dtype")
