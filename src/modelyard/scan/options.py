@@ -16,4 +16,3 @@ class ScanOptions:
     max_mark_depth: int = 10_000
     max_nesting: int = 8
     max_members: int = 100_000
-    max_pickle_bytes: int = 4 * GiB

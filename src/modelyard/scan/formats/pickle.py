@@ -129,10 +129,9 @@ def _scan_torch_legacy(machine: Machine, pos: int) -> int:
         pos = machine.run(pos)
     keys = machine.trace.result
     sizes = _storage_element_sizes(machine.trace.persistent_ids)
-    key_list = getattr(keys, "items", None)
-    if not isinstance(key_list, list):
+    if not isinstance(keys, list):
         raise PickleBreak(pos, "PyTorch legacy file has no list of storage keys")
-    for key in key_list:
+    for key in keys:
         element_size = sizes.get(key)
         if element_size is None:
             raise PickleBreak(pos, f"PyTorch legacy storage {key!r} has no known element size")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -35,12 +35,16 @@ class PersistentRef:
     pid: Any
 
 
-@dataclass(slots=True, eq=False)
-class Container:
-    """A list, dict or set being built; only its items matter for the scan."""
+class DictItems(list):  # type: ignore[type-arg]
+    """A dict being built, as its keys and values in turn (keys may be unhashable symbols)."""
 
-    kind: str
-    items: list[Any] = field(default_factory=list)
+    __slots__ = ()
+
+
+class SetItems(list):  # type: ignore[type-arg]
+    """A set or frozenset being built."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)

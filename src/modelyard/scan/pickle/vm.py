@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelyard.scan.options import ScanOptions
-from modelyard.scan.pickle.values import Blob, Call, Container, Global, PersistentRef, Unknown
+from modelyard.scan.pickle.values import (
+    Blob,
+    Call,
+    DictItems,
+    Global,
+    PersistentRef,
+    SetItems,
+    Unknown,
+)
 from modelyard.scan.policy import READS_NESTED_PICKLES
 
 # Values longer than this are kept as offsets into the input rather than copied.
@@ -41,6 +49,12 @@ class PickleBreak(Exception):
 
 class PickleLimit(PickleBreak):
     """The stream asks for more than ``ScanOptions`` allows."""
+
+
+class _Underflow(Exception):
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +94,8 @@ class Machine:
     """Runs pickles from one buffer; a new ``Machine`` per stream."""
 
     def __init__(self, data: Any, options: ScanOptions, trace: Trace | None = None) -> None:
-        self.data = data
+        # Slices of a memoryview are memoryviews, which cannot be decoded or searched.
+        self.data = data.tobytes() if isinstance(data, memoryview) else data
         self.size = len(data)
         self.options = options
         self.trace = trace or Trace()
@@ -99,18 +114,18 @@ class Machine:
         size = self.size
         trace = self.trace
         events = trace.events
-        options = self.options
-        max_memo = options.max_memo_index
-        max_marks = options.max_mark_depth
+        max_memo = self.options.max_memo_index
+        max_marks = self.options.max_mark_depth
+        # One flat stack; MARK records its height (pickle keeps a stack of stacks: same result
+        # for every stream a loader accepts, and more lenient only where a loader would fail).
         stack: list[Any] = []
-        metastack: list[list[Any]] = []
+        append = stack.append
+        pop = stack.pop
+        marks: list[int] = []
         memo: dict[int, Any] = {}
         proto = 0
-        start = pos
-
-        def need(count: int, at: int) -> None:
-            if at + count > size:
-                raise PickleBreak(at, "the stream ends in the middle of an opcode argument")
+        op = 0
+        at = pos
 
         def readline(at: int) -> tuple[bytes, int]:
             end = _find_newline(data, at, size)
@@ -125,29 +140,16 @@ class Machine:
                 return Blob(at, at + count)
             return bytes(data[at : at + count])
 
-        def pop_mark(at: int) -> list[Any]:
-            nonlocal stack
-            if not metastack:
-                raise PickleBreak(at, "an opcode needs a MARK but none is on the stack")
-            items = stack
-            stack = metastack.pop()
+        def pop_mark() -> list[Any]:
+            height = marks.pop()
+            items = stack[height:]
+            del stack[height:]
             return items
 
-        def pop(at: int) -> Any:
-            if not stack:
-                raise PickleBreak(at, "an opcode pops from an empty stack")
-            return stack.pop()
-
-        def put(index: int, value: Any, at: int) -> None:
+        def put(index: int, at: int) -> None:
             if index < 0 or index > max_memo:
                 raise PickleLimit(at, f"memo index {index} is beyond the limit of {max_memo}")
-            memo[index] = value
-
-        def get(index: int, at: int) -> Any:
-            try:
-                return memo[index]
-            except KeyError:
-                raise PickleBreak(at, f"memo key {index} was never stored") from None
+            memo[index] = stack[-1]
 
         def find_global(module: str, name: str, at: int) -> Global:
             if proto < 3:
@@ -176,287 +178,254 @@ class Machine:
                         events.append(Event("nested", at, (func, blob)))
             return Call(func, args, at)
 
-        while True:
-            if pos >= size:
-                raise PickleBreak(pos, "the stream ends before the pickle's STOP opcode")
-            at = pos
-            op = data[pos]
-            pos += 1
-            # Ordered roughly by how often real model pickles use each opcode.
-            if op == 0x71:  # BINPUT
-                need(1, pos)
-                put(data[pos], stack[-1] if stack else None, at)
+        def add_items(items: list[Any], at: int) -> None:
+            target = stack[-1]
+            if isinstance(target, list):
+                target.extend(items)
+            elif not isinstance(target, Call):
+                # Only objects made at load time can have append/extend/__setitem__.
+                raise PickleBreak(at, "items are added to something that is not a container")
+
+        try:
+            while True:
+                at = pos
+                op = data[pos]
                 pos += 1
-            elif op == 0x94:  # MEMOIZE
-                put(len(memo), stack[-1] if stack else None, at)
-            elif op == 0x68:  # BINGET
-                need(1, pos)
-                stack.append(get(data[pos], at))
-                pos += 1
-            elif op == 0x58:  # BINUNICODE
-                need(4, pos)
-                length = _unpack_I(data, pos)[0]
-                raw = take(length, pos + 4)
-                stack.append(_decode_text(self._materialize(raw)))
-                pos += 4 + length
-            elif op == 0x8C:  # SHORT_BINUNICODE
-                need(1, pos)
-                length = data[pos]
-                need(length, pos + 1)
-                stack.append(_decode_text(bytes(data[pos + 1 : pos + 1 + length])))
-                pos += 1 + length
-            elif op == 0x4B:  # BININT1
-                need(1, pos)
-                stack.append(data[pos])
-                pos += 1
-            elif op == 0x4D:  # BININT2
-                need(2, pos)
-                stack.append(_unpack_H(data, pos)[0])
-                pos += 2
-            elif op == 0x4A:  # BININT
-                need(4, pos)
-                stack.append(_unpack_i(data, pos)[0])
-                pos += 4
-            elif op == 0x28:  # MARK
-                if len(metastack) >= max_marks:
-                    raise PickleLimit(at, f"more than {max_marks} nested MARKs")
-                metastack.append(stack)
-                stack = []
-            elif op == 0x29:  # EMPTY_TUPLE
-                stack.append(())
-            elif op == 0x85:  # TUPLE1
-                stack.append((pop(at),))
-            elif op == 0x86:  # TUPLE2
-                second = pop(at)
-                stack.append((pop(at), second))
-            elif op == 0x87:  # TUPLE3
-                third = pop(at)
-                second = pop(at)
-                stack.append((pop(at), second, third))
-            elif op == 0x74:  # TUPLE
-                items = pop_mark(at)  # rebinds ``stack``: never inline into stack.append(...)
-                stack.append(tuple(items))
-            elif op == 0x5D:  # EMPTY_LIST
-                stack.append(Container("list"))
-            elif op == 0x7D:  # EMPTY_DICT
-                stack.append(Container("dict"))
-            elif op == 0x8F:  # EMPTY_SET
-                stack.append(Container("set"))
-            elif op == 0x6C:  # LIST
-                items = pop_mark(at)
-                stack.append(Container("list", items))
-            elif op == 0x64:  # DICT
-                items = pop_mark(at)
-                stack.append(Container("dict", items))
-            elif op == 0x91:  # FROZENSET
-                items = pop_mark(at)
-                stack.append(Container("frozenset", items))
-            elif op in (0x61, 0x65, 0x73, 0x75, 0x90):  # APPEND APPENDS SETITEM SETITEMS ADDITEMS
-                if op == 0x61:
-                    items = [pop(at)]
-                elif op == 0x73:
-                    value = pop(at)
-                    items = [pop(at), value]
-                else:
-                    items = pop_mark(at)
-                target = pop(at) if stack else None
-                if target is None:
-                    raise PickleBreak(at, "an item opcode has no container to add to")
-                if isinstance(target, Container):
-                    target.items.extend(items)
-                elif not isinstance(target, Call):
-                    # A loader calls target.append/extend/__setitem__: only objects made at load
-                    # time can have such methods; anything else fails to load.
-                    raise PickleBreak(at, "items are added to something that is not a container")
-                stack.append(target)
-            elif op == 0x4E:  # NONE
-                stack.append(None)
-            elif op == 0x88:  # NEWTRUE
-                stack.append(True)
-            elif op == 0x89:  # NEWFALSE
-                stack.append(False)
-            elif op == 0x47:  # BINFLOAT
-                need(8, pos)
-                stack.append(_unpack_d(data, pos)[0])
-                pos += 8
-            elif op == 0x8A:  # LONG1
-                need(1, pos)
-                length = data[pos]
-                need(length, pos + 1)
-                raw = bytes(data[pos + 1 : pos + 1 + length])
-                stack.append(int.from_bytes(raw, "little", signed=True))
-                pos += 1 + length
-            elif op == 0x8B:  # LONG4
-                need(4, pos)
-                length = _unpack_i(data, pos)[0]
-                if length < 0:
-                    raise PickleBreak(at, "LONG4 has a negative length")
-                raw = take(length, pos + 4)
-                stack.append(int.from_bytes(self._materialize(raw), "little", signed=True))
-                pos += 4 + length
-            elif op in (0x43, 0x42, 0x8E, 0x96):  # SHORT_BINBYTES BINBYTES BINBYTES8 BYTEARRAY8
-                width = {0x43: 1, 0x42: 4, 0x8E: 8, 0x96: 8}[op]
-                need(width, pos)
-                if width == 1:
-                    length = data[pos]
-                elif width == 4:
+                # Ordered by how often real model pickles use each opcode.
+                if op == 0x94:  # MEMOIZE
+                    memo[len(memo)] = stack[-1]
+                elif op == 0x8C:  # SHORT_BINUNICODE
+                    end = pos + 1 + data[pos]
+                    if end > size:
+                        raise PickleBreak(at, "a string runs past the end of the stream")
+                    append(data[pos + 1 : end].decode("utf-8", "surrogatepass"))
+                    pos = end
+                elif op == 0x71:  # BINPUT
+                    memo[data[pos]] = stack[-1]
+                    pos += 1
+                elif op == 0x68:  # BINGET
+                    append(memo[data[pos]])
+                    pos += 1
+                elif op == 0x4B:  # BININT1
+                    append(data[pos])
+                    pos += 1
+                elif op == 0x4A:  # BININT
+                    append(_unpack_i(data, pos)[0])
+                    pos += 4
+                elif op == 0x4D:  # BININT2
+                    append(_unpack_H(data, pos)[0])
+                    pos += 2
+                elif op == 0x28:  # MARK
+                    if len(marks) >= max_marks:
+                        raise PickleLimit(at, f"more than {max_marks} nested MARKs")
+                    marks.append(len(stack))
+                elif op == 0x47:  # BINFLOAT
+                    append(_unpack_d(data, pos)[0])
+                    pos += 8
+                elif op == 0x5D:  # EMPTY_LIST
+                    append([])
+                elif op == 0x86:  # TUPLE2
+                    second = pop()
+                    stack[-1] = (stack[-1], second)
+                elif op == 0x85:  # TUPLE1
+                    stack[-1] = (stack[-1],)
+                elif op == 0x87:  # TUPLE3
+                    third = pop()
+                    second = pop()
+                    stack[-1] = (stack[-1], second, third)
+                elif op in (0x65, 0x75, 0x90):  # APPENDS SETITEMS ADDITEMS
+                    add_items(pop_mark(), at)
+                elif op == 0x61:  # APPEND
+                    add_items([pop()], at)
+                elif op == 0x73:  # SETITEM
+                    value = pop()
+                    add_items([pop(), value], at)
+                elif op == 0x29:  # EMPTY_TUPLE
+                    append(())
+                elif op == 0x74:  # TUPLE
+                    append(tuple(pop_mark()))
+                elif op == 0x7D:  # EMPTY_DICT
+                    append(DictItems())
+                elif op == 0x8F:  # EMPTY_SET
+                    append(SetItems())
+                elif op == 0x6C:  # LIST
+                    append(pop_mark())
+                elif op == 0x64:  # DICT
+                    append(DictItems(pop_mark()))
+                elif op == 0x91:  # FROZENSET
+                    append(SetItems(pop_mark()))
+                elif op == 0x4E:  # NONE
+                    append(None)
+                elif op == 0x88:  # NEWTRUE
+                    append(True)
+                elif op == 0x89:  # NEWFALSE
+                    append(False)
+                elif op == 0x58:  # BINUNICODE
                     length = _unpack_I(data, pos)[0]
-                else:
+                    append(_decode_text(self._materialize(take(length, pos + 4))))
+                    pos += 4 + length
+                elif op == 0x72:  # LONG_BINPUT
+                    put(_unpack_I(data, pos)[0], at)
+                    pos += 4
+                elif op == 0x6A:  # LONG_BINGET
+                    append(memo[_unpack_I(data, pos)[0]])
+                    pos += 4
+                elif op in (0x43, 0x42, 0x8E, 0x96):  # SHORT_BINBYTES BINBYTES BINBYTES8 BYTEARRAY8
+                    if op == 0x43:
+                        width, length = 1, data[pos]
+                    elif op == 0x42:
+                        width, length = 4, _unpack_I(data, pos)[0]
+                    else:
+                        width, length = 8, _unpack_Q(data, pos)[0]
+                    append(take(length, pos + width))
+                    pos += width + length
+                elif op in (0x55, 0x54):  # SHORT_BINSTRING BINSTRING
+                    width = 1 if op == 0x55 else 4
+                    length = data[pos] if width == 1 else _unpack_i(data, pos)[0]
+                    append(self._materialize(take(length, pos + width)).decode("latin-1"))
+                    pos += width + length
+                elif op == 0x8D:  # BINUNICODE8
                     length = _unpack_Q(data, pos)[0]
-                stack.append(take(length, pos + width))
-                pos += width + length
-            elif op in (0x55, 0x54):  # SHORT_BINSTRING BINSTRING
-                width = 1 if op == 0x55 else 4
-                need(width, pos)
-                length = data[pos] if width == 1 else _unpack_i(data, pos)[0]
-                raw = take(length, pos + width)
-                stack.append(self._materialize(raw).decode("latin-1"))
-                pos += width + length
-            elif op == 0x8D:  # BINUNICODE8
-                need(8, pos)
-                length = _unpack_Q(data, pos)[0]
-                raw = take(length, pos + 8)
-                stack.append(_decode_text(self._materialize(raw)))
-                pos += 8 + length
-            elif op == 0x72:  # LONG_BINPUT
-                need(4, pos)
-                put(_unpack_I(data, pos)[0], stack[-1] if stack else None, at)
-                pos += 4
-            elif op == 0x6A:  # LONG_BINGET
-                need(4, pos)
-                stack.append(get(_unpack_I(data, pos)[0], at))
-                pos += 4
-            elif op == 0x70:  # PUT
-                line, pos = readline(pos)
-                put(_parse_int(line, at), stack[-1] if stack else None, at)
-            elif op == 0x67:  # GET
-                line, pos = readline(pos)
-                stack.append(get(_parse_int(line, at), at))
-            elif op == 0x32:  # DUP
-                if not stack:
-                    raise PickleBreak(at, "DUP on an empty stack")
-                stack.append(stack[-1])
-            elif op == 0x30:  # POP
-                if stack:
-                    stack.pop()
-                else:
-                    pop_mark(at)
-            elif op == 0x31:  # POP_MARK
-                pop_mark(at)
-            elif op == 0x63:  # GLOBAL
-                module_line, pos = readline(pos)
-                name_line, pos = readline(pos)
-                stack.append(find_global(_decode_text(module_line), _decode_text(name_line), at))
-            elif op == 0x93:  # STACK_GLOBAL
-                name = pop(at)
-                module = pop(at)
-                if isinstance(module, str) and isinstance(name, str):
-                    stack.append(find_global(module, name, at))
-                elif _is_computed(module) or _is_computed(name):
-                    events.append(Event("computed-global", at, (module, name)))
-                    stack.append(Unknown("a global whose name is computed at load time"))
-                else:
-                    raise PickleBreak(at, "STACK_GLOBAL operands are not strings")
-            elif op == 0x52:  # REDUCE
-                args = pop(at)
-                func = pop(at)
-                stack.append(call(func, args, at, "REDUCE"))
-            elif op == 0x81:  # NEWOBJ
-                args = pop(at)
-                cls = pop(at)
-                stack.append(call(cls, args, at, "NEWOBJ"))
-            elif op == 0x92:  # NEWOBJ_EX
-                kwargs = pop(at)
-                args = pop(at)
-                cls = pop(at)
-                stack.append(call(cls, (args, kwargs), at, "NEWOBJ_EX"))
-            elif op == 0x6F:  # OBJ
-                items = pop_mark(at)
-                if not items:
-                    raise PickleBreak(at, "OBJ without a class")
-                stack.append(call(items[0], tuple(items[1:]), at, "OBJ"))
-            elif op == 0x69:  # INST
-                module_line, pos = readline(pos)
-                name_line, pos = readline(pos)
-                cls = find_global(_decode_text(module_line), _decode_text(name_line), at)
-                items = pop_mark(at)
-                stack.append(call(cls, tuple(items), at, "INST"))
-            elif op == 0x62:  # BUILD
-                state = pop(at)
-                if not stack:
-                    raise PickleBreak(at, "BUILD on an empty stack")
-                target = stack[-1]
-                if isinstance(target, Global):
-                    events.append(Event("build-on-global", at, target))
-                elif isinstance(target, Call):
-                    target.state = state
-                    if target.func == JOBLIB_ARRAY_WRAPPER:
-                        pos = self._skip_joblib_array(target, pos)
-            elif op == 0x95:  # FRAME
-                need(8, pos)
-                pos += 8
-            elif op == 0x80:  # PROTO
-                need(1, pos)
-                proto = data[pos]
-                if proto > 5:
-                    raise PickleBreak(at, f"unsupported pickle protocol {proto}")
-                pos += 1
-            elif op == 0x2E:  # STOP
-                trace.result = pop(at)
-                trace.pickles += 1
-                return pos
-            elif op in (0x50, 0x51):  # PERSID BINPERSID
-                if op == 0x50:
+                    append(_decode_text(self._materialize(take(length, pos + 8))))
+                    pos += 8 + length
+                elif op == 0x8A:  # LONG1
+                    end = pos + 1 + data[pos]
+                    if end > size:
+                        raise PickleBreak(at, "a number runs past the end of the stream")
+                    append(int.from_bytes(data[pos + 1 : end], "little", signed=True))
+                    pos = end
+                elif op == 0x8B:  # LONG4
+                    length = _unpack_i(data, pos)[0]
+                    raw = self._materialize(take(length, pos + 4))
+                    append(int.from_bytes(raw, "little", signed=True))
+                    pos += 4 + length
+                elif op == 0x70:  # PUT
                     line, pos = readline(pos)
-                    pid: Any = line.decode("ascii", "replace")
+                    put(_parse_int(line, at), at)
+                elif op == 0x67:  # GET
+                    line, pos = readline(pos)
+                    append(memo[_parse_int(line, at)])
+                elif op == 0x32:  # DUP
+                    append(stack[-1])
+                elif op == 0x30:  # POP
+                    if marks and len(stack) == marks[-1]:
+                        marks.pop()
+                    else:
+                        pop()
+                elif op == 0x31:  # POP_MARK
+                    pop_mark()
+                elif op == 0x63:  # GLOBAL
+                    module_line, pos = readline(pos)
+                    name_line, pos = readline(pos)
+                    append(find_global(_decode_text(module_line), _decode_text(name_line), at))
+                elif op == 0x93:  # STACK_GLOBAL
+                    name = pop()
+                    module = pop()
+                    if isinstance(module, str) and isinstance(name, str):
+                        append(find_global(module, name, at))
+                    elif _is_computed(module) or _is_computed(name):
+                        events.append(Event("computed-global", at, (module, name)))
+                        append(Unknown("a global whose name is computed at load time"))
+                    else:
+                        raise PickleBreak(at, "STACK_GLOBAL operands are not strings")
+                elif op == 0x52:  # REDUCE
+                    args = pop()
+                    stack[-1] = call(stack[-1], args, at, "REDUCE")
+                elif op == 0x81:  # NEWOBJ
+                    args = pop()
+                    stack[-1] = call(stack[-1], args, at, "NEWOBJ")
+                elif op == 0x92:  # NEWOBJ_EX
+                    kwargs = pop()
+                    args = pop()
+                    stack[-1] = call(stack[-1], (args, kwargs), at, "NEWOBJ_EX")
+                elif op == 0x6F:  # OBJ
+                    items = pop_mark()
+                    if not items:
+                        raise PickleBreak(at, "OBJ without a class")
+                    append(call(items[0], tuple(items[1:]), at, "OBJ"))
+                elif op == 0x69:  # INST
+                    module_line, pos = readline(pos)
+                    name_line, pos = readline(pos)
+                    cls = find_global(_decode_text(module_line), _decode_text(name_line), at)
+                    append(call(cls, tuple(pop_mark()), at, "INST"))
+                elif op == 0x62:  # BUILD
+                    state = pop()
+                    target = stack[-1]
+                    if isinstance(target, Global):
+                        events.append(Event("build-on-global", at, target))
+                    elif isinstance(target, Call):
+                        target.state = state
+                        if target.func == JOBLIB_ARRAY_WRAPPER:
+                            pos = self._skip_joblib_array(target, pos)
+                elif op == 0x95:  # FRAME
+                    pos += 8
+                elif op == 0x80:  # PROTO
+                    proto = data[pos]
+                    if proto > 5:
+                        raise PickleBreak(at, f"unsupported pickle protocol {proto}")
+                    pos += 1
+                elif op == 0x2E:  # STOP
+                    trace.result = pop()
+                    trace.pickles += 1
+                    return pos
+                elif op in (0x50, 0x51):  # PERSID BINPERSID
+                    if op == 0x50:
+                        line, pos = readline(pos)
+                        pid: Any = line.decode("ascii", "replace")
+                    else:
+                        pid = pop()
+                    trace.persistent_ids.append(pid)
+                    if isinstance(pid, tuple) and len(pid) > 1 and pid[0] == "module":
+                        # PyTorch's legacy format passes module classes this way and its
+                        # persistent_load returns the class itself (already judged as a global).
+                        append(pid[1])
+                    else:
+                        append(PersistentRef(pid))
+                elif op in (0x82, 0x83, 0x84):  # EXT1 EXT2 EXT4
+                    width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
+                    if pos + width > size:
+                        raise PickleBreak(at, "the stream ends in the middle of an EXT code")
+                    code = int.from_bytes(data[pos : pos + width], "little", signed=width == 4)
+                    pos += width
+                    events.append(Event("ext", at, code))
+                    append(Unknown(f"extension registry code {code}"))
+                elif op == 0x49:  # INT (also the protocol 0 spelling of True and False)
+                    line, pos = readline(pos)
+                    if line == b"00":
+                        append(False)
+                    elif line == b"01":
+                        append(True)
+                    else:
+                        append(_parse_int(line, at))
+                elif op == 0x4C:  # LONG
+                    line, pos = readline(pos)
+                    append(_parse_int(line.removesuffix(b"L"), at))
+                elif op == 0x46:  # FLOAT
+                    line, pos = readline(pos)
+                    try:
+                        append(float(line))
+                    except ValueError:
+                        raise PickleBreak(at, "FLOAT argument is not a number") from None
+                elif op == 0x53:  # STRING
+                    line, pos = readline(pos)
+                    append(_parse_string_literal(line, at))
+                elif op == 0x56:  # UNICODE
+                    line, pos = readline(pos)
+                    append(line.decode("raw-unicode-escape"))
+                elif op == 0x97:  # NEXT_BUFFER
+                    append(Unknown("an out-of-band buffer"))
+                elif op == 0x98:  # READONLY_BUFFER
+                    stack[-1]
                 else:
-                    pid = pop(at)
-                trace.persistent_ids.append(pid)
-                if isinstance(pid, tuple) and len(pid) > 1 and pid[0] == "module":
-                    # PyTorch's legacy format passes module classes this way and its
-                    # persistent_load returns the class itself (already judged as a global).
-                    stack.append(pid[1])
-                else:
-                    stack.append(PersistentRef(pid))
-            elif op in (0x82, 0x83, 0x84):  # EXT1 EXT2 EXT4
-                width = {0x82: 1, 0x83: 2, 0x84: 4}[op]
-                need(width, pos)
-                code = int.from_bytes(data[pos : pos + width], "little", signed=width == 4)
-                pos += width
-                events.append(Event("ext", at, code))
-                stack.append(Unknown(f"extension registry code {code}"))
-            elif op == 0x49:  # INT (also the protocol 0 spelling of True and False)
-                line, pos = readline(pos)
-                if line == b"00":
-                    stack.append(False)
-                elif line == b"01":
-                    stack.append(True)
-                else:
-                    stack.append(_parse_int(line, at))
-            elif op == 0x4C:  # LONG
-                line, pos = readline(pos)
-                stack.append(_parse_int(line.removesuffix(b"L"), at))
-            elif op == 0x46:  # FLOAT
-                line, pos = readline(pos)
-                try:
-                    stack.append(float(line))
-                except ValueError:
-                    raise PickleBreak(at, "FLOAT argument is not a number") from None
-            elif op == 0x53:  # STRING
-                line, pos = readline(pos)
-                stack.append(_parse_string_literal(line, at))
-            elif op == 0x56:  # UNICODE
-                line, pos = readline(pos)
-                stack.append(line.decode("raw-unicode-escape"))
-            elif op == 0x97:  # NEXT_BUFFER
-                stack.append(Unknown("an out-of-band buffer"))
-            elif op == 0x98:  # READONLY_BUFFER
-                if not stack:
-                    raise PickleBreak(at, "READONLY_BUFFER on an empty stack")
-            else:
-                raise PickleBreak(at, f"byte 0x{op:02x} is not a pickle opcode")
-            if pos - start > options.max_pickle_bytes:
-                raise PickleLimit(at, "the pickle is larger than max_pickle_bytes")
+                    raise PickleBreak(at, f"byte 0x{op:02x} is not a pickle opcode")
+        except (IndexError, struct.error):
+            if pos >= size:
+                raise PickleBreak(at, "the stream ends before the pickle's STOP opcode") from None
+            raise PickleBreak(
+                at, f"opcode 0x{op:02x} needs more on the stack or an open MARK than there is"
+            ) from None
+        except KeyError as error:
+            raise PickleBreak(at, f"memo key {error.args[0]} was never stored") from None
 
     def _materialize(self, value: Any) -> bytes:
         if isinstance(value, Blob):
@@ -532,8 +501,6 @@ def _walk_args(args: Any, depth: int = 0) -> list[Any]:
         for item in args:
             found.extend(_walk_args(item, depth + 1))
         return found
-    if isinstance(args, Container):
-        return _walk_args(args.items, depth + 1)
     if isinstance(args, Call):
         return _walk_args(args.args, depth + 1)
     return [args]
@@ -541,9 +508,9 @@ def _walk_args(args: Any, depth: int = 0) -> list[Any]:
 
 def _dict_items(value: Any) -> dict[Any, Any]:
     """The key/value pairs of a symbolic dict built with SETITEM(S); unhashable keys skipped."""
-    if not isinstance(value, Container) or value.kind != "dict":
+    if not isinstance(value, DictItems):
         return {}
-    items = value.items
+    items = value
     result = {}
     for key, item in zip(items[::2], items[1::2], strict=False):
         if isinstance(key, str):
@@ -564,8 +531,8 @@ def _dtype_layout(dtype: Any) -> tuple[int | None, bool]:
     state = dtype.state
     if isinstance(state, tuple) and len(state) >= 6:
         fields = state[4] if len(state) > 4 else None
-        if isinstance(fields, Container) and any(
-            _dtype_layout(item)[1] for item in _walk_args(fields.items) if isinstance(item, Call)
+        if isinstance(fields, DictItems) and any(
+            _dtype_layout(item)[1] for item in _walk_args(fields) if isinstance(item, Call)
         ):
             return None, True
         elsize = state[5]
