@@ -162,14 +162,25 @@ def _storage_element_sizes(persistent_ids: list[Any]) -> dict[Any, int]:
     return sizes
 
 
-def _completes_as_pickle(data: Buffer) -> bool:
-    """Whether data without a PROTO header still runs as a pickle, up to STOP or to a call."""
+def _runs_as_pickle(data: Buffer) -> bool:
+    """Whether data without a PROTO header makes a loader import or call anything.
+
+    A loader that reaches a GLOBAL imports its module before it fails on what follows, so a
+    stream that gets that far is a pickle even if it breaks right after.
+    """
     machine = Machine(data, ScanOptions())
     try:
         machine.run(0)
     except PickleBreak:
-        return machine.trace.calls > 0
+        return machine.trace.calls > 0 or any(
+            event.kind == "global" and _importable(event.subject.module)
+            for event in machine.trace.events
+        )
     return True
+
+
+def _importable(module: str) -> bool:
+    return all(part.isidentifier() for part in module.split("."))
 
 
 class PickleReader:
@@ -192,7 +203,7 @@ class LegacyPickleReader:
     def sniff(self, head: bytes, stream: Stream) -> bool:
         if not head or head[0] not in _LEGACY_FIRST_OPCODES:
             return False
-        return _completes_as_pickle(stream.data)
+        return _runs_as_pickle(stream.data)
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         scan_pickles(stream.data, ctx)

@@ -358,7 +358,10 @@ class Machine:
                         if target.func == JOBLIB_ARRAY_WRAPPER:
                             pos = self._skip_joblib_array(target, pos)
                 elif op == 0x95:  # FRAME
+                    length = _unpack_Q(data, pos)[0]
                     pos += 8
+                    if pos + length > size:
+                        raise PickleBreak(at, "a FRAME is longer than the rest of the stream")
                 elif op == 0x80:  # PROTO
                     proto = data[pos]
                     if proto > 5:
