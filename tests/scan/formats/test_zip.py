@@ -87,3 +87,20 @@ def test_zip64_records_are_followed(scan_bytes):
     record = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, count, count, size, offset)
     locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, end, 1)
     assert scan_bytes(data[:end] + record + locator + data[end:]).verdict == "unsafe"
+
+
+def test_member_missing_from_the_directory_is_found(scan_bytes):
+    visible = zipped({"visible.txt": b"hello\n"}, zipfile.ZIP_STORED)
+    hidden = zipped({"hidden.pkl": EVIL}, zipfile.ZIP_STORED)
+    hidden_local = hidden[: hidden.find(b"PK\x01\x02")]
+    directory = visible.find(b"PK\x01\x02")
+    # Splice the hidden member's local entry between the visible data and the directory.
+    data = visible[:directory] + hidden_local + visible[directory:]
+    end = data.rfind(b"PK\x05\x06")
+    (offset,) = struct.unpack_from("<L", data, end + 16)
+    data = data[: end + 16] + struct.pack("<L", offset + len(hidden_local)) + data[end + 20 :]
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.namelist() == ["visible.txt"]
+    result = scan_bytes(data)
+    assert "MY-ARC-001" in rule_ids(result)
+    assert result.verdict == "unsafe"

@@ -67,7 +67,7 @@ class ZipFormatError(Exception):
 
 
 def read_directory(data: Buffer) -> tuple[list[Entry], int]:
-    """The central directory's entries and the offset correction for prepended data."""
+    """The central directory's entries and the offset where the directory starts."""
     size = len(data)
     tail_start = max(0, size - _END_SEARCH)
     end = bytes(data[tail_start:]).rfind(_END)
@@ -117,7 +117,52 @@ def read_directory(data: Buffer) -> tuple[list[Entry], int]:
             )
         )
         pos += 46 + name_length + extra_length + comment_length
-    return entries, shift
+    return entries, directory_offset + shift
+
+
+def _entry_at(data: Buffer, offset: int, limit: int) -> Entry | None:
+    """The entry whose local header is at ``offset`` (its data ending by ``limit``)."""
+    if offset + 30 > limit:
+        return None
+    fields = _local_entry.unpack_from(data, offset)
+    flags, method, compressed, size = fields[2], fields[3], fields[7], fields[8]
+    name_length, extra_length = fields[9], fields[10]
+    start = offset + 30 + name_length + extra_length
+    if flags & 0x8 or start + compressed > limit:
+        # Sizes follow the data (a data descriptor): the data runs to the next header.
+        compressed = max(limit - start, 0)
+    name = _decode_name(bytes(data[offset + 30 : offset + 30 + name_length]), flags)
+    return Entry(name, method, flags, compressed, size, offset)
+
+
+def hidden_entries(data: Buffer, entries: list[Entry], directory_start: int) -> list[Entry]:
+    """Entries with a local header that the central directory does not list.
+
+    Loaders that trust the directory never see them; readers that walk local headers do.
+    """
+    covered = []
+    for entry in entries:
+        if entry.local_offset + 30 <= len(data):
+            fields = _local_entry.unpack_from(data, entry.local_offset)
+            start = entry.local_offset + 30 + fields[9] + fields[10]
+            covered.append((entry.local_offset, start + entry.compressed_size))
+    covered.sort()
+    covered.append((directory_start, directory_start))
+    hidden = []
+    cursor = 0
+    for start, end in covered:
+        if start > cursor:
+            gap = bytes(data[cursor:start])
+            found = gap.find(_LOCAL)
+            while found >= 0:
+                following = gap.find(_LOCAL, found + 4)
+                limit = cursor + following if following >= 0 else start
+                entry = _entry_at(data, cursor + found, limit)
+                if entry is not None:
+                    hidden.append(entry)
+                found = following
+        cursor = max(cursor, end)
+    return hidden
 
 
 def escapes_destination(name: str) -> bool:
@@ -141,10 +186,18 @@ class ZipReader:
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         data = stream.data
         try:
-            entries, _ = read_directory(data)
+            entries, directory_start = read_directory(data)
         except (ZipFormatError, struct.error) as error:
             ctx.report(rules.MALFORMED, f"zip archive cannot be read: {error}")
             return
+        for entry in hidden_entries(data, entries, directory_start):
+            ctx.report(
+                rules.MEMBER_NAME_MISMATCH,
+                f"zip member {entry.name!r} has a local header but is missing from the "
+                "central directory; readers that walk local headers see it",
+                subject=entry.name,
+            )
+            entries.append(entry)
         if len(entries) > ctx.options.max_members:
             ctx.report(
                 rules.LIMIT_EXCEEDED,
