@@ -6,7 +6,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,15 +14,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from modelyard.cli.console import stdout
-from modelyard.scan import ScanReport, Verdict, explain, scan
-from modelyard.scan.render import to_json, to_sarif
 
-_STYLE = {
-    Verdict.SAFE: "green",
-    Verdict.SUSPICIOUS: "yellow",
-    Verdict.ERROR: "magenta",
-    Verdict.UNSAFE: "bold red",
-}
+if TYPE_CHECKING:
+    from modelyard.scan import ScanReport
+
+# Rich style per verdict. The scanner itself is imported inside the commands, so that
+# `modelyard --help` and other commands do not pay for it.
+_STYLE = {"safe": "green", "suspicious": "yellow", "error": "magenta", "unsafe": "bold red"}
 
 
 class OutputFormat(StrEnum):
@@ -63,6 +61,8 @@ def _print_text(report: ScanReport, console: Console) -> None:
 
 
 def _explain(rule_id: str) -> None:
+    from modelyard.scan import explain
+
     rule = explain(rule_id)
     stdout.print(f"[bold]{rule.id}[/] {escape(rule.title)} ({rule.severity})\n")
     stdout.print(escape(rule.explanation), soft_wrap=False)
@@ -98,6 +98,9 @@ def scan_command(
         return
     if not paths:
         raise typer.BadParameter("give at least one file or folder", param_hint="PATHS")
+    from modelyard.scan import scan
+    from modelyard.scan.render import to_json, to_sarif
+
     report = scan(*paths, jobs=jobs or os.cpu_count() or 1)
     if output_format is OutputFormat.TEXT:
         if output is None:

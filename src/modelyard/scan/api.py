@@ -6,8 +6,6 @@ import mmap
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 from modelyard.scan import rules
@@ -35,6 +33,9 @@ def scan(
     started = time.perf_counter()
     files = [file for path in paths for file in _expand(Path(path))]
     if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES:
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
             results = list(pool.map(scan_file, files, [options] * len(files), chunksize=4))
     else:
