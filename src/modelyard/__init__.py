@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 _PUBLIC: dict[str, str] = {
     "scan": "modelyard.scan.api",
+    "push": "modelyard.hub.client",
+    "pull": "modelyard.hub.client",
 }
 
 __all__ = ["__version__", *_PUBLIC]

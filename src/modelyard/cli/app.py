@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from modelyard import __version__
+from modelyard.cli import hub as hub_cli
 from modelyard.cli import scan as scan_cli
 from modelyard.cli.console import stderr
 from modelyard.errors import ModelyardError
@@ -48,6 +49,7 @@ def _root(
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
 
 
+hub_cli.register(app)
 scan_cli.register(app)
 
 

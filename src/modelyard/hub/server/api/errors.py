@@ -1,0 +1,60 @@
+"""Hub errors become HTTP answers the huggingface_hub client understands (``X-Error-Code``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from modelyard.hub import errors
+
+_STATUS: list[tuple[type[errors.HubError], int, str | None]] = [
+    (errors.RepoNotFoundError, 404, "RepoNotFound"),
+    (errors.RevisionNotFoundError, 404, "RevisionNotFound"),
+    (errors.EntryNotFoundError, 404, "EntryNotFound"),
+    (errors.AuthenticationError, 401, None),
+    (errors.PermissionDeniedError, 403, None),
+    (errors.QuarantinedFileError, 403, "Quarantined"),
+    (errors.ConflictError, 409, None),
+    (errors.PayloadTooLargeError, 413, None),
+    (errors.InvalidRequestError, 400, None),
+]
+
+
+def header_value(text: str) -> str:
+    """``text`` as a legal HTTP header value: one line of ASCII."""
+    return " ".join(text.split()).encode("ascii", "replace").decode()
+
+
+def error_response(
+    status: int, message: str, code: str | None = None, extra: dict[str, str] | None = None
+) -> Response:
+    """A JSON ``{"error": message}`` with the headers the client reads errors from."""
+    headers = {"X-Error-Message": header_value(message)}
+    if code:
+        headers["X-Error-Code"] = code
+    return JSONResponse({"error": message, **(extra or {})}, status_code=status, headers=headers)
+
+
+def hub_error_response(error: errors.HubError) -> Response:
+    for error_type, status, code in _STATUS:
+        if isinstance(error, error_type):
+            return error_response(status, str(error), code)
+    return error_response(500, str(error))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_hub_error(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, errors.HubError)
+        return hub_error_response(error)
+
+    async def on_validation_error(_request: Request, error: Exception) -> Response:
+        assert isinstance(error, RequestValidationError)
+        details = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        )
+        return error_response(400, f"invalid request: {details}")
+
+    app.add_exception_handler(errors.HubError, on_hub_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)

@@ -1,0 +1,199 @@
+"""The git-lfs batch API with basic and multipart transfers, streamed to disk.
+
+The batch call (authenticated) hands out signed upload URLs; the client then PUTs the content
+(whole, or in parts followed by a completion call) and finally calls verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+
+from modelyard.hub.errors import EntryNotFoundError, InvalidRequestError
+from modelyard.hub.server.accounts import Principal
+from modelyard.hub.server.api.deps import HubDep, User
+from modelyard.hub.server.hub import Hub
+from modelyard.hub.server.uploads import UploadGrant
+
+router = APIRouter()
+
+_COPY_CHUNK = 1024 * 1024
+
+
+class LfsObject(BaseModel):
+    oid: str
+    size: int
+
+
+class BatchRequest(BaseModel):
+    operation: str
+    objects: list[LfsObject]
+    transfers: list[str] = ["basic"]
+
+
+class CompletedPart(BaseModel):
+    partNumber: int
+    etag: str
+
+
+class CompletionRequest(BaseModel):
+    oid: str
+    parts: list[CompletedPart]
+
+
+@router.post("/{namespace}/{name}/info/lfs/objects/batch")
+def model_batch(
+    namespace: str, name: str, body: BatchRequest, hub: HubDep, user: User, request: Request
+) -> Response:
+    return _batch(hub, user, request, "model", namespace, name, body)
+
+
+@router.post("/datasets/{namespace}/{name}/info/lfs/objects/batch")
+def dataset_batch(
+    namespace: str, name: str, body: BatchRequest, hub: HubDep, user: User, request: Request
+) -> Response:
+    return _batch(hub, user, request, "dataset", namespace, name, body)
+
+
+def _batch(
+    hub: Hub,
+    user: Principal,
+    request: Request,
+    repo_type: str,
+    namespace: str,
+    name: str,
+    body: BatchRequest,
+) -> Response:
+    """Upload instructions per object: none if stored already, else signed URLs."""
+    if not name.endswith(".git"):
+        raise EntryNotFoundError(f"no LFS endpoint at {request.url.path}")
+    hub.repos.writable(repo_type, f"{namespace}/{name.removesuffix('.git')}", user)
+    if body.operation != "upload":
+        raise InvalidRequestError("only LFS uploads are supported; download through /resolve")
+    base = str(request.base_url).rstrip("/")
+    multipart_allowed = "multipart" in body.transfers
+    objects: list[dict[str, Any]] = []
+    used_multipart = False
+    for item in body.objects:
+        hub.store.path_for(item.oid)
+        entry: dict[str, Any] = {"oid": item.oid, "size": item.size, "authenticated": True}
+        if item.size > hub.settings.max_file_size:
+            entry["error"] = {
+                "code": 413,
+                "message": f"file exceeds this hub's limit of {hub.settings.max_file_size} bytes",
+            }
+        elif hub.repos.blob_size(item.oid) != item.size:
+            grant = hub.signer.grant(item.oid, item.size)
+            query = grant.query()
+            verify = {"href": f"{base}/api/lfs/verify/{item.oid}?{query}", "header": {}}
+            if multipart_allowed and item.size >= hub.settings.multipart_threshold:
+                used_multipart = True
+                chunk = hub.settings.multipart_chunk_size
+                parts = {
+                    str(number): f"{base}/api/lfs/part/{item.oid}/{number}?{query}"
+                    for number in range(1, math.ceil(item.size / chunk) + 1)
+                }
+                upload = {
+                    "href": f"{base}/api/lfs/complete/{item.oid}?{query}",
+                    "header": {"chunk_size": str(chunk), **parts},
+                }
+            else:
+                upload = {"href": f"{base}/api/lfs/upload/{item.oid}?{query}", "header": {}}
+            entry["actions"] = {"upload": upload, "verify": verify}
+        objects.append(entry)
+    return JSONResponse(
+        {"transfer": "multipart" if used_multipart else "basic", "objects": objects},
+        media_type="application/vnd.git-lfs+json",
+    )
+
+
+def _grant(hub: Hub, oid: str, request: Request) -> UploadGrant:
+    params = request.query_params
+    try:
+        size, expires = int(params["size"]), int(params["expires"])
+    except (KeyError, ValueError):
+        raise InvalidRequestError("upload URL lacks its size or expiry") from None
+    return hub.signer.check(oid, size, expires, params.get("sig", ""))
+
+
+@router.put("/api/lfs/upload/{oid}")
+async def upload_basic(oid: str, hub: HubDep, request: Request) -> Response:
+    """Basic transfer: the whole object in one streamed PUT."""
+    grant = _grant(hub, oid, request)
+    writer = hub.store.writer(grant.size, expected_sha256=oid)
+    try:
+        async for chunk in request.stream():
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    blob = await run_in_threadpool(writer.finish)
+    await run_in_threadpool(hub.repos.register_blobs, [blob])
+    return Response(status_code=200)
+
+
+@router.put("/api/lfs/part/{oid}/{number}")
+async def upload_part(oid: str, number: int, hub: HubDep, request: Request) -> Response:
+    """Multipart transfer: one part, stored under tmp until the completion call."""
+    grant = _grant(hub, oid, request)
+    chunk_size = hub.settings.multipart_chunk_size
+    if number < 1 or number > math.ceil(grant.size / chunk_size):
+        raise InvalidRequestError(f"part number {number} is out of range")
+    folder = hub.store.part_dir(grant.key)
+    partial = folder / f"{number:06d}.partial"
+    digest = hashlib.sha256()
+    received = 0
+    with partial.open("wb") as file:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > chunk_size:
+                raise InvalidRequestError(f"part {number} is larger than {chunk_size} bytes")
+            digest.update(chunk)
+            file.write(chunk)
+    partial.replace(folder / f"{number:06d}")
+    return Response(status_code=200, headers={"ETag": f'"{digest.hexdigest()}"'})
+
+
+def _assemble(hub: Hub, grant: UploadGrant, count: int) -> None:
+    folder = hub.store.part_dir(grant.key)
+    writer = hub.store.writer(grant.size, expected_sha256=grant.oid)
+    try:
+        for number in range(1, count + 1):
+            part = folder / f"{number:06d}"
+            if not part.is_file():
+                raise InvalidRequestError(f"part {number} of {grant.oid} was never uploaded")
+            with part.open("rb") as file:
+                while chunk := file.read(_COPY_CHUNK):
+                    writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    blob = writer.finish()
+    hub.repos.register_blobs([blob])
+    hub.store.remove_parts(grant.key)
+
+
+@router.post("/api/lfs/complete/{oid}")
+async def complete_multipart(
+    oid: str, body: CompletionRequest, hub: HubDep, request: Request
+) -> Response:
+    """Concatenate the parts (streamed), verify the sha256, publish the blob."""
+    grant = _grant(hub, oid, request)
+    expected = math.ceil(grant.size / hub.settings.multipart_chunk_size)
+    if body.oid != oid or len(body.parts) != expected:
+        raise InvalidRequestError(f"completion must list all {expected} parts of {oid}")
+    await run_in_threadpool(_assemble, hub, grant, expected)
+    return Response(status_code=200)
+
+
+@router.post("/api/lfs/verify/{oid}")
+def verify(oid: str, body: LfsObject, hub: HubDep, user: User) -> Any:
+    if body.oid != oid or hub.repos.blob_size(oid) != body.size:
+        raise EntryNotFoundError(f"LFS object {oid} of {body.size} bytes is not stored")
+    return {}

@@ -1,0 +1,198 @@
+"""Upload routes: preupload (regular or LFS), the NDJSON commit, and the Xet token refusal."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
+from modelyard.hub.server.api.deps import HubDep, User, repo_type_of, url_prefix
+from modelyard.hub.server.api.errors import error_response
+from modelyard.hub.server.names import check_path
+from modelyard.hub.server.repos import AddFile, DeleteFile, DeleteFolder, Operation
+from modelyard.hub.server.storage import StoredBlob
+
+router = APIRouter()
+
+XET_MESSAGE = (
+    "This hub does not support Xet storage. Set the environment variable HF_HUB_DISABLE_XET=1 "
+    "so that huggingface_hub uploads large files with the classic LFS protocol."
+)
+XET_HINT = (
+    "this hub stores large files with classic LFS, not Xet: if the upload fails at "
+    "xet-write-token, set HF_HUB_DISABLE_XET=1"
+)
+_LINE_OVERHEAD = 64 * 1024
+
+
+class PreuploadFile(BaseModel):
+    path: str
+    size: int
+    sample: str = ""
+
+
+class PreuploadRequest(BaseModel):
+    files: list[PreuploadFile]
+    gitIgnore: str | None = None
+
+
+def _no_pull_requests(request: Request) -> None:
+    if request.query_params.get("create_pr") in ("1", "true", "True"):
+        raise InvalidRequestError("pull requests are not supported by this hub; push to a branch")
+
+
+@router.post("/api/{kind}/{namespace}/{name}/preupload/{revision}")
+def preupload(
+    kind: str,
+    namespace: str,
+    name: str,
+    revision: str,
+    body: PreuploadRequest,
+    hub: HubDep,
+    user: User,
+    request: Request,
+) -> Any:
+    """Regular upload up to the configured size, LFS above; ``oid`` of the current file if any."""
+    _no_pull_requests(request)
+    hub.repos.writable(repo_type_of(kind), f"{namespace}/{name}", user)
+    snapshot = hub.repos.snapshot(repo_type_of(kind), f"{namespace}/{name}", revision, user)
+    current = {entry.path: entry for entry in snapshot.files}
+    answer = []
+    for file in body.files:
+        check_path(file.path)
+        hub.store.check_size(file.size)
+        regular = file.size <= hub.settings.regular_upload_max
+        existing = current.get(file.path)
+        oid = None
+        if existing is not None:
+            oid = existing.git_sha1 if regular else existing.sha256
+        answer.append(
+            {
+                "path": file.path,
+                "uploadMode": "regular" if regular else "lfs",
+                "shouldIgnore": False,
+                "oid": oid,
+            }
+        )
+    response = JSONResponse({"files": answer, "commitOid": snapshot.commit.oid})
+    if any(item["uploadMode"] == "lfs" for item in answer):
+        # A client with Xet enabled only reports the Xet token endpoint's status code; this
+        # warning (logged by huggingface_hub) carries the fix.
+        response.headers["X-HF-Warning"] = f"modelyard-xet; {XET_HINT}"
+    return response
+
+
+async def _lines(stream: AsyncIterator[bytes], max_line: int) -> AsyncIterator[bytes]:
+    """Split a streamed body into lines without ever holding more than one line."""
+    pending = bytearray()
+    async for chunk in stream:
+        pending.extend(chunk)
+        while (newline := pending.find(b"\n")) != -1:
+            line = bytes(pending[:newline])
+            del pending[: newline + 1]
+            if line.strip():
+                yield line
+        if len(pending) > max_line:
+            raise PayloadTooLargeError(
+                f"a commit line exceeds {max_line} bytes: files above the regular-upload size "
+                "must go through LFS",
+                hint="let preupload decide the upload mode (huggingface_hub does this)",
+            )
+    if pending.strip():
+        yield bytes(pending)
+
+
+def _decode_regular(value: dict[str, Any], max_size: int) -> bytes:
+    if value.get("encoding", "base64") != "base64":
+        raise InvalidRequestError(f"unsupported encoding {value.get('encoding')!r} for a file")
+    try:
+        content = base64.b64decode(value["content"], validate=True)
+    except (binascii.Error, KeyError, TypeError):
+        raise InvalidRequestError(
+            f"file {value.get('path')!r} has invalid base64 content"
+        ) from None
+    if len(content) > max_size:
+        raise PayloadTooLargeError(
+            f"{value.get('path')!r} has {len(content)} bytes, above the regular-upload limit of "
+            f"{max_size}; upload it through LFS"
+        )
+    return content
+
+
+@router.post("/api/{kind}/{namespace}/{name}/commit/{revision}")
+async def commit(
+    kind: str, namespace: str, name: str, revision: str, hub: HubDep, user: User, request: Request
+) -> Any:
+    """Apply an NDJSON commit: a header line, then file / lfsFile / deletedFile / deletedFolder."""
+    _no_pull_requests(request)
+    repo_type = repo_type_of(kind)
+    repo_id = f"{namespace}/{name}"
+    repo = await run_in_threadpool(hub.repos.writable, repo_type, repo_id, user)
+    settings = hub.settings
+    max_line = settings.regular_upload_max * 4 // 3 + _LINE_OVERHEAD
+    header: dict[str, Any] | None = None
+    operations: list[Operation] = []
+    stored: list[StoredBlob] = []
+    async for line in _lines(request.stream(), max_line):
+        try:
+            item = json.loads(line)
+            key, value = item["key"], item["value"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidRequestError("malformed commit payload: expected NDJSON lines") from None
+        if key == "header":
+            header = value
+        elif key == "file":
+            path = check_path(str(value.get("path", "")))
+            content = _decode_regular(value, settings.regular_upload_max)
+            blob = await run_in_threadpool(hub.store.put_bytes, content)
+            stored.append(blob)
+            operations.append(AddFile(path, blob.sha256, is_lfs=False))
+        elif key == "lfsFile":
+            path = check_path(str(value.get("path", "")))
+            oid = str(value.get("oid", ""))
+            hub.store.path_for(oid)
+            operations.append(AddFile(path, oid, is_lfs=True))
+        elif key == "deletedFile":
+            operations.append(DeleteFile(check_path(str(value.get("path", "")))))
+        elif key == "deletedFolder":
+            operations.append(DeleteFolder(check_path(str(value.get("path", "")).rstrip("/"))))
+        else:
+            raise InvalidRequestError(f"unsupported commit operation {key!r}")
+    if header is None:
+        raise InvalidRequestError("malformed commit payload: the header line is missing")
+    await run_in_threadpool(hub.repos.register_blobs, stored)
+    # The service scans new blobs before the commit lands: keep that off the event loop.
+    summary = str(header.get("summary") or "").strip() or "Update files"
+    result = await run_in_threadpool(
+        lambda: hub.repos.commit(
+            repo_type,
+            repo_id,
+            revision,
+            operations,
+            user,
+            title=summary,
+            description=str(header.get("description") or ""),
+            parent_commit=header.get("parentCommit"),
+        )
+    )
+    base = str(request.base_url).rstrip("/")
+    return {
+        "success": True,
+        "commitOid": result.oid,
+        "commitUrl": f"{base}/{url_prefix(repo.repo_type)}{repo_id}/commit/{result.oid}",
+        "pullRequestUrl": None,
+    }
+
+
+@router.get("/api/{kind}/{namespace}/{name}/xet-write-token/{revision}")
+@router.get("/api/{kind}/{namespace}/{name}/xet-read-token/{revision}")
+def xet_token(kind: str, namespace: str, name: str, revision: str) -> Any:
+    return error_response(501, XET_MESSAGE, "XetNotSupported")

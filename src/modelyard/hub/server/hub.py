@@ -1,0 +1,46 @@
+"""The hub's services wired together over one database and one blob store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from modelyard.hub.server.accounts import Accounts
+from modelyard.hub.server.db import make_engine
+from modelyard.hub.server.repos import Repos
+from modelyard.hub.server.scanning import Scanner
+from modelyard.hub.server.settings import Settings
+from modelyard.hub.server.storage import BlobStore
+from modelyard.hub.server.uploads import UploadSigner
+
+
+@dataclass
+class Hub:
+    """Everything a route (API or UI) needs; build one with ``Hub.open``."""
+
+    settings: Settings
+    engine: Engine
+    store: BlobStore
+    accounts: Accounts
+    repos: Repos
+    scanner: Scanner
+    signer: UploadSigner
+
+    @classmethod
+    def open(cls, settings: Settings) -> Hub:
+        """Create the data dir, the schema and the services (idempotent)."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings)
+        store = BlobStore(settings.blob_dir, settings.tmp_dir, settings.max_file_size)
+        store.clean_stale_temporaries()
+        scanner = Scanner(engine, store)
+        return cls(
+            settings=settings,
+            engine=engine,
+            store=store,
+            accounts=Accounts(engine),
+            repos=Repos(engine, store, scanner),
+            scanner=scanner,
+            signer=UploadSigner(settings.data_dir / "upload-secret"),
+        )

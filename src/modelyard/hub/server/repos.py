@@ -1,0 +1,578 @@
+"""The repository service: repos, commits, branches, tags and files.
+
+Both the HTTP API and the web UI call this layer; it knows nothing about HTTP. Every read
+takes the caller's ``Principal`` (or None for anonymous) and hides private repos from others
+as if they did not exist.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from modelyard.hub.errors import (
+    ConflictError,
+    EntryNotFoundError,
+    InvalidRequestError,
+    PermissionDeniedError,
+    RepoNotFoundError,
+    RevisionNotFoundError,
+)
+from modelyard.hub.server.accounts import Principal, can_read
+from modelyard.hub.server.cards import card_data_from_readme
+from modelyard.hub.server.db import Blob, Commit, CommitFile, Ref, Repo, ScanResult, utcnow
+from modelyard.hub.server.names import check_path, check_ref_name, check_repo_type, split_repo_id
+from modelyard.hub.server.scanning import Scanner
+from modelyard.hub.server.storage import BlobStore, StoredBlob
+
+DEFAULT_BRANCH = "main"
+INITIAL_GITATTRIBUTES = (
+    b"*.bin filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.pt filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.pkl filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.onnx filter=lfs diff=lfs merge=lfs -text\n"
+    b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"
+)
+_HEX40 = re.compile(r"^[0-9a-f]{7,40}$")
+
+
+@dataclass(frozen=True)
+class AddFile:
+    path: str
+    sha256: str
+    is_lfs: bool
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+Operation = AddFile | DeleteFile | DeleteFolder
+
+
+@dataclass(frozen=True)
+class ScanStatus:
+    """A blob's stored scan result: verdict, one-line summary of findings, full report."""
+
+    verdict: str
+    summary: str
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A file at a commit, with its content's facts and scan result (None: not scanned)."""
+
+    path: str
+    sha256: str
+    size: int
+    git_sha1: str
+    is_lfs: bool
+    scan: ScanStatus | None
+
+
+@dataclass(frozen=True)
+class RepoView:
+    repo_type: str
+    namespace: str
+    name: str
+    private: bool
+    card_data: dict[str, Any]
+    created_at: datetime
+    last_modified: datetime
+    pk: int = field(repr=False)
+
+    @property
+    def repo_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class CommitView:
+    oid: str
+    parent_oid: str | None
+    title: str
+    message: str
+    author: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RefView:
+    kind: str  # "branch" or "tag"
+    name: str
+    commit_oid: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A repo at one resolved commit."""
+
+    repo: RepoView
+    commit: CommitView
+    files: list[FileEntry]
+
+
+def _repo_view(repo: Repo) -> RepoView:
+    return RepoView(
+        repo_type=repo.repo_type,
+        namespace=repo.namespace,
+        name=repo.name,
+        private=repo.private,
+        card_data=dict(repo.card_data or {}),
+        created_at=repo.created_at,
+        last_modified=repo.last_modified,
+        pk=repo.id,
+    )
+
+
+def _commit_view(commit: Commit) -> CommitView:
+    return CommitView(
+        oid=commit.oid,
+        parent_oid=commit.parent_oid,
+        title=commit.title,
+        message=commit.message,
+        author=commit.author,
+        created_at=commit.created_at,
+    )
+
+
+def commit_oid(
+    files: dict[str, AddFile], parent: str | None, author: str, when: datetime, message: str
+) -> str:
+    """A git-like 40-hex id over the tree, the parent, the author, the time and the message."""
+    tree = hashlib.sha1(usedforsecurity=False)
+    for path in sorted(files):
+        entry = files[path]
+        tree.update(f"{path}\0{entry.sha256}\0{int(entry.is_lfs)}\n".encode())
+    body = (
+        f"tree {tree.hexdigest()}\nparent {parent or ''}\nauthor {author} {when.isoformat()}\n\n"
+        f"{message}"
+    )
+    return hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()
+
+
+class Repos:
+    """Repository operations over one database and blob store."""
+
+    def __init__(self, engine: Engine, store: BlobStore, scanner: Scanner) -> None:
+        self._session = sessionmaker(engine, expire_on_commit=False)
+        self.store = store
+        self._scanner = scanner
+        self._branch_locks: dict[tuple[int, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def _find(
+        self, session: Session, repo_type: str, repo_id: str, principal: Principal | None
+    ) -> Repo:
+        namespace, name = split_repo_id(repo_id)
+        repo = session.scalar(
+            select(Repo).where(
+                Repo.repo_type == check_repo_type(repo_type),
+                Repo.namespace == namespace,
+                Repo.name == name,
+            )
+        )
+        if repo is None or not can_read(principal, repo.namespace, repo.private):
+            raise RepoNotFoundError(f"repository {repo_type} {repo_id!r} not found")
+        return repo
+
+    def _writable(
+        self, session: Session, repo_type: str, repo_id: str, principal: Principal
+    ) -> Repo:
+        repo = self._find(session, repo_type, repo_id, principal)
+        if not principal.can_write(repo.namespace):
+            raise PermissionDeniedError(
+                f"{principal.name!r} may not write to {repo_id!r}: it belongs to {repo.namespace!r}"
+            )
+        return repo
+
+    def writable(self, repo_type: str, repo_id: str, principal: Principal) -> RepoView:
+        """The repo if ``principal`` may write to it; ``PermissionDeniedError`` otherwise."""
+        with self._session() as session:
+            return _repo_view(self._writable(session, repo_type, repo_id, principal))
+
+    def get(self, repo_type: str, repo_id: str, principal: Principal | None) -> RepoView:
+        with self._session() as session:
+            return _repo_view(self._find(session, repo_type, repo_id, principal))
+
+    def _resolve(self, session: Session, repo: Repo, revision: str) -> Commit:
+        for kind in ("branch", "tag"):
+            ref = session.get(Ref, (repo.id, kind, revision))
+            if ref is not None:
+                commit = session.get(Commit, (repo.id, ref.commit_oid))
+                if commit is not None:
+                    return commit
+        if _HEX40.match(revision):
+            matches = session.scalars(
+                select(Commit)
+                .where(Commit.repo_id == repo.id, Commit.oid.startswith(revision))
+                .limit(2)
+            ).all()
+            if len(matches) == 1:
+                return matches[0]
+        raise RevisionNotFoundError(f"revision {revision!r} not found in {repo.repo_id!r}")
+
+    def _files(self, session: Session, repo: Repo, oid: str) -> list[FileEntry]:
+        rows = session.execute(
+            select(CommitFile, Blob, ScanResult)
+            .join(Blob, Blob.sha256 == CommitFile.sha256)
+            .outerjoin(ScanResult, ScanResult.sha256 == CommitFile.sha256)
+            .where(CommitFile.repo_id == repo.id, CommitFile.commit_oid == oid)
+            .order_by(CommitFile.path)
+        ).all()
+        return [
+            FileEntry(
+                path=file.path,
+                sha256=blob.sha256,
+                size=blob.size,
+                git_sha1=blob.git_sha1,
+                is_lfs=file.is_lfs,
+                scan=ScanStatus(scan.verdict, scan.summary, scan.report)
+                if scan is not None
+                else None,
+            )
+            for file, blob, scan in rows
+        ]
+
+    def snapshot(
+        self, repo_type: str, repo_id: str, revision: str, principal: Principal | None
+    ) -> Snapshot:
+        """The repo, the commit ``revision`` resolves to, and all its files."""
+        with self._session() as session:
+            repo = self._find(session, repo_type, repo_id, principal)
+            commit = self._resolve(session, repo, revision)
+            return Snapshot(
+                _repo_view(repo), _commit_view(commit), self._files(session, repo, commit.oid)
+            )
+
+    def file(
+        self, repo_type: str, repo_id: str, revision: str, path: str, principal: Principal | None
+    ) -> tuple[CommitView, FileEntry]:
+        """One file at a revision; raises ``EntryNotFoundError`` if absent."""
+        check_path(path)
+        snapshot = self.snapshot(repo_type, repo_id, revision, principal)
+        for entry in snapshot.files:
+            if entry.path == path:
+                return snapshot.commit, entry
+        raise EntryNotFoundError(f"{path!r} not found in {repo_id!r} at {revision!r}")
+
+    def list_repos(
+        self,
+        repo_type: str,
+        principal: Principal | None,
+        *,
+        search: str | None = None,
+        author: str | None = None,
+        filters: Sequence[str] = (),
+        sort: str | None = None,
+    ) -> list[RepoView]:
+        """Repos visible to ``principal``, filtered; sorted descending like the Hub does."""
+        query = select(Repo).where(Repo.repo_type == check_repo_type(repo_type))
+        namespaces = [principal.name, *principal.orgs] if principal is not None else []
+        query = query.where(or_(Repo.private.is_(False), Repo.namespace.in_(namespaces)))
+        if author:
+            query = query.where(Repo.namespace == author)
+        if search:
+            pattern = f"%{search.lower()}%"
+            query = query.where(func.lower(Repo.namespace + "/" + Repo.name).like(pattern))
+        order = {
+            "lastModified": Repo.last_modified.desc(),
+            "createdAt": Repo.created_at.desc(),
+            "id": Repo.namespace,
+        }.get(sort or "")
+        query = query.order_by(order, Repo.id) if order is not None else query.order_by(Repo.id)
+        with self._session() as session:
+            repos = [_repo_view(repo) for repo in session.scalars(query)]
+        wanted = set(filters)
+        return [repo for repo in repos if wanted <= set(repo_tags(repo.card_data))]
+
+    # -- repos ------------------------------------------------------------------------------
+
+    def create(
+        self, repo_type: str, repo_id: str, principal: Principal, *, private: bool
+    ) -> RepoView:
+        """Create a repo with an initial commit holding ``.gitattributes``."""
+        namespace, name = split_repo_id(repo_id)
+        repo_type = check_repo_type(repo_type)
+        if not principal.can_write(namespace):
+            raise PermissionDeniedError(
+                f"{principal.name!r} may not create repos in namespace {namespace!r}",
+                hint="use your own user name or an organization you belong to",
+            )
+        blob = self.store.put_bytes(INITIAL_GITATTRIBUTES)
+        self.register_blobs([blob])
+        self._scanner.ensure_scanned([blob.sha256])
+        try:
+            with self._session() as session, session.begin():
+                repo = Repo(repo_type=repo_type, namespace=namespace, name=name, private=private)
+                session.add(repo)
+                session.flush()
+                files = {".gitattributes": AddFile(".gitattributes", blob.sha256, False)}
+                commit = self._write_commit(
+                    session, repo, None, files, "initial commit", "", principal.name
+                )
+                session.add(
+                    Ref(repo_id=repo.id, kind="branch", name=DEFAULT_BRANCH, commit_oid=commit.oid)
+                )
+                view = _repo_view(repo)
+        except IntegrityError:
+            raise ConflictError(f"You already created this {repo_type} repo: {repo_id}") from None
+        return view
+
+    def delete(self, repo_type: str, repo_id: str, principal: Principal) -> None:
+        """Delete a repo with its history (blobs stay: they may be shared)."""
+        with self._session() as session, session.begin():
+            repo = self._writable(session, repo_type, repo_id, principal)
+            for table in (CommitFile, Ref, Commit):
+                session.execute(delete(table).where(table.repo_id == repo.id))
+            session.delete(repo)
+
+    def register_blobs(self, blobs: Iterable[StoredBlob]) -> None:
+        """Record blobs that now exist on disk (idempotent)."""
+        for blob in blobs:
+            with self._session() as session:
+                if session.get(Blob, blob.sha256) is not None:
+                    continue
+                session.add(Blob(sha256=blob.sha256, size=blob.size, git_sha1=blob.git_sha1))
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()  # registered concurrently by another upload
+
+    def blob_size(self, sha256: str) -> int | None:
+        """The size of a registered blob, or None if it is not (completely) stored."""
+        with self._session() as session:
+            blob = session.get(Blob, sha256)
+            return None if blob is None else blob.size
+
+    # -- commits ----------------------------------------------------------------------------
+
+    def _branch_lock(self, repo_pk: int, branch: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._branch_locks.setdefault((repo_pk, branch), threading.Lock())
+
+    def _write_commit(
+        self,
+        session: Session,
+        repo: Repo,
+        parent: str | None,
+        files: dict[str, AddFile],
+        title: str,
+        description: str,
+        author: str,
+    ) -> Commit:
+        when = utcnow()
+        oid = commit_oid(files, parent, author, when, f"{title}\n\n{description}")
+        commit = Commit(
+            repo_id=repo.id,
+            oid=oid,
+            parent_oid=parent,
+            title=title,
+            message=description,
+            author=author,
+            created_at=when,
+        )
+        session.add(commit)
+        session.add_all(
+            CommitFile(
+                repo_id=repo.id, commit_oid=oid, path=f.path, sha256=f.sha256, is_lfs=f.is_lfs
+            )
+            for f in files.values()
+        )
+        repo.last_modified = when
+        return commit
+
+    def commit(
+        self,
+        repo_type: str,
+        repo_id: str,
+        branch: str,
+        operations: Sequence[Operation],
+        principal: Principal,
+        *,
+        title: str,
+        description: str = "",
+        parent_commit: str | None = None,
+    ) -> CommitView:
+        """Apply ``operations`` on top of ``branch`` as one new commit.
+
+        Blobs of added files must be registered first; they are scanned (if not yet) before
+        the commit lands. Commits to one branch are serialized; a ``parent_commit`` that is not
+        the branch head raises ``ConflictError``.
+        """
+        added = [op for op in operations if isinstance(op, AddFile)]
+        for op in added:
+            if self.blob_size(op.sha256) is None:
+                raise InvalidRequestError(
+                    f"content of {op.path!r} (sha256 {op.sha256}) was never uploaded",
+                    hint="upload LFS files through the batch API before committing",
+                )
+        self._scanner.ensure_scanned(op.sha256 for op in added)
+        with self._session() as session:
+            repo_pk = self._writable(session, repo_type, repo_id, principal).id
+        with self._branch_lock(repo_pk, branch), self._session() as session, session.begin():
+            repo = self._writable(session, repo_type, repo_id, principal)
+            ref = session.get(Ref, (repo.id, "branch", branch))
+            if ref is None:
+                raise RevisionNotFoundError(
+                    f"branch {branch!r} not found in {repo_id!r}",
+                    hint="create it first (create_branch) or push to an existing branch",
+                )
+            head = ref.commit_oid
+            if parent_commit is not None and parent_commit != head:
+                raise ConflictError(
+                    f"parentCommit {parent_commit} is not the head of {branch!r} "
+                    f"(the head is {head}): someone committed meanwhile",
+                    hint="fetch the new head and retry",
+                )
+            files = {
+                f.path: AddFile(f.path, f.sha256, f.is_lfs)
+                for f in session.scalars(
+                    select(CommitFile).where(
+                        CommitFile.repo_id == repo.id, CommitFile.commit_oid == head
+                    )
+                )
+            }
+            apply_operations(files, operations)
+            commit = self._write_commit(
+                session, repo, head, files, title, description, principal.name
+            )
+            moved = session.execute(
+                update(Ref)
+                .where(
+                    Ref.repo_id == repo.id,
+                    Ref.kind == "branch",
+                    Ref.name == branch,
+                    Ref.commit_oid == head,
+                )
+                .values(commit_oid=commit.oid)
+            )
+            if moved.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConflictError(f"branch {branch!r} moved while committing; retry the commit")
+            if branch == DEFAULT_BRANCH and any(
+                isinstance(op, AddFile | DeleteFile) and op.path == "README.md" for op in operations
+            ):
+                readme = files.get("README.md")
+                repo.card_data = (
+                    card_data_from_readme(self.store.path_for(readme.sha256))
+                    if readme is not None
+                    else {}
+                )
+            view = _commit_view(commit)
+        return view
+
+    def history(
+        self, repo_type: str, repo_id: str, revision: str, principal: Principal | None
+    ) -> list[CommitView]:
+        """Commits reachable from ``revision``, newest first."""
+        with self._session() as session:
+            repo = self._find(session, repo_type, repo_id, principal)
+            commit: Commit | None = self._resolve(session, repo, revision)
+            commits = []
+            while commit is not None:
+                commits.append(_commit_view(commit))
+                parent = commit.parent_oid
+                commit = session.get(Commit, (repo.id, parent)) if parent else None
+            return commits
+
+    # -- refs -------------------------------------------------------------------------------
+
+    def refs(self, repo_type: str, repo_id: str, principal: Principal | None) -> list[RefView]:
+        with self._session() as session:
+            repo = self._find(session, repo_type, repo_id, principal)
+            return [
+                RefView(ref.kind, ref.name, ref.commit_oid)
+                for ref in session.scalars(
+                    select(Ref).where(Ref.repo_id == repo.id).order_by(Ref.kind, Ref.name)
+                )
+            ]
+
+    def create_ref(
+        self,
+        repo_type: str,
+        repo_id: str,
+        kind: str,
+        name: str,
+        starting_point: str,
+        principal: Principal,
+    ) -> RefView:
+        """Create a branch or tag at ``starting_point``; ``ConflictError`` if it exists."""
+        check_ref_name(name)
+        with self._session() as session, session.begin():
+            repo = self._writable(session, repo_type, repo_id, principal)
+            commit = self._resolve(session, repo, starting_point)
+            if session.get(Ref, (repo.id, kind, name)) is not None:
+                raise ConflictError(f"{kind} {name!r} already exists in {repo_id!r}")
+            other = "tag" if kind == "branch" else "branch"
+            if session.get(Ref, (repo.id, other, name)) is not None:
+                raise ConflictError(f"a {other} named {name!r} already exists in {repo_id!r}")
+            session.add(Ref(repo_id=repo.id, kind=kind, name=name, commit_oid=commit.oid))
+        return RefView(kind, name, commit.oid)
+
+    def delete_ref(
+        self, repo_type: str, repo_id: str, kind: str, name: str, principal: Principal
+    ) -> None:
+        if kind == "branch" and name == DEFAULT_BRANCH:
+            raise PermissionDeniedError(f"the default branch {DEFAULT_BRANCH!r} cannot be deleted")
+        with self._session() as session, session.begin():
+            repo = self._writable(session, repo_type, repo_id, principal)
+            ref = session.get(Ref, (repo.id, kind, name))
+            if ref is None:
+                raise RevisionNotFoundError(f"{kind} {name!r} not found in {repo_id!r}")
+            session.delete(ref)
+
+
+def apply_operations(files: dict[str, AddFile], operations: Sequence[Operation]) -> None:
+    """Apply ``operations`` to a snapshot (path -> file) in place; validates paths."""
+    for op in operations:
+        check_path(op.path)
+        if isinstance(op, DeleteFile):
+            if files.pop(op.path, None) is None:
+                raise EntryNotFoundError(f"cannot delete {op.path!r}: no such file")
+        elif isinstance(op, DeleteFolder):
+            prefix = op.path.rstrip("/") + "/"
+            doomed = [path for path in files if path.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFoundError(f"cannot delete folder {op.path!r}: no such folder")
+            for path in doomed:
+                del files[path]
+        else:
+            files[op.path] = op
+    for path in files:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in files:
+                raise InvalidRequestError(
+                    f"{path!r} needs {'/'.join(parts[:depth])!r} to be a folder, but it is a file"
+                )
+
+
+def repo_tags(card_data: dict[str, Any]) -> list[str]:
+    """The Hub-style tags of a repo, from its model card metadata."""
+    tags = [str(tag) for tag in card_data.get("tags") or []]
+    for key in ("library_name", "pipeline_tag"):
+        if card_data.get(key):
+            tags.append(str(card_data[key]))
+    license_name = card_data.get("license")
+    if license_name:
+        tags.append(f"license:{license_name}")
+    return tags

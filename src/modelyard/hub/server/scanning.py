@@ -1,0 +1,76 @@
+"""Scan-on-push: every stored blob gets a scan result before a commit referencing it lands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from modelyard.hub.server.db import ScanResult
+from modelyard.hub.server.storage import BlobStore
+
+if TYPE_CHECKING:
+    from modelyard.scan import ScanReport
+
+logger = logging.getLogger(__name__)
+
+QUARANTINED = "unsafe"
+
+
+class Scanner:
+    """Runs modelyard's scanner over blobs and stores one result per blob."""
+
+    def __init__(self, engine: Engine, store: BlobStore) -> None:
+        self._engine = engine
+        self._store = store
+
+    def ensure_scanned(self, sha256s: Iterable[str]) -> None:
+        """Scan every blob that has no stored result yet (blocking; call off the event loop)."""
+        from modelyard.scan import scan
+
+        for sha256 in dict.fromkeys(sha256s):
+            with Session(self._engine) as session:
+                if session.get(ScanResult, sha256) is not None:
+                    continue
+            path = self._store.path_for(sha256)
+            report = scan(str(path))
+            data = _anonymize(report.to_dict(), str(path))
+            summary = _anonymize(finding_summary(report), str(path))
+            logger.info("scanned blob %s: %s", sha256, report.verdict)
+            with Session(self._engine) as session:
+                session.add(
+                    ScanResult(
+                        sha256=sha256, verdict=str(report.verdict), summary=summary, report=data
+                    )
+                )
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()  # scanned concurrently by another commit
+
+
+def _anonymize(value: Any, blob_path: str) -> Any:
+    """Drop the server-side blob path from a report: the API shows the repo path instead."""
+    if isinstance(value, dict):
+        return {key: _anonymize(item, blob_path) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_anonymize(item, blob_path) for item in value]
+    if isinstance(value, str) and blob_path in value:
+        return value.replace(blob_path, "<file>")
+    return value
+
+
+def finding_summary(report: ScanReport) -> str:
+    """One line naming the findings of a report (the first three, then a count)."""
+    findings = [finding for file in report.files for finding in file.findings]
+    if not findings:
+        return "no findings"
+    shown = "; ".join(
+        f"{finding.rule_id} ({finding.severity}): {finding.message}" for finding in findings[:3]
+    )
+    more = f"; and {len(findings) - 3} more" if len(findings) > 3 else ""
+    return shown + more

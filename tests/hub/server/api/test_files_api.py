@@ -1,0 +1,172 @@
+"""Downloads through the real client: resolve headers, ranges, revisions, scan quarantine."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import (
+    HfApi,
+    get_hf_file_metadata,
+    hf_hub_download,
+    hf_hub_url,
+    snapshot_download,
+)
+from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RevisionNotFoundError
+from huggingface_hub.utils import get_session
+
+
+class _Touch:
+    """Pickles to a call of os.system that creates a marker file (a harmless payload)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _unsafe_pickle(tmp_path: Path) -> tuple[bytes, Path]:
+    marker = tmp_path / "payload-ran"
+    return pickle.dumps(_Touch(marker), protocol=2), marker
+
+
+# A pickle that only references a global from a module nobody allow-lists (no call).
+SUSPICIOUS_PICKLE = b"\x80\x02cunknown_vendor_module\nThing\nq\x00."
+
+
+def test_unsafe_fixture_is_live(tmp_path: Path) -> None:
+    data, marker = _unsafe_pickle(tmp_path)
+    (tmp_path / "m.pkl").write_bytes(data)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import pickle; pickle.load(open({str(tmp_path / 'm.pkl')!r}, 'rb'))",
+        ],
+        check=True,
+    )
+    assert marker.exists()
+
+
+def test_resolve_headers_and_range_requests(api: HfApi, repo_name: str) -> None:
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    lfs = os.urandom(30_000)
+    commit = api.upload_file(path_or_fileobj=lfs, path_in_repo="w.bin", repo_id=repo).oid
+    api.upload_file(path_or_fileobj=b"regular", path_in_repo="r.txt", repo_id=repo)
+    meta = get_hf_file_metadata(
+        hf_hub_url(repo, "w.bin", endpoint=api.endpoint, revision=commit), token=api.token
+    )
+    assert meta.commit_hash == commit and meta.size == len(lfs)
+    sha = api.model_info(repo, files_metadata=True).siblings
+    assert meta.etag == next(s.lfs.sha256 for s in sha if s.rfilename == "w.bin")
+    url = hf_hub_url(repo, "w.bin", endpoint=api.endpoint)
+    head = get_session().head(url)
+    assert (
+        head.headers["X-Linked-Size"] == str(len(lfs)) and head.headers["X-Repo-Commit"] != commit
+    )
+    partial = get_session().get(url, headers={"Range": "bytes=100-199"})
+    assert partial.status_code == 206 and partial.content == lfs[100:200]
+    assert partial.headers["Content-Range"] == f"bytes 100-199/{len(lfs)}"
+    regular = get_session().head(hf_hub_url(repo, "r.txt", endpoint=api.endpoint))
+    assert "X-Linked-Etag" not in regular.headers and regular.headers["Content-Length"] == "7"
+
+
+def test_downloads_at_branch_tag_and_commit(api: HfApi, repo_name: str, tmp_path: Path) -> None:
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    first = api.upload_file(path_or_fileobj=b"one", path_in_repo="v.txt", repo_id=repo).oid
+    api.create_tag(repo, tag="v1")
+    api.create_branch(repo, branch="old")
+    api.upload_file(path_or_fileobj=b"two", path_in_repo="v.txt", repo_id=repo)
+    cache = tmp_path / "cache"
+
+    def get(revision: str | None) -> bytes:
+        return Path(
+            hf_hub_download(
+                repo,
+                "v.txt",
+                revision=revision,
+                endpoint=api.endpoint,
+                token=api.token,
+                cache_dir=cache,
+            )
+        ).read_bytes()
+
+    assert get(None) == b"two"
+    assert get("v1") == b"one"
+    assert get("old") == b"one"
+    assert get(first) == b"one"
+    assert get(first[:10]) == b"one"
+    snapshot = Path(
+        snapshot_download(
+            repo, revision="v1", endpoint=api.endpoint, token=api.token, cache_dir=cache
+        )
+    )
+    assert (snapshot / "v.txt").read_bytes() == b"one"
+    with pytest.raises(RevisionNotFoundError):
+        get("nope")
+    with pytest.raises(RemoteEntryNotFoundError):
+        hf_hub_download(
+            repo, "missing.txt", endpoint=api.endpoint, token=api.token, cache_dir=cache
+        )
+    assert api.file_exists(repo, "v.txt") and not api.file_exists(repo, "missing.txt")
+    assert not api.file_exists(repo, "v.txt", revision="nope")
+
+
+def test_snapshot_download_fetches_every_file(api: HfApi, repo_name: str, tmp_path: Path) -> None:
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    folder = tmp_path / "src"
+    (folder / "a" / "b").mkdir(parents=True)
+    files = {"x.txt": b"x", "a/y.bin": os.urandom(9000), "a/b/z.json": b"{}"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    api.upload_folder(folder_path=folder, repo_id=repo)
+    out = Path(
+        snapshot_download(repo, endpoint=api.endpoint, token=api.token, local_dir=tmp_path / "out")
+    )
+    for name, data in files.items():
+        assert (out / name).read_bytes() == data
+
+
+def test_unsafe_files_are_quarantined_listed_but_never_served(
+    api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    data, marker = _unsafe_pickle(tmp_path)
+    api.upload_file(path_or_fileobj=data, path_in_repo="model.pkl", repo_id=repo)
+    info = api.model_info(repo, securityStatus=True)
+    issues = {f["path"]: f for f in info.security_repo_status["filesWithIssues"]}
+    assert issues["model.pkl"]["level"] == "unsafe" and issues["model.pkl"]["quarantined"]
+    assert "model.pkl" in api.list_repo_files(repo)
+    entry = next(e for e in api.list_repo_tree(repo) if e.path == "model.pkl")
+    assert entry.security.status == "unsafe" and not entry.security.safe
+    with pytest.raises(HfHubHTTPError) as error:
+        hf_hub_download(
+            repo, "model.pkl", endpoint=api.endpoint, token=api.token, cache_dir=tmp_path / "c"
+        )
+    assert error.value.response.status_code == 403
+    message = error.value.response.headers["X-Error-Message"]
+    assert "quarantined" in message and "unsafe" in message
+    report = get_session().get(f"{api.endpoint}/api/models/{repo}/scan/main/model.pkl").json()
+    assert report["status"] == "unsafe" and report["report"] and report["summary"] in message
+    assert not marker.exists()
+
+
+def test_suspicious_files_are_served_with_a_warning_header(api: HfApi, repo_name: str) -> None:
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    api.upload_file(path_or_fileobj=SUSPICIOUS_PICKLE, path_in_repo="odd.pkl", repo_id=repo)
+    response = get_session().get(hf_hub_url(repo, "odd.pkl", endpoint=api.endpoint))
+    assert response.status_code == 200 and response.content == SUSPICIOUS_PICKLE
+    assert response.headers["X-Modelyard-Scan"] == "suspicious"
+    assert "odd.pkl is suspicious" in response.headers["X-HF-Warning"]
+    safe = get_session().head(hf_hub_url(repo, ".gitattributes", endpoint=api.endpoint))
+    assert safe.headers["X-Modelyard-Scan"] == "safe" and "X-HF-Warning" not in safe.headers

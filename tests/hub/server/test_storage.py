@@ -1,0 +1,193 @@
+"""Blob storage durability against a real server process: kill -9 mid-upload, restart, verify."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi, hf_hub_download
+from huggingface_hub.lfs import UploadInfo, post_lfs_batch_info
+from huggingface_hub.utils import get_session
+
+from modelyard.hub.server.settings import Settings
+from modelyard.hub.server.storage import BlobStore
+
+
+def _blob_files(data_dir: Path) -> list[Path]:
+    return [p for p in (data_dir / "blobs").rglob("*") if p.is_file()]
+
+
+def _wait_for(condition, timeout: float = 30) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.05)
+
+
+def _slow_body(first: bytes, rest: Iterator[bytes], started: threading.Event) -> Iterator[bytes]:
+    yield first
+    started.set()
+    for chunk in rest:
+        time.sleep(0.05)
+        yield chunk
+
+
+def test_blob_writer_publishes_only_verified_complete_blobs(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp", max_file_size=100)
+    data = b"hello blob"
+    writer = store.writer(len(data), expected_sha256=hashlib.sha256(b"other").hexdigest())
+    writer.write(data)
+    with pytest.raises(Exception, match="hashes to"):
+        writer.finish()
+    assert _blob_files(tmp_path) == [] and list((tmp_path / "tmp").iterdir()) == []
+    blob = store.put_bytes(data)
+    assert store.path_for(blob.sha256).read_bytes() == data
+    with pytest.raises(Exception, match="limit"):
+        store.writer(101)
+
+
+def test_kill_9_mid_upload_leaves_earlier_commits_intact_and_no_partial_blob(
+    hub_factory, tmp_path: Path
+) -> None:
+    server = hub_factory()
+    token = server.token("alice")
+    api = HfApi(endpoint=server.url, token=token)
+    repo = "alice/crash"
+    api.create_repo(repo)
+    early = {"a.txt": b"regular content", "w.bin": os.urandom(60_000)}
+    for name, data in early.items():
+        api.upload_file(path_or_fileobj=data, path_in_repo=name, repo_id=repo)
+    head = api.model_info(repo).sha
+    commits = len(api.list_repo_commits(repo))
+
+    big = os.urandom(8 * 1024 * 1024)
+    info = UploadInfo(sha256=hashlib.sha256(big).digest(), size=len(big), sample=big[:512])
+    actions, errors, _ = post_lfs_batch_info(
+        upload_infos=[info],
+        token=token,
+        repo_type="model",
+        repo_id=repo,
+        endpoint=server.url,
+        transfers=["basic"],
+    )
+    assert errors == []
+    href = actions[0]["actions"]["upload"]["href"]
+    started = threading.Event()
+    chunks = (big[i : i + 256 * 1024] for i in range(256 * 1024, len(big), 256 * 1024))
+    failures: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            get_session().put(href, content=_slow_body(big[: 256 * 1024], chunks, started))
+        except BaseException as error:
+            failures.append(error)
+
+    thread = threading.Thread(target=upload)
+    thread.start()
+    started.wait(10)
+    tmp_dir = server.data_dir / "tmp"
+    _wait_for(lambda: any(p.stat().st_size > 512 * 1024 for p in tmp_dir.glob("blob-*.part")))
+    server.stop(signal.SIGKILL)
+    thread.join(30)
+    assert failures, "the upload must fail when the server is killed"
+
+    restarted = hub_factory(server.data_dir)
+    api = HfApi(endpoint=restarted.url, token=token)
+    assert api.model_info(repo).sha == head
+    assert len(api.list_repo_commits(repo)) == commits
+    for name, data in early.items():
+        local = hf_hub_download(
+            repo, name, endpoint=restarted.url, token=token, cache_dir=tmp_path / "c"
+        )
+        assert Path(local).read_bytes() == data
+    for blob in _blob_files(server.data_dir):  # every visible blob is complete and verified
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == blob.name
+    assert hashlib.sha256(big).hexdigest() not in {p.name for p in _blob_files(server.data_dir)}
+    api.upload_file(path_or_fileobj=big, path_in_repo="big.bin", repo_id=repo)  # retry succeeds
+    local = hf_hub_download(
+        repo, "big.bin", endpoint=restarted.url, token=token, cache_dir=tmp_path / "c"
+    )
+    assert hashlib.sha256(Path(local).read_bytes()).digest() == info.sha256
+
+
+def test_kill_9_mid_commit_payload_commits_nothing(hub_factory, tmp_path: Path) -> None:
+    server = hub_factory()
+    token = server.token("alice")
+    api = HfApi(endpoint=server.url, token=token)
+    api.create_repo("alice/crash2")
+    api.upload_file(path_or_fileobj=b"kept", path_in_repo="kept.txt", repo_id="alice/crash2")
+    head = api.model_info("alice/crash2").sha
+    release = threading.Event()
+    sent = threading.Event()
+
+    def body() -> Iterator[bytes]:
+        yield b'{"key": "header", "value": {"summary": "interrupted"}}\n'
+        yield b'{"key": "file", "value": {"path": "new.txt", "encoding": "base64", "content": "aGVs'
+        sent.set()
+        release.wait(30)
+        yield b'bG8="}}\n'
+
+    thread = threading.Thread(
+        target=lambda: _ignore_errors(
+            lambda: get_session().post(
+                f"{server.url}/api/models/alice/crash2/commit/main",
+                content=body(),
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        )
+    )
+    thread.start()
+    sent.wait(10)
+    time.sleep(0.5)
+    server.stop(signal.SIGKILL)
+    release.set()
+    thread.join(30)
+    restarted = hub_factory(server.data_dir)
+    api = HfApi(endpoint=restarted.url, token=token)
+    assert api.model_info("alice/crash2").sha == head
+    assert api.list_repo_files("alice/crash2") == [".gitattributes", "kept.txt"]
+
+
+def _ignore_errors(call) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(Exception):  # the server is killed under this request
+        call()
+
+
+@pytest.mark.slow
+def test_large_lfs_upload_and_download_keep_server_memory_bounded(
+    hub_factory, tmp_path: Path
+) -> None:
+    """A 300 MB multipart and a 60 MB basic LFS upload, then a download: VmHWM stays < 200 MB."""
+    defaults = Settings()
+    server = hub_factory(
+        extra_env={
+            "MODELYARD_HUB_MULTIPART_THRESHOLD": str(defaults.multipart_threshold),
+            "MODELYARD_HUB_MULTIPART_CHUNK_SIZE": str(defaults.multipart_chunk_size),
+        }
+    )
+    api = HfApi(endpoint=server.url, token=server.token("alice"))
+    api.create_repo("alice/large")
+    block = os.urandom(1024 * 1024)
+    for name, megabytes in (("large.bin", 300), ("medium.bin", 60)):
+        with (tmp_path / name).open("wb") as file:
+            for index in range(megabytes):
+                file.write(index.to_bytes(8, "big") + block[8:])
+        api.upload_file(path_or_fileobj=tmp_path / name, path_in_repo=name, repo_id="alice/large")
+    local = hf_hub_download(
+        "alice/large", "large.bin", endpoint=server.url, token=api.token, cache_dir=tmp_path / "c"
+    )
+    assert os.path.getsize(local) == 300 * 1024 * 1024
+    status = Path(f"/proc/{server.process.pid}/status").read_text()
+    peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
+    print(
+        f"server VmHWM after 360 MB of LFS uploads and a 300 MB download: {peak_kb / 1024:.0f} MB"
+    )
+    assert peak_kb < 200 * 1024
