@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
 from modelyard.scan.formats.compressed import CompressedReader
+from modelyard.scan.formats.keras import Hdf5Reader, KerasConfigReader
 from modelyard.scan.formats.numpy import NumpyReader
 from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
 from modelyard.scan.formats.tar import TarReader
@@ -18,9 +19,11 @@ READERS: list[FormatReader] = [
     CompressedReader(),
     NumpyReader(),
     TarReader(),
+    Hdf5Reader(),
     # Recognised by structure: binary.
     LegacyPickleReader(),
     # Text formats.
+    KerasConfigReader(),
     TextReader(),
 ]
 
