@@ -12,6 +12,9 @@ from typing import Any
 __version__ = "0.1.0"
 
 _PUBLIC: dict[str, str] = {
+    "train": "modelyard.learn.api",
+    "compare": "modelyard.learn.api",
+    "load": "modelyard.package.store",
     "scan": "modelyard.scan.api",
     "push": "modelyard.hub.client",
     "pull": "modelyard.hub.client",

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from modelyard import __version__
 from modelyard.cli import hub as hub_cli
+from modelyard.cli import learn as learn_cli
 from modelyard.cli import scan as scan_cli
 from modelyard.cli.console import stderr
 from modelyard.errors import ModelyardError
@@ -49,6 +50,7 @@ def _root(
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
 
 
+learn_cli.register(app)
 hub_cli.register(app)
 scan_cli.register(app)
 

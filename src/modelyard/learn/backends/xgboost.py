@@ -1,0 +1,67 @@
+"""XGBoost models (``xgboost-cpu``), saved in XGBoost's own JSON model format."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from modelyard.learn.registry import ModelSpec, Task
+
+NAME = "xgboost"
+_FILE = "model.json"
+
+
+def available() -> bool:
+    return importlib.util.find_spec("xgboost") is not None
+
+
+def _xgboost(task: Task, seed: int) -> Any:
+    import xgboost
+
+    cls = xgboost.XGBClassifier if task == "classification" else xgboost.XGBRegressor
+    return cls(
+        n_estimators=300,
+        learning_rate=0.1,
+        max_depth=6,
+        tree_method="hist",
+        enable_categorical=True,
+        random_state=seed,
+        n_jobs=2,
+    )
+
+
+def model_specs() -> list[ModelSpec]:
+    return [
+        ModelSpec(
+            "xgboost",
+            NAME,
+            frozenset({"classification", "regression"}),
+            _xgboost,
+            "gradient-boosted trees (XGBoost, histogram method)",
+            native_categorical=True,
+            accepts_sparse=True,
+        )
+    ]
+
+
+def fit_estimator(estimator: Any, X: Any, y: Any, categorical: list[int]) -> Any:
+    """Fit, marking ordinal-coded category columns as categorical for XGBoost."""
+    if categorical:
+        estimator.set_params(
+            feature_types=["c" if index in categorical else "q" for index in range(X.shape[1])]
+        )
+    return estimator.fit(X, y)
+
+
+def save_estimator(estimator: Any, directory: Path) -> list[str]:
+    estimator.save_model(directory / _FILE)
+    return [_FILE]
+
+
+def load_estimator(directory: Path, task: Task) -> Any:
+    import xgboost
+
+    estimator = xgboost.XGBClassifier() if task == "classification" else xgboost.XGBRegressor()
+    estimator.load_model(directory / _FILE)
+    return estimator

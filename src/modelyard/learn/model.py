@@ -1,0 +1,240 @@
+"""``Model``: one scikit-learn estimator over every backend, preprocessing included."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils.metaestimators import available_if
+
+from modelyard.data.errors import UnreadableDataError
+from modelyard.data.schema import Schema, infer_schema
+from modelyard.learn.errors import LearnError, NotFittedError
+from modelyard.learn.models import DEFAULT_MODEL, backend_of, get_spec
+from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
+from modelyard.learn.registry import ModelSpec, Task
+from modelyard.learn.task import check_target, infer_task
+
+_DENSE_LIMIT = 50_000_000  # cells; sparse data is densified for dense-only models up to this
+
+
+def _can_classify(model: Model) -> bool:
+    """``predict_proba`` exists unless the model is (or was trained as) a regressor."""
+    return getattr(model, "task_", model.task) != "regression"
+
+
+class Model(BaseEstimator):
+    """Train any registered model with the preprocessing it needs.
+
+    ``model`` names an entry of the registry (``modelyard models``), ``task`` is
+    ``"auto"``, ``"classification"`` or ``"regression"``, ``seed`` makes training repeatable.
+    ``fit`` accepts a pandas frame, a numpy array (2-D tables, or n-D for image and sequence
+    models) or a scipy sparse matrix; class labels may be any values and come back as given.
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, task: str = "auto", seed: int = 0) -> None:
+        self.model = model
+        self.task = task
+        self.seed = seed
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are imputed
+        tags.input_tags.sparse = True
+        if self.task == "classification":
+            from sklearn.utils import ClassifierTags
+
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+        elif self.task == "regression":
+            from sklearn.utils import RegressorTags
+
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+        return tags
+
+    # -- fitting -------------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any) -> Model:
+        import numpy as np
+
+        spec = get_spec(self.model)
+        X, kind = _as_input(X, spec)
+        if X.shape[0] == 0:
+            raise LearnError("the data has no rows")
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected; it was flattened",
+                DataConversionWarning,
+                stacklevel=2,
+            )
+            y = y.ravel()
+        if y.ndim != 1 or len(y) != X.shape[0]:
+            raise LearnError(f"y must be one value per row ({X.shape[0]} rows), got {y.shape}")
+        task: Task = infer_task(y) if self.task == "auto" else self.task  # type: ignore[assignment]
+        if task not in spec.tasks:
+            raise LearnError(f"{spec.name} does not do {task}")
+        check_target(y, task, "y")
+        if task == "classification" and _is_continuous(y):
+            raise LearnError(
+                "Unknown label type: continuous values cannot be classes",
+                hint="use task='regression'",
+            )
+        keep = ~_missing(y)
+        X, y = X[keep] if kind != "table" else X.loc[keep], y[keep]
+        self.task_ = task
+        self.spec_ = spec
+        self.input_kind_ = kind
+        self.n_features_in_ = X.shape[1] if X.ndim == 2 else int(np.prod(X.shape[1:]))
+        if task == "classification":
+            self.classes_, codes = np.unique(y.astype(str) if y.dtype == object else y,
+                                             return_inverse=True)  # fmt: skip
+            target = codes
+        else:
+            target = y.astype("float64")
+        features, categorical = self._fit_preprocessing(X, spec)
+        estimator = spec.factory(task, self.seed)
+        backend = backend_of(spec)
+        self.estimator_ = backend.fit_estimator(estimator, features, target, categorical)
+        return self
+
+    def _fit_preprocessing(self, X: Any, spec: ModelSpec) -> tuple[Any, list[int]]:
+        if self.input_kind_ == "table":
+            self.schema_ = infer_schema(X)
+            if not self.schema_.columns:
+                raise UnreadableDataError(
+                    "no usable feature columns",
+                    hint=f"dropped: {self.schema_.dropped}" if self.schema_.dropped else None,
+                )
+            self.feature_names_in_ = list(map(str, X.columns))
+            self.preprocessor_, categorical = build_preprocessor(self.schema_, spec)
+        elif self.input_kind_ == "sparse":
+            self.schema_ = None
+            self.preprocessor_, categorical = build_sparse_preprocessor(spec), []
+        else:
+            self.schema_ = None
+            self.preprocessor_, categorical = None, []
+        if self.preprocessor_ is None:
+            return X, categorical
+        return self.preprocessor_.fit_transform(X), categorical
+
+    # -- using ---------------------------------------------------------------------------------
+
+    def transform_features(self, X: Any) -> Any:
+        """Apply the fitted preprocessing to raw rows."""
+        self._check_fitted()
+        X, kind = _as_input(X, self.spec_, columns=getattr(self, "feature_names_in_", None))
+        if kind == "sparse" and self.input_kind_ == "sparse" and X.shape[1] != self.n_features_in_:
+            raise LearnError(
+                f"the data has {X.shape[1]} features but the model was trained on "
+                f"{self.n_features_in_}"
+            )
+        return X if self.preprocessor_ is None else self.preprocessor_.transform(X)
+
+    def predict(self, X: Any) -> Any:
+        """Predicted labels (classification, as given to ``fit``) or values (regression)."""
+        features = self.transform_features(X)
+        predicted = self.estimator_.predict(features)
+        if self.task_ == "classification":
+            import numpy as np
+
+            return self.classes_[np.asarray(predicted).astype(int).ravel()]
+        return predicted
+
+    @available_if(_can_classify)
+    def predict_proba(self, X: Any) -> Any:
+        """Class probabilities, one column per entry of ``classes_``."""
+        self._check_fitted()
+        if self.task_ != "classification":
+            raise LearnError("predict_proba needs a classification model")
+        return self.estimator_.predict_proba(self.transform_features(X))
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy for classification, R² for regression."""
+        from sklearn.metrics import accuracy_score, r2_score
+
+        predicted = self.predict(X)
+        if self.task_ == "classification":
+            import numpy as np
+
+            expected = np.asarray(y)
+            expected = expected.astype(str) if self.classes_.dtype.kind in "UO" else expected
+            return float(accuracy_score(expected, predicted, sample_weight=sample_weight))
+        return float(r2_score(y, predicted, sample_weight=sample_weight))
+
+    @property
+    def backend(self) -> str:
+        return get_spec(self.model).backend
+
+    @property
+    def dropped_columns(self) -> dict[str, str]:
+        """Columns left out at ``fit`` (ID-like, empty, constant) and why."""
+        schema: Schema | None = getattr(self, "schema_", None)
+        return dict(schema.dropped) if schema else {}
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "estimator_"):
+            raise NotFittedError("the model is not trained yet", hint="call fit first")
+
+
+def _is_continuous(y: Any) -> bool:
+    import numpy as np
+
+    if y.dtype.kind != "f":
+        return False
+    present = y[~np.isnan(y)]
+    return bool(np.any(present != np.round(present)))
+
+
+def _missing(y: Any) -> Any:
+    import pandas as pd
+
+    return pd.isna(y)
+
+
+def _as_input(X: Any, spec: ModelSpec, columns: list[str] | None = None) -> tuple[Any, str]:
+    """The data as the model takes it: a frame (tables), CSR (sparse) or an n-D array."""
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse
+
+    if spec.data == "array":
+        array = np.asarray(X)
+        if array.ndim < 2:
+            raise LearnError(f"{spec.name} needs at least 2-D input, got shape {array.shape}")
+        return array, "array"
+    if scipy.sparse.issparse(X):
+        if spec.accepts_sparse:
+            return scipy.sparse.csr_matrix(X), "sparse"
+        if X.shape[0] * X.shape[1] > _DENSE_LIMIT:
+            raise LearnError(
+                f"{spec.name} needs dense input and this sparse data is too large to densify",
+                hint="use lightgbm, xgboost, sklearn.linear or sklearn.random_forest",
+            )
+        X = X.toarray()
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy()
+        frame.columns = [str(name) for name in frame.columns]
+        return frame, "table"
+    array = np.asarray(X)
+    if array.ndim != 2:
+        raise LearnError(
+            f"{spec.name} needs a 2-D table, got shape {array.shape}",
+            hint="Reshape your data: one row per sample, one column per feature",
+        )
+    if array.shape[1] == 0:
+        raise LearnError(
+            f"0 feature(s) (shape=({array.shape[0]}, 0)) while a minimum of 1 is required."
+        )
+    if array.dtype.kind == "c":
+        raise LearnError("Complex data not supported as features")
+    if columns is not None and len(columns) != array.shape[1]:
+        raise LearnError(
+            f"X has {array.shape[1]} features, but Model is expecting {len(columns)} features "
+            "as input"
+        )
+    names = columns
+    return pd.DataFrame(array, columns=names or [f"x{i}" for i in range(array.shape[1])]), "table"

@@ -1,0 +1,154 @@
+"""Preprocessing chosen from the schema and the model: it travels inside the package, so raw
+new rows (unseen categories, missing values, extra or reordered columns) just work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from modelyard.data.errors import MissingColumnError
+from modelyard.data.schema import ColumnKind, Schema
+from modelyard.learn.registry import ModelSpec
+
+_DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
+# Categories beyond this many per column are grouped as "infrequent" for one-hot encoding.
+_MAX_ONE_HOT = 30
+_TEXT_FEATURES = 2000
+
+
+class ColumnCoercer(TransformerMixin, BaseEstimator):
+    """Select the schema's columns by name and give each its kind's type.
+
+    Numbers become floats (unparseable values missing), booleans 0/1, categories strings,
+    dates their parts (year, month, day, weekday, hour), text strings. Extra columns are
+    ignored; missing ones raise ``MissingColumnError`` naming them.
+    """
+
+    def __init__(self, schema: dict[str, str] | None = None) -> None:
+        self.schema = schema
+
+    def fit(self, X: Any, y: Any = None) -> ColumnCoercer:
+        self.n_features_in_ = len(self.schema or {})
+        return self
+
+    def transform(self, X: Any) -> Any:
+        import pandas as pd
+
+        schema = self.schema or {}
+        missing = [name for name in schema if name not in X.columns]
+        if missing:
+            raise MissingColumnError(
+                f"the data lacks column(s) the model needs: {', '.join(missing)}",
+                hint="add them (values may be empty) and try again",
+            )
+        columns: dict[str, Any] = {}
+        for name, kind in schema.items():
+            values = X[name]
+            if kind == ColumnKind.NUMERIC:
+                columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+            elif kind == ColumnKind.BOOLEAN:
+                columns[name] = values.map(_as_flag).astype("float64")
+            elif kind == ColumnKind.DATETIME:
+                stamps = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+                for part in _DATETIME_PARTS:
+                    columns[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64")
+            elif kind == ColumnKind.TEXT:
+                columns[name] = values.fillna("").astype(str)
+            else:
+                columns[name] = values.map(_as_category).astype(object)
+        return pd.DataFrame(columns, index=X.index)
+
+    def get_feature_names_out(self, input_features: Any = None) -> Any:
+        import numpy as np
+
+        names = []
+        for name, kind in (self.schema or {}).items():
+            if kind == ColumnKind.DATETIME:
+                names.extend(f"{name}__{part}" for part in _DATETIME_PARTS)
+            else:
+                names.append(name)
+        return np.asarray(names, dtype=object)
+
+
+def _as_flag(value: Any) -> float:
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("true", "yes", "y", "1", "t"):
+            return 1.0
+        if lowered in ("false", "no", "n", "0", "f"):
+            return 0.0
+        return float("nan")
+    if value is None or value != value:  # None or NaN
+        return float("nan")
+    return float(bool(value))
+
+
+def _as_category(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and value != value):
+        return float("nan")
+    return str(value)
+
+
+def build_preprocessor(schema: Schema, spec: ModelSpec) -> tuple[Any, list[int]]:
+    """The preprocessing pipeline for a table and the output columns that are categories.
+
+    Category columns come first in the output, so their indices are ``0..k-1`` when the model
+    handles categories natively (ordinal codes, unknown and missing as NaN).
+    """
+    import numpy as np
+    from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    categorical = schema.of(ColumnKind.CATEGORICAL)
+    numeric = schema.of(ColumnKind.NUMERIC) + schema.of(ColumnKind.BOOLEAN)
+    for name in schema.of(ColumnKind.DATETIME):
+        numeric.extend(f"{name}__{part}" for part in _DATETIME_PARTS)
+    blocks: list[tuple[str, Any, Any]] = []
+    if categorical:
+        if spec.native_categorical:
+            encoder: Any = OrdinalEncoder(
+                handle_unknown="use_encoded_value",
+                unknown_value=np.nan,
+                encoded_missing_value=np.nan,
+            )
+        else:
+            encoder = Pipeline(
+                [
+                    ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+                    (
+                        "one_hot",
+                        OneHotEncoder(
+                            handle_unknown="infrequent_if_exist", max_categories=_MAX_ONE_HOT
+                        ),
+                    ),
+                ]
+            )
+        blocks.append(("categorical", encoder, categorical))
+    if numeric:
+        steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        if spec.needs_scaling:
+            steps.append(("scale", StandardScaler()))
+        blocks.append(("numeric", Pipeline(steps), numeric))
+    for name in schema.of(ColumnKind.TEXT):
+        blocks.append((f"text_{name}", TfidfVectorizer(max_features=_TEXT_FEATURES), name))
+    columns = ColumnTransformer(
+        blocks,
+        remainder="drop",
+        sparse_threshold=0.3 if spec.accepts_sparse else 0.0,
+        verbose_feature_names_out=False,
+    )
+    coercer = ColumnCoercer({name: str(kind) for name, kind in schema.columns.items()})
+    pipeline = Pipeline([("coerce", coercer), ("columns", columns)])
+    native = list(range(len(categorical))) if spec.native_categorical else []
+    return pipeline, native
+
+
+def build_sparse_preprocessor(spec: ModelSpec) -> Any:
+    """For libsvm data: scale without centring (keeps it sparse) when the model needs it."""
+    from sklearn.preprocessing import FunctionTransformer, MaxAbsScaler
+
+    return MaxAbsScaler() if spec.needs_scaling else FunctionTransformer(accept_sparse=True)

@@ -1,0 +1,31 @@
+"""Named models of every single-machine backend, and what each needs from preprocessing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Task = Literal["classification", "regression"]
+DataKind = Literal["table", "array"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model users can ask for by name (``modelyard train --model NAME``).
+
+    ``factory(task, seed)`` returns an unfitted scikit-learn-compatible estimator. ``data`` says
+    whether it takes preprocessed 2-D tables or n-D arrays (images, sequences from ``.npz``).
+    The flags tell preprocessing what the model needs: scaled numbers, categories left as
+    pandas categoricals for native handling, or sparse input kept sparse.
+    """
+
+    name: str
+    backend: str
+    tasks: frozenset[Task]
+    factory: Callable[[Task, int], Any]
+    summary: str = ""
+    data: DataKind = "table"
+    needs_scaling: bool = False
+    native_categorical: bool = False
+    accepts_sparse: bool = False

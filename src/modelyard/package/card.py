@@ -1,0 +1,77 @@
+"""The model card: ``README.md`` with Hugging Face-style YAML front matter."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from modelyard.package.manifest import Manifest
+
+_PIPELINE_TAGS = {
+    ("table", "classification"): "tabular-classification",
+    ("table", "regression"): "tabular-regression",
+    ("sparse", "classification"): "tabular-classification",
+    ("sparse", "regression"): "tabular-regression",
+    ("array", "classification"): "image-classification",
+    ("array", "regression"): "tabular-regression",
+}
+
+
+def render_card(manifest: Manifest, title: str) -> str:
+    """Front matter (library, tags, pipeline tag, metrics as model-index) and a short body."""
+    pipeline_tag = _PIPELINE_TAGS[(manifest.input["kind"], manifest.task)]
+    front: dict[str, Any] = {
+        "library_name": "modelyard",
+        "tags": ["modelyard", manifest.backend, manifest.model, pipeline_tag],
+        "pipeline_tag": pipeline_tag,
+        "model-index": [
+            {
+                "name": title,
+                "results": [
+                    {
+                        "task": {"type": pipeline_tag},
+                        "metrics": [
+                            {"type": name, "value": value}
+                            for name, value in manifest.metrics.items()
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
+    # JSON values are valid YAML, so the front matter needs no YAML library.
+    lines = ["---", *(f"{key}: {json.dumps(value)}" for key, value in front.items()), "---", ""]
+    lines += [
+        f"# {title}",
+        "",
+        f"A {manifest.task} model (`{manifest.model}`, {manifest.framework['name']} "
+        f"{manifest.framework['version']}) trained by modelyard"
+        + (f" to predict `{manifest.target}`." if manifest.target else "."),
+        "",
+    ]
+    if manifest.metrics:
+        lines += ["## Hold-out metrics", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {name} | {value:.4g} |" for name, value in manifest.metrics.items()]
+        lines.append("")
+    columns = (manifest.input.get("schema") or {}).get("columns", [])
+    if columns:
+        lines += ["## Inputs", "", "| column | type |", "|---|---|"]
+        lines += [f"| {column['name']} | {column['type']} |" for column in columns]
+        lines.append("")
+    lines += [
+        "## Use",
+        "",
+        "```bash",
+        "modelyard predict . new_rows.csv --out predictions.csv",
+        "```",
+        "",
+        "```python",
+        "import modelyard",
+        "",
+        'model = modelyard.load(".")  # verifies hashes and scans before loading',
+        "```",
+        "",
+        "Weights are stored in safe formats (no pickle).",
+        "",
+    ]
+    return "\n".join(lines)

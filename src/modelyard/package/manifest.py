@@ -1,0 +1,86 @@
+"""``modelyard.json``: what a package holds and how to load it, with a hash of every file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelyard.package.errors import PackageError
+
+MANIFEST = "modelyard.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    """The package's description; ``files`` maps each file name to its sha256 and size."""
+
+    model: str
+    backend: str
+    framework: dict[str, str]
+    task: str
+    target: str | None
+    input: dict[str, Any]
+    classes: list[Any] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    created_at: str = ""
+    modelyard_version: str = ""
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def write(self, directory: Path) -> None:
+        text = json.dumps(asdict(self), indent=2, default=_jsonable) + "\n"
+        (directory / MANIFEST).write_text(text, encoding="utf-8")
+
+    @classmethod
+    def read(cls, directory: Path) -> Manifest:
+        path = directory / MANIFEST
+        if not path.is_file():
+            raise PackageError(
+                f"{directory} is not a modelyard package: it has no {MANIFEST}",
+                hint="train one with `modelyard train`, or pull one with `modelyard pull`",
+            )
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            manifest = cls(**data)
+        except (ValueError, TypeError) as error:
+            raise PackageError(f"{path} is damaged: {error}") from None
+        if manifest.format_version > FORMAT_VERSION:
+            raise PackageError(
+                f"{directory} uses package format {manifest.format_version}",
+                hint="upgrade modelyard to load it",
+            )
+        return manifest
+
+
+def file_digest(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return {"sha256": digest.hexdigest(), "size": path.stat().st_size}
+
+
+def verify_files(directory: Path, manifest: Manifest) -> None:
+    """Raise ``PackageError`` if any listed file is missing or differs from its hash."""
+    for name, expected in manifest.files.items():
+        path = directory / name
+        if not path.is_file():
+            raise PackageError(f"{directory} is incomplete: {name} is missing")
+        if file_digest(path)["sha256"] != expected["sha256"]:
+            raise PackageError(
+                f"{name} in {directory} was changed after the package was made",
+                hint="get the package again from its source",
+            )
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -1,0 +1,155 @@
+"""Save a trained ``Model`` as a package, and load one back (hashes checked, scanned first)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelyard import __version__
+from modelyard.package.card import render_card
+from modelyard.package.errors import PackageError, UnsafePackageError
+from modelyard.package.manifest import MANIFEST, Manifest, file_digest, verify_files
+from modelyard.package.skops import load_skops, save_skops
+
+if TYPE_CHECKING:
+    from modelyard.learn.model import Model
+
+logger = logging.getLogger(__name__)
+
+_PREPROCESSOR = "preprocessor.skops"
+_FRAMEWORK_DISTRIBUTIONS = {
+    "sklearn": "scikit-learn",
+    "xgboost": "xgboost-cpu",
+    "lightgbm": "lightgbm",
+    "keras": "keras",
+}
+
+
+def _framework(backend: str) -> dict[str, str]:
+    distribution = _FRAMEWORK_DISTRIBUTIONS.get(backend, backend)
+    try:
+        version = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        version = metadata.version(backend) if backend != distribution else "unknown"
+    return {"name": distribution, "version": version}
+
+
+def save(
+    model: Model,
+    directory: str | Path,
+    *,
+    metrics: dict[str, float] | None = None,
+    target: str | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write ``model`` to ``directory`` (replaced as a whole, never left half-written)."""
+    from modelyard.learn.models import backend_of
+
+    model._check_fitted()
+    directory = Path(directory)
+    if directory.exists() and not (directory / MANIFEST).is_file() and any(directory.iterdir()):
+        raise PackageError(
+            f"{directory} exists and is not a model package", hint="choose another --out folder"
+        )
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    try:
+        if model.preprocessor_ is not None:
+            save_skops(model.preprocessor_, staging / _PREPROCESSOR)
+        backend_of(model.spec_).save_estimator(model.estimator_, staging)
+        schema = model.schema_.to_dict() if model.schema_ is not None else None
+        manifest = Manifest(
+            model=model.model,
+            backend=model.spec_.backend,
+            framework=_framework(model.spec_.backend),
+            task=model.task_,
+            target=target,
+            input={
+                "kind": model.input_kind_,
+                "schema": schema,
+                "feature_names": getattr(model, "feature_names_in_", None),
+                "n_features": model.n_features_in_,
+            },
+            classes=list(model.classes_) if model.task_ == "classification" else [],
+            metrics=dict(metrics or {}),
+            seed=model.seed,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+            modelyard_version=__version__,
+        )
+        (staging / "README.md").write_text(
+            render_card(manifest, title or directory.name), encoding="utf-8"
+        )
+        manifest.files = {
+            path.name: file_digest(path) for path in sorted(staging.iterdir()) if path.is_file()
+        }
+        manifest.write(staging)
+        _replace(staging, directory)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return directory
+
+
+def _replace(staging: Path, directory: Path) -> None:
+    """Swap the finished package in; the old one is removed only once the new one is there."""
+    if directory.exists():
+        previous = directory.with_name(f".{directory.name}.previous")
+        shutil.rmtree(previous, ignore_errors=True)
+        directory.rename(previous)
+        staging.rename(directory)
+        shutil.rmtree(previous, ignore_errors=True)
+    else:
+        staging.rename(directory)
+
+
+def load(directory: str | Path) -> Model:
+    """Load a package: verify every file's hash, scan the folder, then rebuild the model.
+
+    Raises ``PackageError`` for a missing or modified package and ``UnsafePackageError`` when
+    the scanner judges a file unsafe or cannot read it; nothing is loaded in either case.
+    """
+    import numpy as np
+
+    from modelyard.data.schema import Schema
+    from modelyard.learn.model import Model
+    from modelyard.learn.models import backend_of, get_spec
+    from modelyard.scan import Verdict, scan
+
+    directory = Path(directory)
+    manifest = Manifest.read(directory)
+    verify_files(directory, manifest)
+    report = scan(*(directory / name for name in manifest.files))
+    if report.verdict in (Verdict.UNSAFE, Verdict.ERROR):
+        problems = "; ".join(
+            f"{Path(result.path).name}: {finding.rule_id} {finding.message}"
+            for result in report.files
+            for finding in result.findings[:1]
+            if result.verdict in (Verdict.UNSAFE, Verdict.ERROR)
+        )
+        raise UnsafePackageError(
+            f"refusing to load {directory}: {problems}",
+            hint="see `modelyard scan` for the full report",
+        )
+    if report.verdict is Verdict.SUSPICIOUS:
+        logger.warning("package %s has suspicious files; loading anyway", directory)
+    spec = get_spec(manifest.model)
+    model = Model(model=manifest.model, task=manifest.task, seed=manifest.seed)
+    model.task_ = manifest.task  # type: ignore[assignment]
+    model.spec_ = spec
+    model.input_kind_ = manifest.input["kind"]
+    model.n_features_in_ = manifest.input["n_features"]
+    if manifest.input.get("feature_names"):
+        model.feature_names_in_ = manifest.input["feature_names"]
+    schema = manifest.input.get("schema")
+    model.schema_ = Schema.from_dict(schema) if schema else None
+    if model.task_ == "classification":
+        model.classes_ = np.asarray(manifest.classes)
+    preprocessor = directory / _PREPROCESSOR
+    model.preprocessor_ = load_skops(preprocessor) if preprocessor.is_file() else None
+    model.estimator_ = backend_of(spec).load_estimator(directory, model.task_)
+    model.manifest_ = manifest
+    return model

@@ -1,0 +1,76 @@
+"""The learning commands as a user runs them: output shapes, files written, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from palmerpenguins import load_penguins
+
+MODELYARD = str(Path(sys.executable).with_name("modelyard"))
+
+
+def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MODELYARD, *map(str, args)], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def penguins_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "penguins.csv"
+    load_penguins().to_csv(path, index=False)
+    return path
+
+
+def test_train_predict_evaluate(tmp_path, penguins_csv):
+    result = run("train", penguins_csv, "--target", "species", "--out", tmp_path / "pkg", "--json")
+    assert result.returncode == 0, result.stderr
+    trained = json.loads(result.stdout)
+    assert set(trained) == {"model", "backend", "task", "metrics", "package"}
+    assert trained["model"] == "lightgbm" and trained["task"] == "classification"
+
+    out = tmp_path / "predictions.parquet"
+    assert run("predict", tmp_path / "pkg", penguins_csv, "--out", out, "--proba").returncode == 0
+    predictions = pd.read_parquet(out)
+    assert list(predictions.columns)[:2] == ["species", "proba_Adelie"]
+
+    csv = run("predict", tmp_path / "pkg", penguins_csv)
+    assert csv.stdout.splitlines()[0] == "species" and len(csv.stdout.splitlines()) == 345
+
+    evaluated = run("evaluate", tmp_path / "pkg", penguins_csv, "--json")
+    assert json.loads(evaluated.stdout)["accuracy"] > 0.9
+
+
+def test_compare_json_leaderboard(penguins_csv):
+    result = run(
+        "compare", penguins_csv, "--target", "species", "--models", "sklearn.linear,sklearn.knn",
+        "--cv", "3", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    board = json.loads(result.stdout)
+    assert board["task"] == "classification" and board["metric"] == "accuracy"
+    assert [set(entry) for entry in board["leaderboard"]] == [
+        {"model", "backend", "score", "std", "fit_seconds"}
+    ] * 2
+
+
+def test_models_lists_every_backend():
+    rows = json.loads(run("models", "--json").stdout)
+    backends = {row["backend"] for row in rows}
+    assert {"sklearn", "xgboost", "lightgbm", "keras", "spark"} <= backends
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--target", "nope"), "target column 'nope' is not in the data"),
+        (("--target", "species", "--model", "gpt"), "no model called 'gpt'"),
+    ],
+)
+def test_errors_are_one_line(penguins_csv, args, message):
+    result = run("train", penguins_csv, *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,81 @@
+"""Packages: safe formats only, hashes verified, and scanned before anything is loaded."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import pytest
+
+from modelyard.learn.model import Model
+from modelyard.package import PackageError, UnsafePackageError, load, save
+from modelyard.package.manifest import MANIFEST, file_digest
+
+
+@pytest.fixture
+def package(tmp_path, penguins):
+    model = Model(model="sklearn.random_forest").fit(
+        penguins.drop(columns=["species"]), penguins["species"]
+    )
+    return save(model, tmp_path / "pkg", target="species", metrics={"accuracy": 0.9})
+
+
+def test_a_package_holds_no_pickle(package):
+    from modelyard.scan import scan
+
+    report = scan(package)
+    assert report.verdict == "safe"
+    assert {result.format for result in report.files} <= {"text", "zip"}
+
+
+def test_changed_file_is_refused(package):
+    weights = package / "estimator.skops"
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    with pytest.raises(PackageError, match="changed after the package was made"):
+        load(package)
+
+
+def test_unsafe_file_is_refused_even_with_a_matching_hash(package, tmp_path):
+    marker = tmp_path / "ran"
+    evil = package / "extra.pkl"
+    evil.write_bytes(f"cos\nsystem\n(S'touch {marker}'\ntR.".encode())
+    manifest = json.loads((package / MANIFEST).read_text())
+    manifest["files"]["extra.pkl"] = file_digest(evil)
+    (package / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(UnsafePackageError, match=r"extra\.pkl"):
+        load(package)
+    assert not marker.exists()
+
+
+def test_types_not_written_by_modelyard_are_refused(package):
+    types = package / "estimator.types.json"
+    recorded = json.loads(types.read_text())
+    types.write_text(json.dumps(recorded[:-1]))
+    manifest = json.loads((package / MANIFEST).read_text())
+    manifest["files"]["estimator.types.json"] = file_digest(types)
+    (package / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match="did not write"):
+        load(package)
+
+
+def test_saving_replaces_an_old_package_and_refuses_other_folders(package, tmp_path, penguins):
+    model = Model(model="sklearn.tree").fit(penguins.drop(columns=["species"]), penguins["species"])
+    save(model, package, target="species")
+    assert load(package).model == "sklearn.tree"
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(PackageError, match="not a model package"):
+        save(model, other)
+    assert (other / "cat.jpg").exists()
+
+
+def test_not_a_package(tmp_path):
+    with pytest.raises(PackageError, match=r"no modelyard\.json"):
+        load(tmp_path)
+
+
+def test_pickle_is_never_written(package):
+    for path in package.iterdir():
+        with pytest.raises((pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError)):
+            pickle.loads(path.read_bytes())
