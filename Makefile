@@ -19,8 +19,9 @@ install: $(STAMP) system-deps
 system-deps:
 	@bash scripts/system-deps.sh
 
+# The hub at http://127.0.0.1:8000 with demo models (made on first start, reused afterwards).
 run: install
-	$(VENV)/bin/modelyard --help
+	$(VENV)/bin/modelyard hub serve --demo --data-dir .hub-demo
 
 test: install
 	$(VENV)/bin/ruff check src tests bench

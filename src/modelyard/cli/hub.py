@@ -11,6 +11,9 @@ from rich.markup import escape
 from modelyard.cli.console import stderr, stdout
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from modelyard.hub.server.hub import Hub
     from modelyard.hub.server.settings import Settings
 
 hub_app = typer.Typer(
@@ -48,15 +51,43 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="On first start, train and push demo models (reused afterwards)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the hub (API for huggingface_hub clients) until interrupted."""
     from modelyard.hub.server import serve as run
 
     settings = _settings(data_dir, database_url)
-    stderr.print(
-        f"modelyard hub on http://{host}:{port} (data in {escape(str(settings.data_dir))})"
-    )
-    run(settings, host=host, port=port)
+    url = f"http://{host}:{port}"
+    stderr.print(f"modelyard hub on {url} (data in {escape(str(settings.data_dir))})")
+    run(settings, host=host, port=port, on_started=_demo_seeder(settings, url) if demo else None)
+
+
+def _demo_seeder(settings: Settings, url: str) -> Callable[[Hub], None]:
+    def seed_demo(hub: Hub) -> None:
+        from modelyard.errors import ModelyardError
+        from modelyard.hub.demo import seed
+
+        stderr.print("preparing demo content (first start only; takes a minute)")
+        try:
+            state = seed(settings.data_dir, hub.accounts, url, progress=stderr.print)
+        except (ModelyardError, OSError) as error:
+            stderr.print(f"[bold red]error:[/] demo content failed: {escape(str(error))}")
+            return
+        stdout.print(f"\n[bold]modelyard hub demo[/] at {url}")
+        stdout.print(f"repositories: {', '.join(state.repos)}")
+        stdout.print(f"demo token (user demo): {state.token}", soft_wrap=True)
+        stdout.print(
+            f"try: MODELYARD_HUB_URL={url} MODELYARD_TOKEN={state.token} "
+            f".venv/bin/modelyard pull {state.repos[0]}",
+            soft_wrap=True,
+        )
+
+    return seed_demo
 
 
 @token_app.command("create")

@@ -47,6 +47,19 @@ MasterOpt = Annotated[
 _SPARK_MASTER = "local[*]"
 
 
+def _bar(*, disable: bool) -> Progress:
+    """A progress bar on stderr that disappears when done (silent for --json)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=disable,
+    )
+
+
 def _print_metrics(metrics: dict[str, float], title: str) -> None:
     table = Table(title=title, show_edge=False, header_style="bold")
     table.add_column("metric")
@@ -98,8 +111,19 @@ def train_command(
         if task is TaskChoice.CLUSTERING:
             raise typer.BadParameter("clustering runs with --engine spark", param_hint="--task")
         out = out or Path("models") / f"{data.stem}-{model or DEFAULT_MODEL}"
-        with stderr.status(f"training {model or 'the default model'} on {data.name}"):
-            result = train(data, target, model=model, task=task.value, out=out, seed=seed)
+        with _bar(disable=as_json) as bar:
+            job = bar.add_task(f"training {model or DEFAULT_MODEL} on {data.name}", total=None)
+
+            def epoch_done(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+                loss = logs.get("val_loss", logs.get("loss"))
+                suffix = f" (loss {loss:.4f})" if loss is not None else ""
+                bar.update(job, completed=epoch, total=epochs,
+                           description=f"training {model} epoch {epoch}{suffix}")  # fmt: skip
+
+            result = train(
+                data, target, model=model, task=task.value, out=out, seed=seed,
+                progress=epoch_done,
+            )  # fmt: skip
     if as_json:
         _echo_json(result.to_dict())
         return
@@ -128,15 +152,7 @@ def compare_command(
 ) -> None:
     """Cross-validate candidate models and show a leaderboard, best first."""
     names = [name.strip() for name in models.split(",") if name.strip()] if models else None
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=stderr,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with _bar(disable=as_json) as bar:
         job = bar.add_task("comparing", total=None)
 
         def progress(done: int, total: int, what: str) -> None:

@@ -6,6 +6,10 @@ The web UI mounts its own routers on the same app and calls the same service lay
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+
 from fastapi import FastAPI
 
 from modelyard import __version__
@@ -23,8 +27,27 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     return app
 
 
-def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the hub with uvicorn until interrupted."""
+def serve(
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    on_started: Callable[[Hub], None] | None = None,
+) -> None:
+    """Run the hub with uvicorn until interrupted; ``on_started`` runs in a thread once the
+    server accepts connections (the demo pushes its content through the API then)."""
     import uvicorn
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    if on_started is not None:
+        hub = app.state.hub
+
+        def when_started() -> None:
+            while not server.started:
+                if server.should_exit:
+                    return
+                time.sleep(0.05)
+            on_started(hub)
+
+        threading.Thread(target=when_started, name="hub-started", daemon=True).start()
+    server.run()

@@ -575,4 +575,4 @@ def repo_tags(card_data: dict[str, Any]) -> list[str]:
     license_name = card_data.get("license")
     if license_name:
         tags.append(f"license:{license_name}")
-    return tags
+    return list(dict.fromkeys(tags))
