@@ -12,7 +12,7 @@ from modelyard.data.errors import MissingColumnError, UnreadableDataError
 from modelyard.data.reading import Dataset, read_dataset
 from modelyard.learn.errors import LearnError
 from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_metrics
-from modelyard.learn.model import Model
+from modelyard.learn.model import EpochProgress, Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
 from modelyard.learn.registry import Task
 from modelyard.learn.task import check_target, infer_task
@@ -122,10 +122,12 @@ def train(
     out: str | Path | None = None,
     seed: int = 0,
     test_size: float = 0.2,
+    progress: EpochProgress | None = None,
 ) -> TrainResult:
     """Train one model, measure it on a held-out share of the rows, and save it as a package.
 
     The saved model is the one the metrics describe (trained on the other rows).
+    ``progress(epoch, epochs, logs)`` reports training epochs of Keras models.
     """
     from sklearn.model_selection import train_test_split
 
@@ -137,13 +139,15 @@ def train(
     X_train, X_test, y_train, y_test = train_test_split(
         dataset.X, dataset.y, test_size=test_size, random_state=seed, stratify=stratify
     )
-    estimator = Model(model=spec.name, task=resolved, seed=seed).fit(X_train, y_train)
+    estimator = Model(model=spec.name, task=resolved, seed=seed)
+    estimator.fit(X_train, y_train, progress=progress)
     metrics = evaluate_model(estimator, X_test, y_test)
     package = None
     if out is not None:
         from modelyard.package import save
 
-        package = save(estimator, out, metrics=metrics, target=dataset.target)
+        source = Path(dataset.source).name if dataset.source else None
+        package = save(estimator, out, metrics=metrics, target=dataset.target, dataset=source)
     return TrainResult(
         spec.name, spec.backend, resolved, metrics, package, estimator, estimator.dropped_columns
     )

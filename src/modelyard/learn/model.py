@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -16,6 +17,8 @@ from modelyard.learn.models import DEFAULT_MODEL, backend_of, get_spec
 from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
 from modelyard.learn.registry import ModelSpec, Task
 from modelyard.learn.task import check_target, infer_task
+
+EpochProgress = Callable[[int, int, dict[str, float]], None]
 
 _DENSE_LIMIT = 50_000_000  # cells; sparse data is densified for dense-only models up to this
 
@@ -57,7 +60,9 @@ class Model(BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any) -> Model:
+    def fit(self, X: Any, y: Any, progress: EpochProgress | None = None) -> Model:
+        """Train on ``X`` and ``y``; ``progress(epoch, epochs, logs)`` reports each epoch of
+        models that train in epochs (Keras)."""
         import numpy as np
 
         spec = get_spec(self.model)
@@ -97,6 +102,8 @@ class Model(BaseEstimator):
             target = y.astype("float64")
         features, categorical = self._fit_preprocessing(X, spec)
         estimator = spec.factory(task, self.seed)
+        if progress is not None and "progress" in estimator.get_params():
+            estimator.set_params(progress=progress)
         backend = backend_of(spec)
         self.estimator_ = backend.fit_estimator(estimator, features, target, categorical)
         return self

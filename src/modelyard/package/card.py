@@ -22,7 +22,7 @@ def render_card(manifest: Manifest, title: str) -> str:
     pipeline_tag = _PIPELINE_TAGS[(manifest.input["kind"], manifest.task)]
     front: dict[str, Any] = {
         "library_name": "modelyard",
-        "tags": ["modelyard", manifest.backend, manifest.model, pipeline_tag],
+        "tags": list(dict.fromkeys(["modelyard", manifest.backend, manifest.model, pipeline_tag])),
         "pipeline_tag": pipeline_tag,
         "model-index": [
             {
@@ -30,6 +30,10 @@ def render_card(manifest: Manifest, title: str) -> str:
                 "results": [
                     {
                         "task": {"type": pipeline_tag},
+                        "dataset": {
+                            "type": manifest.dataset or "custom",
+                            "name": manifest.dataset or "custom",
+                        },
                         "metrics": [
                             {"type": name, "value": value}
                             for name, value in manifest.metrics.items()

@@ -27,6 +27,7 @@ class Manifest:
     classes: list[Any] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    dataset: str | None = None
     created_at: str = ""
     modelyard_version: str = ""
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -46,6 +47,11 @@ class Manifest:
             )
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("backend") == "spark":
+                raise PackageError(
+                    f"{directory} holds a Spark model, which runs through Spark",
+                    hint="use `modelyard predict --engine spark` or modelyard.learn.spark",
+                )
             manifest = cls(**data)
         except (ValueError, TypeError) as error:
             raise PackageError(f"{path} is damaged: {error}") from None

@@ -46,8 +46,12 @@ def save(
     metrics: dict[str, float] | None = None,
     target: str | None = None,
     title: str | None = None,
+    dataset: str | None = None,
 ) -> Path:
-    """Write ``model`` to ``directory`` (replaced as a whole, never left half-written)."""
+    """Write ``model`` to ``directory`` (replaced as a whole, never left half-written).
+
+    ``dataset`` names the data the model was trained on, for the model card.
+    """
     from modelyard.learn.models import backend_of
 
     model._check_fitted()
@@ -78,6 +82,7 @@ def save(
             classes=list(model.classes_) if model.task_ == "classification" else [],
             metrics=dict(metrics or {}),
             seed=model.seed,
+            dataset=dataset,
             created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             modelyard_version=__version__,
         )

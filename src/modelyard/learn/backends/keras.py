@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ class KerasNetwork(BaseEstimator):
         architecture: str = "mlp",
         task: str = "classification",
         epochs: int = 60,
-        batch_size: int = 32,
+        batch_size: int = 64,
         patience: int = 6,
         seed: int = 0,
         progress: EpochProgress | None = None,
@@ -56,6 +57,10 @@ class KerasNetwork(BaseEstimator):
         self.progress = progress
 
     def fit(self, X: Any, y: Any) -> KerasNetwork:
+        with _one_torch_thread():
+            return self._fit(X, y)
+
+    def _fit(self, X: Any, y: Any) -> KerasNetwork:
         import numpy as np
 
         keras = _keras()
@@ -138,7 +143,8 @@ class KerasNetwork(BaseEstimator):
     def _raw(self, X: Any) -> Any:
         import numpy as np
 
-        return self.model_.predict(self._shape(np.asarray(X, dtype="float32")), verbose=0)
+        with _one_torch_thread():
+            return self.model_.predict(self._shape(np.asarray(X, dtype="float32")), verbose=0)
 
     def predict_proba(self, X: Any) -> Any:
         return self._raw(X)
@@ -158,6 +164,20 @@ def _progress_callback(keras: Any, progress: EpochProgress, epochs: int) -> Any:
             progress(epoch + 1, epochs, dict(logs or {}))
 
     return ProgressCallback()
+
+
+@contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Small networks train fastest on one thread, and several threads competing for busy
+    cores slow PyTorch down tenfold; the caller's setting is restored afterwards."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _keras() -> Any:

@@ -26,7 +26,9 @@ def _lightgbm(task: Task, seed: int) -> Any:
         num_leaves=31,
         min_child_samples=5,
         random_state=seed,
-        n_jobs=2,
+        # One thread: OpenMP threads spin when the cores are busy elsewhere, which made
+        # training on a busy 2-core machine many times slower.
+        n_jobs=1,
         verbose=-1,
     )
 

@@ -27,7 +27,9 @@ def _xgboost(task: Task, seed: int) -> Any:
         tree_method="hist",
         enable_categorical=True,
         random_state=seed,
-        n_jobs=2,
+        # One thread: OpenMP threads spin when the cores are busy elsewhere, which made
+        # training on a busy 2-core machine many times slower.
+        n_jobs=1,
     )
 
 
