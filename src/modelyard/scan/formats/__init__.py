@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
 from modelyard.scan.formats.compressed import CompressedReader
+from modelyard.scan.formats.data import ParquetReader, SafetensorsReader
 from modelyard.scan.formats.keras import Hdf5Reader, KerasConfigReader
 from modelyard.scan.formats.numpy import NumpyReader
 from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
@@ -20,7 +21,9 @@ READERS: list[FormatReader] = [
     NumpyReader(),
     TarReader(),
     Hdf5Reader(),
+    ParquetReader(),
     # Recognised by structure: binary.
+    SafetensorsReader(),
     LegacyPickleReader(),
     # Text formats.
     KerasConfigReader(),

@@ -112,7 +112,9 @@ def scan_pickles(data: Buffer, ctx: ScanContext, start: int = 0) -> Trace:
             pos = machine.run(pos)
     except PickleBreak as error:
         _report_break(error, ctx)
-    judge_trace(machine.trace, ctx)
+    finally:
+        # What ran before any failure is judged, whatever stopped the stream.
+        judge_trace(machine.trace, ctx)
     if machine.trace.joblib_arrays and ctx.kind is None:
         ctx.kind = "joblib"
     if machine.trace.pickles > 1:

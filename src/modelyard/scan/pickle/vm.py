@@ -427,6 +427,9 @@ class Machine:
             raise PickleBreak(
                 at, f"opcode 0x{op:02x} needs more on the stack or an open MARK than there is"
             ) from None
+        except UnicodeDecodeError:
+            # pickle decodes text arguments the same way and stops at the same place.
+            raise PickleBreak(at, "a text argument is not valid UTF-8") from None
         except KeyError as error:
             raise PickleBreak(at, f"memo key {error.args[0]} was never stored") from None
 
