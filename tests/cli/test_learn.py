@@ -74,3 +74,17 @@ def test_errors_are_one_line(penguins_csv, args, message):
     result = run("train", penguins_csv, *args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.spark
+def test_spark_engine_train_and_predict(tmp_path, penguins_csv):
+    result = run(
+        "train", penguins_csv, "--target", "species", "--engine", "spark", "--spark-master",
+        "local[2]", "--model", "spark.random_forest", "--out", tmp_path / "pkg", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["backend"] == "spark"
+    assert run("scan", tmp_path / "pkg").returncode == 0  # Parquet and JSON only
+    predicted = run("predict", tmp_path / "pkg", penguins_csv)  # a Spark package runs on Spark
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.splitlines()[0].split(",")[-1] == "species"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,6 +191,8 @@ def compare(
         splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
     else:
         splitter = KFold(n_splits=cv, shuffle=True, random_state=seed)
+    # Folds run in parallel processes; each model trains on one thread (see the backends).
+    workers = min(cv, os.cpu_count() or 1)
     entries = []
     skipped: dict[str, str] = {}
     started = time.perf_counter()
@@ -198,11 +201,16 @@ def compare(
         if done and time_budget is not None and time.perf_counter() - started > time_budget:
             skipped[spec.name] = "time budget spent"
             continue
+        if not models and spec.max_rows is not None and dataset.rows > spec.max_rows:
+            skipped[spec.name] = f"slow above {spec.max_rows:,} rows; ask for it with --models"
+            continue
         if progress:
             progress(done, len(specs), spec.name)
         estimator = Model(model=spec.name, task=resolved, seed=seed)
         try:
-            scores = cross_validate(estimator, dataset.X, y, cv=splitter, error_score="raise")
+            scores = cross_validate(
+                estimator, dataset.X, y, cv=splitter, error_score="raise", n_jobs=workers
+            )
         except (ValueError, LearnError) as error:
             skipped[spec.name] = str(error).splitlines()[0]
             continue

@@ -29,3 +29,4 @@ class ModelSpec:
     needs_scaling: bool = False
     native_categorical: bool = False
     accepts_sparse: bool = False
+    max_rows: int | None = None

@@ -71,8 +71,9 @@ def model_specs() -> list[ModelSpec]:
                   accepts_sparse=True),
         ModelSpec("sklearn.hist_gradient_boosting", NAME, _BOTH, _hist_gradient_boosting,
                   "histogram gradient boosting"),
+        # Kernel SVMs fit in quadratic time: past this size they take hours.
         ModelSpec("sklearn.svm", NAME, _BOTH, _svm, "support vector machine (RBF kernel)",
-                  needs_scaling=True, accepts_sparse=True),
+                  needs_scaling=True, accepts_sparse=True, max_rows=20_000),
         ModelSpec("sklearn.knn", NAME, _BOTH, _knn, "k nearest neighbours", needs_scaling=True,
                   accepts_sparse=True),
     ]  # fmt: skip
