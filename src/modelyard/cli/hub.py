@@ -72,7 +72,8 @@ def _demo_seeder(settings: Settings, url: str) -> Callable[[Hub], None]:
         from modelyard.errors import ModelyardError
         from modelyard.hub.demo import seed
 
-        stderr.print("preparing demo content (first start only; takes a minute)")
+        if not (settings.data_dir / "demo.json").is_file():
+            stderr.print("preparing demo content (first start only; takes a minute or two)")
         try:
             state = seed(settings.data_dir, hub.accounts, url, progress=stderr.print)
         except (ModelyardError, OSError) as error:

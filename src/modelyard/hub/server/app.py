@@ -16,6 +16,7 @@ from modelyard import __version__
 from modelyard.hub.server.api import install_api
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.settings import Settings
+from modelyard.hub.server.web import install_web
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
@@ -24,6 +25,7 @@ def create_app(settings: Settings | None = None, hub: Hub | None = None) -> Fast
     app = FastAPI(title="modelyard hub", version=__version__, docs_url=None, redoc_url=None)
     app.state.hub = hub
     install_api(app)
+    install_web(app)
     return app
 
 

@@ -1,0 +1,119 @@
+"""The web pages against a live hub: browsing, filters, a sanitized card, scan reports, privacy;
+and the same flow in headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from huggingface_hub import HfApi
+
+from tests.hub.conftest import HubServer, start_server
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+CARD = """---
+library_name: modelyard
+pipeline_tag: tabular-classification
+tags: [penguins]
+---
+# Penguins
+
+<script>window.hacked = true</script>
+<img src=x onerror="window.hacked = true">
+[click](javascript:window.hacked=true)
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[HubServer, str]:
+    root = tmp_path_factory.mktemp("web")
+    server = start_server(root / "data")
+    token = server.token("ada")
+    api = HfApi(endpoint=server.url, token=token)
+    api.create_repo("ada/penguins")
+    folder = root / "model"
+    folder.mkdir()
+    (folder / "README.md").write_text(CARD)
+    (folder / "modelyard.json").write_text(json.dumps({"metrics": {"accuracy": 0.9712}}))
+    (folder / "weights.pkl").write_bytes(b"cos\nsystem\n(S'true'\ntR.")
+    api.upload_folder(folder_path=folder, repo_id="ada/penguins")
+    api.create_repo("ada/secret", private=True)
+    api.create_repo("ada/regression-model")
+    yield server, token
+    server.stop()
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_home_lists_public_repos_with_filters(site):
+    server, _ = site
+    status, page = get(server.url + "/")
+    assert status == 200
+    assert "ada/penguins" in page and "ada/regression-model" in page
+    assert "ada/secret" not in page
+    _, filtered = get(server.url + "/?task=tabular-classification")
+    assert "ada/penguins" in filtered and "ada/regression-model" not in filtered
+    _, searched = get(server.url + "/?search=regression")
+    assert "ada/regression-model" in searched and "ada/penguins" not in searched
+
+
+def test_model_page_sanitizes_the_card_and_shows_metrics_and_badges(site):
+    server, _ = site
+    status, page = get(server.url + "/ada/penguins")
+    assert status == 200
+    assert "<script>window.hacked" not in page and "<img src=x" not in page  # shown as text
+    assert 'href="javascript:' not in page
+    assert "0.9712" in page
+    assert "unsafe · quarantined" in page and "snapshot_download" in page
+
+
+def test_scan_report_page_explains_each_finding(site):
+    server, _ = site
+    status, page = get(server.url + "/ada/penguins/scan/main/weights.pkl")
+    assert status == 200
+    assert "MY-PKL-001" in page and "os.system" in page and "quarantined" in page
+
+
+def test_private_repos_are_not_found(site):
+    server, _ = site
+    assert get(server.url + "/ada/secret")[0] == 404
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
+def test_browse_search_open_and_read_a_report_in_chromium(site):
+    from playwright.sync_api import sync_playwright
+
+    server, _ = site
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server.url + "/")
+        page.fill("input[name=search]", "penguins")
+        page.press("input[name=search]", "Enter")
+        page.wait_for_load_state()
+        page.screenshot(path=ARTIFACTS / "hub-search.png", full_page=True)
+        assert page.locator("ul.repos a").all_inner_texts() == ["ada/penguins"]
+        page.click("text=ada/penguins")
+        page.wait_for_load_state()
+        assert page.evaluate("window.hacked") is None  # the card's script never ran
+        page.screenshot(path=ARTIFACTS / "hub-model.png", full_page=True)
+        page.click("a.badge-unsafe")
+        page.wait_for_load_state()
+        page.screenshot(path=ARTIFACTS / "hub-scan-report.png", full_page=True)
+        assert "MY-PKL-001" in page.inner_text("ol.findings")
+        browser.close()
+    assert (ARTIFACTS / "hub-scan-report.png").stat().st_size > 10_000
