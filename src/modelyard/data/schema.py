@@ -72,10 +72,19 @@ def infer_schema(frame: Any) -> Schema:
                 dropped[str(name)] = "an ID (a distinct value per row)"
                 continue
             columns[str(name)] = kind
-        if present.nunique() == 1 and rows > 1:
+        if rows > 1 and _constant(present):
             columns.pop(str(name))
             dropped[str(name)] = "the same value in every row"
     return Schema(columns, dropped)
+
+
+def _constant(values: Any) -> bool:
+    """Whether every value equals the first (one vectorized comparison, no hashing)."""
+    array = values.to_numpy()
+    try:
+        return bool((array == array[0]).all())
+    except (TypeError, ValueError):  # values that cannot be compared elementwise
+        return values.nunique() == 1
 
 
 def _is_row_number(values: Any, rows: int) -> bool:
