@@ -46,7 +46,9 @@ class ColumnCoercer(TransformerMixin, BaseEstimator):
         for name, kind in schema.items():
             values = X[name]
             if kind == ColumnKind.NUMERIC:
-                columns[name] = pd.to_numeric(values, errors="coerce").astype("float64")
+                numbers = pd.to_numeric(values, errors="coerce")
+                # float32 data stays float32 (half the memory); everything else becomes float64.
+                columns[name] = numbers if numbers.dtype == "float32" else numbers.astype("float64")
             elif kind == ColumnKind.BOOLEAN:
                 columns[name] = values.map(_as_flag).astype("float64")
             elif kind == ColumnKind.DATETIME:
