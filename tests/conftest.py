@@ -1,4 +1,4 @@
-"""Small real datasets shared by the learn tests."""
+"""Small real datasets shared by the learn, package and CLI tests (bundled with packages)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,3 @@ def penguins() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def diabetes() -> pd.DataFrame:
     return load_diabetes(as_frame=True).frame
-
-
-@pytest.fixture
-def penguins_csv(tmp_path, penguins):
-    path = tmp_path / "penguins.csv"
-    penguins.to_csv(path, index=False)
-    return path
