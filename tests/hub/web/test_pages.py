@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import HfApi
+from huggingface_hub.errors import HfHubHTTPError
 
 from tests.hub.conftest import HubServer, start_server
 
@@ -91,10 +92,10 @@ def test_private_repos_are_not_found(site):
 
 @pytest.mark.browser
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed")
-def test_browse_search_open_and_read_a_report_in_chromium(site):
+def test_browse_search_open_read_a_report_and_sign_in_in_chromium(site):
     from playwright.sync_api import sync_playwright
 
-    server, _ = site
+    server, token = site
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -115,5 +116,66 @@ def test_browse_search_open_and_read_a_report_in_chromium(site):
         page.wait_for_load_state()
         page.screenshot(path=ARTIFACTS / "hub-scan-report.png", full_page=True)
         assert "MY-PKL-001" in page.inner_text("ol.findings")
+        page.click("text=Sign in")
+        page.fill("input[name=token]", token)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_load_state()
+        page.screenshot(path=ARTIFACTS / "hub-signed-in.png", full_page=True)
+        assert "ada/secret" in page.locator("ul.repos").inner_text()
         browser.close()
     assert (ARTIFACTS / "hub-scan-report.png").stat().st_size > 10_000
+
+
+def _session(server: HubServer, token: str) -> urllib.request.OpenerDirector:
+    """A browser-like client signed in with ``token`` (cookies kept)."""
+    import http.cookiejar
+    import urllib.parse
+
+    opener = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    body = urllib.parse.urlencode({"token": token}).encode()
+    with opener.open(server.url + "/login", data=body, timeout=30) as response:
+        assert response.status == 200  # redirected to the home page
+    return opener
+
+
+def test_sign_in_shows_private_repos_and_manages_tokens(site):
+    import re
+    import urllib.parse
+
+    server, token = site
+    opener = _session(server, token)
+    with opener.open(server.url + "/", timeout=30) as response:
+        home = response.read().decode()
+    assert "ada/secret" in home and "Sign out" in home
+    with opener.open(server.url + "/ada/secret", timeout=30) as response:
+        assert response.status == 200
+    with opener.open(server.url + "/settings/tokens", timeout=30) as response:
+        page = response.read().decode()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    forged = urllib.parse.urlencode({"csrf": "0" * 64}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(server.url + "/settings/tokens", data=forged, timeout=30)
+    assert refused.value.code == 403
+    created = urllib.parse.urlencode({"csrf": csrf}).encode()
+    with opener.open(server.url + "/settings/tokens", data=created, timeout=30) as response:
+        new_token = re.search(r'id="new-token">([^<]+)<', response.read().decode()).group(1)
+    assert HfApi(endpoint=server.url, token=new_token).whoami()["name"] == "ada"
+    with opener.open(server.url + "/settings/tokens", timeout=30) as response:
+        newest = max(
+            map(int, re.findall(r"/settings/tokens/(\d+)/revoke", response.read().decode()))
+        )
+    opener.open(f"{server.url}/settings/tokens/{newest}/revoke", data=created, timeout=30).close()
+    with pytest.raises(HfHubHTTPError, match="Invalid user token"):
+        HfApi(endpoint=server.url, token=new_token).whoami()
+
+
+def test_a_bad_token_does_not_sign_in(site):
+    import urllib.parse
+
+    server, _ = site
+    body = urllib.parse.urlencode({"token": "myd_not-a-token"}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server.url + "/login", data=body, timeout=30)
+    assert refused.value.code == 401

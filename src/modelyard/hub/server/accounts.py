@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -68,6 +69,27 @@ class Accounts:
             user_account = self._account(session, user, is_org=False)
             if session.get(Membership, (org_account.id, user_account.id)) is None:
                 session.add(Membership(org_id=org_account.id, user_id=user_account.id))
+
+    def tokens(self, user: str) -> list[tuple[int, datetime]]:
+        """``(id, created_at)`` of ``user``'s tokens, newest first (secrets are not stored)."""
+        with Session(self._engine) as session:
+            rows = session.execute(
+                select(Token.id, Token.created_at)
+                .join(Account, Account.id == Token.user_id)
+                .where(Account.name == user)
+                .order_by(Token.created_at.desc(), Token.id.desc())
+            ).all()
+        return [(row.id, row.created_at) for row in rows]
+
+    def revoke_token(self, user: str, token_id: int) -> bool:
+        """Delete one of ``user``'s tokens; False if it is not theirs or does not exist."""
+        with Session(self._engine) as session, session.begin():
+            token = session.get(Token, token_id)
+            owner = session.get(Account, token.user_id) if token is not None else None
+            if token is None or owner is None or owner.name != user:
+                return False
+            session.delete(token)
+        return True
 
     def authenticate(self, token: str) -> Principal:
         """The principal owning ``token``; raises ``AuthenticationError`` if unknown."""

@@ -50,6 +50,11 @@ class UploadSigner:
             file.write(secrets.token_bytes(32))
         return path.read_bytes()
 
+    @property
+    def secret(self) -> bytes:
+        """The hub's signing secret (also keys the web pages' CSRF values)."""
+        return self._secret
+
     def _sign(self, oid: str, size: int, expires: int) -> str:
         message = f"{oid}:{size}:{expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()

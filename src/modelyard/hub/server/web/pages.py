@@ -6,23 +6,33 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from modelyard.hub.errors import AuthenticationError
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.web.render import BADGES, card_html, human_size
+from modelyard.hub.server.web.session import COOKIE, csrf_ok, csrf_value, signed_in
 
 _HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=_HERE / "templates")
 templates.env.filters["size"] = human_size
 templates.env.globals["badges"] = BADGES
 router = APIRouter(include_in_schema=False)
+# Fixed paths such as /settings/tokens must be matched before /{namespace}/{name}.
+account = APIRouter(include_in_schema=False)
 
 
 def _hub(request: Request) -> Hub:
     return request.app.state.hub  # type: ignore[no-any-return]
+
+
+def _render(request: Request, template: str, context: dict[str, Any]) -> HTMLResponse:
+    """Render a page with the signed-in user (if any) available to the layout."""
+    principal, _ = signed_in(request, _hub(request))
+    return templates.TemplateResponse(request, template, {"user": principal, **context})
 
 
 def _facets(repos: list[Any]) -> dict[str, list[str]]:
@@ -51,14 +61,17 @@ def home(
     tag: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     hub = _hub(request)
+    principal, _ = signed_in(request, hub)
     filters = [value for value in (library, task, tag) if value]
     listed = {
-        kind: hub.repos.list_repos(kind, None, search=search or None, filters=filters,
+        kind: hub.repos.list_repos(kind, principal, search=search or None, filters=filters,
                                    sort="lastModified")
         for kind in ("model", "dataset")
     }  # fmt: skip
-    everything = hub.repos.list_repos("model", None) + hub.repos.list_repos("dataset", None)
-    return templates.TemplateResponse(
+    everything = hub.repos.list_repos("model", principal) + hub.repos.list_repos(
+        "dataset", principal
+    )
+    return _render(
         request,
         "index.html",
         {
@@ -73,12 +86,13 @@ def home(
 
 def _repo_page(request: Request, kind: str, repo_id: str, revision: str) -> HTMLResponse:
     hub = _hub(request)
-    snapshot = hub.repos.snapshot(kind, repo_id, revision, None)
+    principal, _ = signed_in(request, hub)
+    snapshot = hub.repos.snapshot(kind, repo_id, revision, principal)
     files = {entry.path: entry for entry in snapshot.files}
     readme = _text(hub, files.get("README.md"))
     manifest = _json(hub, files.get("modelyard.json"))
     endpoint = str(request.base_url).rstrip("/")
-    return templates.TemplateResponse(
+    return _render(
         request,
         "repo.html",
         {
@@ -90,8 +104,8 @@ def _repo_page(request: Request, kind: str, repo_id: str, revision: str) -> HTML
             "card": card_html(readme) if readme else None,
             "metrics": (manifest or {}).get("metrics") or {},
             "manifest": manifest,
-            "commits": hub.repos.history(kind, repo_id, revision, None)[:20],
-            "refs": hub.repos.refs(kind, repo_id, None),
+            "commits": hub.repos.history(kind, repo_id, revision, principal)[:20],
+            "refs": hub.repos.refs(kind, repo_id, principal),
             "endpoint": endpoint,
         },
     )
@@ -133,14 +147,15 @@ def scan_page(
     from modelyard.scan.rules import RULES
 
     hub = _hub(request)
-    commit, entry = hub.repos.file("model", f"{namespace}/{name}", revision, path, None)
+    principal, _ = signed_in(request, hub)
+    commit, entry = hub.repos.file("model", f"{namespace}/{name}", revision, path, principal)
     findings = []
     for file in entry.scan.report.get("files", []) if entry.scan else []:
         for finding in file.get("findings", []):
             rule = RULES.get(finding.get("rule_id", ""))
             findings.append({**finding, "title": rule.title if rule else "",
                              "explanation": rule.explanation if rule else ""})  # fmt: skip
-    return templates.TemplateResponse(
+    return _render(
         request,
         "scan.html",
         {"repo_id": f"{namespace}/{name}", "revision": revision, "commit": commit,
@@ -148,7 +163,77 @@ def scan_page(
     )  # fmt: skip
 
 
+@account.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return _render(request, "login.html", {"error": None})
+
+
+@account.post("/login", response_model=None)
+def login(request: Request, token: Annotated[str, Form()]) -> Response:
+    hub = _hub(request)
+    try:
+        hub.accounts.authenticate(token.strip())
+    except AuthenticationError:
+        response = _render(request, "login.html", {"error": "That token is not valid."})
+        response.status_code = 401
+        return response
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(
+        COOKIE, token.strip(), httponly=True, samesite="lax",
+        secure=request.url.scheme == "https", max_age=30 * 24 * 3600,
+    )  # fmt: skip
+    return response
+
+
+@account.post("/logout")
+def logout() -> RedirectResponse:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _tokens_page(request: Request, new_token: str | None = None) -> Response:
+    hub = _hub(request)
+    principal, token = signed_in(request, hub)
+    if principal is None or token is None:
+        return RedirectResponse("/login", status_code=303)
+    return _render(
+        request,
+        "tokens.html",
+        {
+            "tokens": hub.accounts.tokens(principal.name),
+            "new_token": new_token,
+            "csrf": csrf_value(hub, token),
+        },
+    )
+
+
+@account.get("/settings/tokens", response_model=None)
+def tokens_page(request: Request) -> Response:
+    return _tokens_page(request)
+
+
+@account.post("/settings/tokens", response_model=None)
+def create_token(request: Request, csrf: Annotated[str, Form()]) -> Response:
+    hub = _hub(request)
+    principal, token = signed_in(request, hub)
+    if principal is None or not csrf_ok(hub, token, csrf):
+        return PlainTextResponse("invalid or missing CSRF value; reload the page", status_code=403)
+    return _tokens_page(request, new_token=hub.accounts.create_token(principal.name))
+
+
+@account.post("/settings/tokens/{token_id}/revoke", response_model=None)
+def revoke_token(request: Request, token_id: int, csrf: Annotated[str, Form()]) -> Response:
+    hub = _hub(request)
+    principal, token = signed_in(request, hub)
+    if principal is None or not csrf_ok(hub, token, csrf):
+        return PlainTextResponse("invalid or missing CSRF value; reload the page", status_code=403)
+    hub.accounts.revoke_token(principal.name, token_id)
+    return RedirectResponse("/settings/tokens", status_code=303)
+
+
 def install_web(app: FastAPI) -> None:
     """Mount the pages and their static files on ``app`` (after the API routes)."""
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    app.include_router(account)
     app.include_router(router)
