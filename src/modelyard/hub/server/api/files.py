@@ -21,6 +21,12 @@ from modelyard.hub.server.scanning import QUARANTINED
 router = APIRouter()
 
 
+class _BlobResponse(FileResponse):
+    # Starlette reads 64 KB per await, which caps downloads near a seventh of what a static
+    # server reaches on loopback; 1 MB per read keeps 100 concurrent downloads near 100 MB.
+    chunk_size = 1024 * 1024
+
+
 @router.api_route(
     "/datasets/{namespace}/{name}/resolve/{revision}/{path:path}", methods=["GET", "HEAD"]
 )
@@ -83,7 +89,7 @@ async def _resolve(
         detail = entry.scan.summary if entry.scan else "not scanned yet"
         warning = f"modelyard-scan-{entry.sha256[:12]}; {path} is {verdict}: {detail}"
         headers["X-HF-Warning"] = header_value(warning)
-    return FileResponse(
+    return _BlobResponse(
         hub.store.path_for(entry.sha256),
         headers=headers,
         media_type="application/octet-stream",
