@@ -64,3 +64,13 @@ def test_unknown_rule_and_missing_path_are_one_line_errors(tmp_path):
     missing = run("scan", tmp_path / "absent.pkl")
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_large_reports_list_only_files_that_are_not_safe(tmp_path):
+    for index in range(60):
+        (tmp_path / f"ok{index:02d}.pkl").write_bytes(pickle.dumps([index]))
+    (tmp_path / "evil.pkl").write_bytes(EVIL)
+    result = run("scan", tmp_path)
+    assert result.returncode == 1
+    assert "evil.pkl" in result.stdout and "ok00.pkl" not in result.stdout
+    assert "60 safe file(s) not listed" in result.stdout

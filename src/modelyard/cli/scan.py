@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +22,10 @@ if TYPE_CHECKING:
 _STYLE = {"safe": "green", "suspicious": "yellow", "error": "magenta", "unsafe": "bold red"}
 
 
+# Larger reports list only the files that are not safe, so problems are not buried.
+_LIST_ALL = 50
+
+
 class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -35,7 +38,8 @@ def _print_text(report: ScanReport, console: Console) -> None:
     table.add_column("format")
     table.add_column("verdict")
     table.add_column("findings", justify="right")
-    for result in report.files:
+    listed = [r for r in report.files if r.verdict != "safe" or len(report.files) <= _LIST_ALL]
+    for result in listed:
         style = _STYLE[result.verdict]
         table.add_row(
             escape(result.path),
@@ -43,7 +47,11 @@ def _print_text(report: ScanReport, console: Console) -> None:
             f"[{style}]{result.verdict}[/]",
             str(len(result.findings)),
         )
-    console.print(table)
+    if listed:
+        console.print(table)
+    if len(listed) < len(report.files):
+        hidden = len(report.files) - len(listed)
+        console.print(f"[green]{hidden} safe file(s) not listed[/] (--format json lists all)")
     for result in report.files:
         for finding in result.findings:
             where = escape(result.path + (f" [{finding.member}]" if finding.member else ""))
@@ -82,7 +90,10 @@ def scan_command(
         bool, typer.Option("--strict", help="Exit 1 for suspicious files too, not only unsafe.")
     ] = False,
     jobs: Annotated[
-        int, typer.Option("--jobs", "-j", min=0, help="Processes to scan with (0: one per CPU).")
+        int,
+        typer.Option(
+            "--jobs", "-j", min=0, help="Processes to scan with (0: one per CPU for large inputs)."
+        ),
     ] = 0,
     explain_rule: Annotated[
         str | None,
@@ -101,7 +112,7 @@ def scan_command(
     from modelyard.scan import scan
     from modelyard.scan.render import to_json, to_sarif
 
-    report = scan(*paths, jobs=jobs or os.cpu_count() or 1)
+    report = scan(*paths, jobs=jobs)
     if output_format is OutputFormat.TEXT:
         if output is None:
             _print_text(report, stdout)

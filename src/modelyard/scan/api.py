@@ -17,6 +17,10 @@ from modelyard.scan.report import FileResult, Finding, ScanReport
 
 # Below this many files, starting worker processes costs more than it saves.
 _PARALLEL_MIN_FILES = 8
+# Less data than this is scanned faster in one process than by starting workers.
+_PARALLEL_MIN_BYTES = 256 << 20
+# Smaller files are read in one call; larger ones are mapped, so only what is parsed is read.
+_READ_WHOLE = 1 << 20
 
 
 def scan(
@@ -25,13 +29,16 @@ def scan(
     """Scan files and folders (recursively) without executing anything in them.
 
     Every file gets a verdict; bad files never raise. ``jobs`` > 1 scans files in that many
-    processes. Raises ``ScanError`` if a path does not exist or nothing was given.
+    processes; ``jobs=0`` picks one per CPU when there is enough data to pay for starting them.
+    Raises ``ScanError`` if a path does not exist or nothing was given.
     """
     if not paths:
         raise ScanError("nothing to scan", hint="give one or more files or folders")
     options = options or ScanOptions()
     started = time.perf_counter()
     files = [file for path in paths for file in _expand(Path(path))]
+    if jobs == 0:
+        jobs = os.cpu_count() or 1 if _total_size(files) > _PARALLEL_MIN_BYTES else 1
     if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -41,6 +48,16 @@ def scan(
     else:
         results = [scan_file(file, options) for file in files]
     return ScanReport(files=results, seconds=time.perf_counter() - started)
+
+
+def _total_size(files: list[Path]) -> int:
+    total = 0
+    for file in files:
+        try:
+            total += file.stat().st_size
+        except OSError:
+            continue  # reported when the file is scanned
+    return total
 
 
 def _expand(path: Path) -> Iterator[Path]:
@@ -66,6 +83,10 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
             result.size = size
             if size == 0:
                 result.format = "empty"
+                return result
+            if size <= _READ_WHOLE:
+                stream = Stream(data=handle.read(), disk_path=path)
+                result.format = scan_stream(stream, options, findings.append)
                 return result
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
                 stream = Stream(data=data, disk_path=path)
