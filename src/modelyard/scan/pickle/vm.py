@@ -86,7 +86,10 @@ def _decode_text(raw: bytes) -> str:
 def _parse_string_literal(line: bytes, offset: int) -> str:
     """STRING's argument: a quoted Python 2 literal, escape-decoded like ``pickle`` does."""
     if len(line) >= 2 and line[0] == line[-1] and line[:1] in (b"'", b'"'):
-        return codecs.escape_decode(line[1:-1])[0].decode("latin-1")
+        try:
+            return codecs.escape_decode(line[1:-1])[0].decode("latin-1")
+        except ValueError:  # a trailing backslash: pickle fails here too
+            raise PickleBreak(offset, "STRING argument has an invalid escape") from None
     raise PickleBreak(offset, "STRING argument is not a quoted string")
 
 
