@@ -4,11 +4,17 @@ then those recognised by structure, then text. The first reader whose ``sniff`` 
 from __future__ import annotations
 
 from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
+from modelyard.scan.formats.caffe import CaffePrototxtReader
 from modelyard.scan.formats.compressed import CompressedReader
 from modelyard.scan.formats.data import ParquetReader, SafetensorsReader
+from modelyard.scan.formats.gguf import GgufReader
 from modelyard.scan.formats.keras import Hdf5Reader, KerasConfigReader
+from modelyard.scan.formats.mxnet import MxnetParamsReader, MxnetSymbolReader
 from modelyard.scan.formats.numpy import NumpyReader
+from modelyard.scan.formats.onnx import OnnxReader
 from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
+from modelyard.scan.formats.python_source import PythonSourceReader
+from modelyard.scan.formats.savedmodel import TensorflowReader
 from modelyard.scan.formats.tar import TarReader
 from modelyard.scan.formats.text import TextReader
 from modelyard.scan.formats.zip import ZipReader
@@ -22,10 +28,17 @@ READERS: list[FormatReader] = [
     TarReader(),
     Hdf5Reader(),
     ParquetReader(),
+    GgufReader(),
+    MxnetParamsReader(),
     # Recognised by structure: binary.
     SafetensorsReader(),
+    OnnxReader(),
+    TensorflowReader(),
     LegacyPickleReader(),
-    # Text formats.
+    # Text formats: those defined by a file name first.
+    PythonSourceReader(),
+    CaffePrototxtReader(),
+    MxnetSymbolReader(),
     KerasConfigReader(),
     TextReader(),
 ]

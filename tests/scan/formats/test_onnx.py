@@ -1,0 +1,110 @@
+"""ONNX: models from skl2onnx and the onnx helpers are safe; escaping external data, custom
+domains and inconsistent tensors are reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, external_data_helper, helper, numpy_helper
+
+from modelyard.scan import scan
+from tests.scan.conftest import rule_ids
+
+
+def _model(nodes, initializers=(), opsets=(("", 17),)):
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        initializer=list(initializers),
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(domain, v) for domain, v in opsets]
+    )
+
+
+def _external_model(location):
+    weight = numpy_helper.from_array(np.ones(2, dtype=np.float32), "w")
+    external_data_helper.set_external_data(weight, location=location, offset=0, length=8)
+    weight.data_location = TensorProto.EXTERNAL
+    weight.ClearField("raw_data")
+    return _model([helper.make_node("Add", ["x", "w"], ["y"])], [weight])
+
+
+def test_skl2onnx_models_are_safe(tmp_path):
+    from skl2onnx import to_onnx
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True)
+    x = x.astype(np.float32)
+    for estimator in (LogisticRegression(max_iter=500), RandomForestClassifier(n_estimators=3)):
+        model = to_onnx(estimator.fit(x, y), x[:1])
+        (tmp_path / f"{type(estimator).__name__}.onnx").write_bytes(model.SerializeToString())
+    report = scan(tmp_path)
+    assert {(r.format, str(r.verdict)) for r in report.files} == {("onnx", "safe")}
+    assert not [f for r in report.files for f in r.findings]
+
+
+def test_external_data_next_to_the_model_is_safe_and_loads(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(np.ones(2, dtype=np.float32).tobytes())
+    onnx.save(_external_model("weights.bin"), tmp_path / "model.onnx")
+    onnx.load(tmp_path / "model.onnx")
+    assert scan(tmp_path / "model.onnx").files[0].verdict == "safe"
+
+
+@pytest.mark.parametrize("location", ["/etc/hostname", "../secret.bin", "a/../../secret.bin"])
+def test_external_data_escaping_the_folder_is_unsafe(tmp_path, location):
+    (tmp_path / "m").mkdir()
+    onnx.save(_external_model(location), tmp_path / "m" / "model.onnx")
+    result = scan(tmp_path / "m" / "model.onnx").files[0]
+    assert result.verdict == "unsafe" and "MY-ONX-001" in rule_ids(result)
+
+
+def test_external_data_through_a_symlink_is_unsafe(tmp_path):
+    # onnx >= 1.16 refuses such links itself; older versions and other runtimes follow them.
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.array([42, 7], dtype=np.float32).tobytes())
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "weights.bin").symlink_to(secret)
+    onnx.save(_external_model("weights.bin"), tmp_path / "m" / "model.onnx")
+    result = scan(tmp_path / "m" / "model.onnx").files[0]
+    assert result.verdict == "unsafe" and "MY-ONX-001" in rule_ids(result)
+
+
+def test_custom_domain_is_suspicious_unless_a_local_function(tmp_path):
+    custom = _model(
+        [helper.make_node("Evil", ["x"], ["y"], domain="com.example")],
+        opsets=(("", 17), ("com.example", 1)),
+    )
+    onnx.save(custom, tmp_path / "custom.onnx")
+    result = scan(tmp_path / "custom.onnx").files[0]
+    assert result.verdict == "suspicious" and rule_ids(result) == {"MY-ONX-002"}
+    function = helper.make_function(
+        "com.example", "Evil", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])],
+        [helper.make_opsetid("", 17)],
+    )  # fmt: skip
+    custom.functions.append(function)
+    onnx.save(custom, tmp_path / "local.onnx")
+    assert scan(tmp_path / "local.onnx").files[0].verdict == "safe"
+
+
+def test_tensor_with_wrong_byte_size_is_an_error(tmp_path):
+    weight = numpy_helper.from_array(np.ones(3, dtype=np.float32), "w")
+    weight.dims[:] = [4]
+    onnx.save(_model([helper.make_node("Add", ["x", "w"], ["y"])], [weight]), tmp_path / "m.onnx")
+    result = scan(tmp_path / "m.onnx").files[0]
+    assert result.verdict == "error" and "MY-ONX-003" in rule_ids(result)
+
+
+def test_truncated_onnx_is_not_safe(tmp_path):
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LinearRegression
+
+    x = np.random.default_rng(0).random((20, 3), dtype=np.float32)
+    data = to_onnx(LinearRegression().fit(x, x[:, 0]), x[:1]).SerializeToString()
+    (tmp_path / "cut.onnx").write_bytes(data[: len(data) // 2])
+    assert scan(tmp_path / "cut.onnx").files[0].verdict != "safe"

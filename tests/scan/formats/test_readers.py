@@ -1,0 +1,54 @@
+"""Checks every registered format reader must pass, whatever its format."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelyard.scan.formats import READERS, ScanContext, Stream
+from modelyard.scan.formats.text import TextReader
+from modelyard.scan.options import ScanOptions
+from modelyard.scan.report import Finding
+
+GARBAGE = [
+    b"\x00",
+    b"\xff" * 64,
+    bytes(range(256)) * 4,
+    b"GGUF\x03\x00\x00\x00" + b"\xff" * 16,
+    b"\x12\x01\x00\x00\x00\x00\x00\x00" + b"\x00" * 8 + b"\xff" * 8,
+    b'{"nodes": [',
+    b"\x08\x07\x3a\xff\xff\xff\xff\x0f",
+    b"\x0a\x05\x0a\x01x\x12",
+]
+
+
+NAMES = ["sample.bin", "model.onnx", "saved_model.pb", "hubconf.py", "deploy.prototxt"]
+# Every (reader, garbage, name) that the reader claims. Plain text is left out: for it any
+# content is valid (and inert).
+CLAIMED = [
+    pytest.param(reader, data, name, id=f"{type(reader).__name__}-{index}-{name}")
+    for reader in READERS
+    if not isinstance(reader, TextReader)
+    for index, data in enumerate(GARBAGE)
+    for name in NAMES
+    if reader.sniff(data[:64], Stream(data=data, member=name))
+]
+
+
+def test_garbage_reaches_the_readers_that_take_names_or_weak_magic():
+    claimed = {case.values[0].name for case in CLAIMED}
+    assert claimed >= {"gguf", "mxnet-params", "onnx", "tensorflow", "python", "caffe-prototxt"}
+
+
+@pytest.mark.parametrize(("reader", "data", "name"), CLAIMED)
+def test_garbage_never_raises_and_is_never_safe(reader, data, name):
+    """A reader that claims garbage reports an error; it never raises or stays silent."""
+    findings: list[Finding] = []
+    nested: list[Stream] = []
+
+    def dispatch(stream: Stream, parent: ScanContext) -> str:
+        nested.append(stream)
+        return "recorded"
+
+    stream = Stream(data=data, member=name)
+    reader.scan(stream, ScanContext(ScanOptions(), stream, findings.append, dispatch))
+    assert findings or nested, f"{type(reader).__name__} claimed garbage and found nothing"
