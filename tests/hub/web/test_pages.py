@@ -39,11 +39,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[HubServer, str]:
     folder = root / "model"
     folder.mkdir()
     (folder / "README.md").write_text(CARD)
-    (folder / "modelyard.json").write_text(json.dumps({"metrics": {"accuracy": 0.9712}}))
+    (folder / "modelyard.json").write_text(
+        json.dumps({"metrics": {"accuracy": 0.9712, "rows": 344}})
+    )
     (folder / "weights.pkl").write_bytes(b"cos\nsystem\n(S'true'\ntR.")
     api.upload_folder(folder_path=folder, repo_id="ada/penguins")
     api.create_repo("ada/secret", private=True)
     api.create_repo("ada/regression-model")
+    api.create_repo("ada/measurements", repo_type="dataset")
+    api.upload_file(
+        path_or_fileobj=b"a,b\n1,2\n", path_in_repo="data.csv",
+        repo_id="ada/measurements", repo_type="dataset",
+    )  # fmt: skip
     yield server, token
     server.stop()
 
@@ -74,7 +81,7 @@ def test_model_page_sanitizes_the_card_and_shows_metrics_and_badges(site):
     assert status == 200
     assert "<script>window.hacked" not in page and "<img src=x" not in page  # shown as text
     assert 'href="javascript:' not in page
-    assert "0.9712" in page
+    assert "0.9712" in page and "344" in page
     assert "unsafe · quarantined" in page and "snapshot_download" in page
 
 
@@ -83,6 +90,16 @@ def test_scan_report_page_explains_each_finding(site):
     status, page = get(server.url + "/ada/penguins/scan/main/weights.pkl")
     assert status == 200
     assert "MY-PKL-001" in page and "os.system" in page and "quarantined" in page
+
+
+def test_dataset_page_links_each_file_to_its_scan_report(site):
+    server, _ = site
+    status, page = get(server.url + "/datasets/ada/measurements")
+    assert status == 200 and "data.csv" in page
+    commit = page.split("/datasets/ada/measurements/scan/", 1)[1].split("/", 1)[0]
+    status, report = get(f"{server.url}/datasets/ada/measurements/scan/{commit}/data.csv")
+    assert status == 200 and "<h1>data.csv" in report
+    assert 'href="/datasets/ada/measurements?revision=' in report
 
 
 def test_private_repos_are_not_found(site):
@@ -121,7 +138,7 @@ def test_browse_search_open_read_a_report_and_sign_in_in_chromium(site):
         page.click("button:has-text('Sign in')")
         page.wait_for_load_state()
         page.screenshot(path=ARTIFACTS / "hub-signed-in.png", full_page=True)
-        assert "ada/secret" in page.locator("ul.repos").inner_text()
+        assert "ada/secret" in page.locator("ul.repos").first.inner_text()
         browser.close()
     assert (ARTIFACTS / "hub-scan-report.png").stat().st_size > 10_000
 

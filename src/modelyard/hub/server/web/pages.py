@@ -13,12 +13,13 @@ from fastapi.templating import Jinja2Templates
 
 from modelyard.hub.errors import AuthenticationError
 from modelyard.hub.server.hub import Hub
-from modelyard.hub.server.web.render import BADGES, card_html, human_size
+from modelyard.hub.server.web.render import BADGES, card_html, human_size, metric_value
 from modelyard.hub.server.web.session import COOKIE, csrf_ok, csrf_value, signed_in
 
 _HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=_HERE / "templates")
 templates.env.filters["size"] = human_size
+templates.env.filters["metric"] = metric_value
 templates.env.globals["badges"] = BADGES
 router = APIRouter(include_in_schema=False)
 # Fixed paths such as /settings/tokens must be matched before /{namespace}/{name}.
@@ -144,11 +145,22 @@ def dataset_page(
 def scan_page(
     request: Request, namespace: str, name: str, revision: str, path: str
 ) -> HTMLResponse:
+    return _scan_page(request, "model", f"{namespace}/{name}", revision, path)
+
+
+@router.get("/datasets/{namespace}/{name}/scan/{revision}/{path:path}", response_class=HTMLResponse)
+def dataset_scan_page(
+    request: Request, namespace: str, name: str, revision: str, path: str
+) -> HTMLResponse:
+    return _scan_page(request, "dataset", f"{namespace}/{name}", revision, path)
+
+
+def _scan_page(request: Request, kind: str, repo_id: str, revision: str, path: str) -> HTMLResponse:
     from modelyard.scan.rules import RULES
 
     hub = _hub(request)
     principal, _ = signed_in(request, hub)
-    commit, entry = hub.repos.file("model", f"{namespace}/{name}", revision, path, principal)
+    commit, entry = hub.repos.file(kind, repo_id, revision, path, principal)
     findings = []
     for file in entry.scan.report.get("files", []) if entry.scan else []:
         for finding in file.get("findings", []):
@@ -158,7 +170,7 @@ def scan_page(
     return _render(
         request,
         "scan.html",
-        {"repo_id": f"{namespace}/{name}", "revision": revision, "commit": commit,
+        {"repo_id": repo_id, "kind": kind, "revision": revision, "commit": commit,
          "entry": entry, "findings": findings},
     )  # fmt: skip
 

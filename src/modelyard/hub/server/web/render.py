@@ -36,6 +36,13 @@ def human_size(size: int) -> str:
     return f"{value:.1f} TB"
 
 
+def metric_value(value: object) -> str:
+    """A metric as shown in the table: floats to four places, anything else as written."""
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
 BADGES = {
     "safe": ("safe", "badge-safe"),
     "suspicious": ("suspicious", "badge-suspicious"),
