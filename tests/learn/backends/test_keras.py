@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_iris
 
 from modelyard.learn.api import predict, train
+from modelyard.learn.backends.keras import KerasNetwork, load_estimator, save_estimator
 from modelyard.scan import scan
 
 
@@ -43,3 +45,25 @@ def test_cnn_regression_on_one_dimensional_sequences(tmp_path):
     np.savez(tmp_path / "signal.npz", X=X, y=X.max(axis=1))
     result = train(tmp_path / "signal.npz", "y", model="keras.cnn", task="regression")
     assert result.task == "regression" and "r2" in result.metrics
+
+
+def _fit_on_iris(seed: int = 0) -> KerasNetwork:
+    X, y = load_iris(return_X_y=True)
+    return KerasNetwork(architecture="mlp", epochs=5, seed=seed).fit(X, y)
+
+
+def test_mlp_save_load_round_trip_gives_identical_predictions(tmp_path):
+    network = _fit_on_iris()
+    names = save_estimator(network, tmp_path)
+    assert scan(*(tmp_path / name for name in names)).verdict == "safe"
+    X = load_iris().data
+    loaded = load_estimator(tmp_path, "classification")
+    np.testing.assert_array_equal(loaded.predict_proba(X), network.predict_proba(X))
+
+
+def test_same_seed_gives_same_predictions_and_clone_keeps_params():
+    first, second = _fit_on_iris(seed=3), _fit_on_iris(seed=3)
+    assert clone(first).get_params() == first.get_params()
+    assert not hasattr(clone(first), "model_")
+    X = load_iris().data
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
