@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_
 from modelyard.learn.model import EpochProgress, Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
 from modelyard.learn.registry import Task
+from modelyard.learn.results import LeaderboardEntry
 from modelyard.learn.task import check_target, infer_task
 
 MIN_ROWS = 10
@@ -45,15 +46,6 @@ class TrainResult:
         }
 
 
-@dataclass(frozen=True)
-class LeaderboardEntry:
-    model: str
-    backend: str
-    score: float
-    std: float
-    fit_seconds: float
-
-
 @dataclass
 class Leaderboard:
     """Cross-validated candidates, best first by ``metric``; ``skipped`` says who did not run."""
@@ -67,16 +59,7 @@ class Leaderboard:
         return {
             "task": self.task,
             "metric": self.metric,
-            "leaderboard": [
-                {
-                    "model": entry.model,
-                    "backend": entry.backend,
-                    "score": entry.score,
-                    "std": entry.std,
-                    "fit_seconds": entry.fit_seconds,
-                }
-                for entry in self.leaderboard
-            ],
+            "leaderboard": [asdict(entry) for entry in self.leaderboard],
         }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.learn.backends import spark as registry
+from modelyard.learn.results import LeaderboardEntry
 from modelyard.learn.spark import packaging, session
 from modelyard.learn.spark.errors import SparkDataError
 from modelyard.learn.spark.metrics import PRIMARY, metric_names, score
@@ -62,17 +63,6 @@ class SparkTrainResult:
             "metrics": self.metrics,
             "package": str(self.package) if self.package else None,
         }
-
-
-@dataclass(frozen=True)
-class LeaderboardEntry:
-    """One candidate's cross-validated score (mean and spread over folds)."""
-
-    model: str
-    backend: str
-    score: float
-    std: float
-    fit_seconds: float
 
 
 @dataclass(frozen=True)
