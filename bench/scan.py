@@ -412,6 +412,16 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _compile_modelyard() -> None:
+    """Write modelyard's bytecode, as installing a wheel does (the peers' venvs have theirs):
+    a source checkout under PYTHONDONTWRITEBYTECODE would otherwise compile on every start."""
+    import compileall
+
+    import modelyard
+
+    compileall.compile_dir(Path(modelyard.__file__).parent, quiet=1)
+
+
 def _fresh(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -828,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
         elif item.peer.why:
             print(f"{item.label}: {item.peer.why}")
 
+    _compile_modelyard()
     bench = Bench(samples, marker, args.timeout)
     saved: dict[str, Any] = {}
     status = 0

@@ -19,3 +19,9 @@ class ModelyardError(Exception):
     def __str__(self) -> str:
         message = super().__str__()
         return f"{message} ({self.hint})" if self.hint else message
+
+
+class UsageError(ModelyardError):
+    """The command line asks for something that cannot be done as given."""
+
+    exit_code = 2

@@ -1,1 +1,1 @@
-"""The ``modelyard`` command line: one Typer app, one module per command group."""
+"""The ``modelyard`` command line: one ``argparse`` tree, one module per command group."""

@@ -1,66 +1,52 @@
-"""The root Typer app: global options, command registration and the one error handler."""
+"""The root command: global options, command registration and the one error handler.
+
+Built on ``argparse`` so that start-up stays light: ``modelyard scan`` runs in CI jobs and
+pre-commit hooks many times a day, and each command imports its libraries only when it runs.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
-from typing import Annotated
-
-import typer
-from rich.markup import escape
+from collections.abc import Sequence
 
 from modelyard import __version__
 from modelyard.cli import hub as hub_cli
 from modelyard.cli import learn as learn_cli
 from modelyard.cli import scan as scan_cli
-from modelyard.cli.console import stderr
+from modelyard.cli.parsing import new_parser
 from modelyard.errors import ModelyardError
 
-app = typer.Typer(
-    name="modelyard",
-    help="Train, scan, share and serve machine-learning models.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
-)
 
-_state = {"debug": False}
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        typer.echo(f"modelyard {__version__}")
-        raise typer.Exit()
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command tree; each command stores its function as ``run``."""
+    parser = new_parser("modelyard", "Train, scan, share and serve machine-learning models.")
+    parser.add_argument("--version", action="version", version=f"modelyard {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks and debug logging"
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    learn_cli.register(commands)
+    scan_cli.register(commands)
+    hub_cli.register(commands)
+    return parser
 
 
-@app.callback()
-def _root(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show full tracebacks and debug logging.")
-    ] = False,
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
-        ),
-    ] = False,
-) -> None:
-    _state["debug"] = debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING)
-
-
-learn_cli.register(app)
-hub_cli.register(app)
-scan_cli.register(app)
-
-
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; a ``ModelyardError`` becomes one line on stderr and its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     try:
-        app()
+        code = args.run(args)
     except ModelyardError as error:
-        if _state["debug"]:
+        if args.debug:
             raise
-        stderr.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
+        from modelyard.cli.console import escape, stderr
+
+        stderr().print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True)
         sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(code or 0)

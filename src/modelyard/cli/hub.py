@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-from rich.markup import escape
-
-from modelyard.cli.console import stderr, stdout
+from modelyard.cli.console import escape, stderr, stdout
+from modelyard.cli.parsing import Commands, add_command, add_group
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -16,55 +15,22 @@ if TYPE_CHECKING:
     from modelyard.hub.server.hub import Hub
     from modelyard.hub.server.settings import Settings
 
-hub_app = typer.Typer(
-    help="Run a self-hosted, Hugging Face-compatible model hub.", no_args_is_help=True
-)
-token_app = typer.Typer(help="Manage access tokens.", no_args_is_help=True)
-org_app = typer.Typer(help="Manage organizations.", no_args_is_help=True)
-hub_app.add_typer(token_app, name="token")
-hub_app.add_typer(org_app, name="org")
 
-DataDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--data-dir", help="Hub data folder [default: $MODELYARD_HUB_DATA_DIR or ~/.modelyard/hub]"
-    ),
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db [default: SQLite in DIR]",
-    ),
-]
-
-
-def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
+def _settings(args: argparse.Namespace) -> Settings:
     from modelyard.hub.server.settings import Settings
 
-    return Settings.from_env(data_dir=data_dir, database_url=database_url)
+    return Settings.from_env(data_dir=args.data_dir, database_url=args.database_url)
 
 
-@hub_app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-    demo: Annotated[
-        bool,
-        typer.Option(
-            "--demo", help="On first start, train and push demo models (reused afterwards)."
-        ),
-    ] = False,
-) -> None:
+def serve_command(args: argparse.Namespace) -> None:
     """Serve the hub (API for huggingface_hub clients) until interrupted."""
     from modelyard.hub.server import serve as run
 
-    settings = _settings(data_dir, database_url)
-    url = f"http://{host}:{port}"
-    stderr.print(f"modelyard hub on {url} (data in {escape(str(settings.data_dir))})")
-    run(settings, host=host, port=port, on_started=_demo_seeder(settings, url) if demo else None)
+    settings = _settings(args)
+    url = f"http://{args.host}:{args.port}"
+    stderr().print(f"modelyard hub on {url} (data in {escape(str(settings.data_dir))})")
+    seeder = _demo_seeder(settings, url) if args.demo else None
+    run(settings, host=args.host, port=args.port, on_started=seeder)
 
 
 def _demo_seeder(settings: Settings, url: str) -> Callable[[Hub], None]:
@@ -73,16 +39,16 @@ def _demo_seeder(settings: Settings, url: str) -> Callable[[Hub], None]:
         from modelyard.hub.demo import seed
 
         if not (settings.data_dir / "demo.json").is_file():
-            stderr.print("preparing demo content (first start only; takes a minute or two)")
+            stderr().print("preparing demo content (first start only; takes a minute or two)")
         try:
-            state = seed(settings.data_dir, hub.accounts, url, progress=stderr.print)
+            state = seed(settings.data_dir, hub.accounts, url, progress=stderr().print)
         except (ModelyardError, OSError) as error:
-            stderr.print(f"[bold red]error:[/] demo content failed: {escape(str(error))}")
+            stderr().print(f"[bold red]error:[/] demo content failed: {escape(str(error))}")
             return
-        stdout.print(f"\n[bold]modelyard hub demo[/] at {url}")
-        stdout.print(f"repositories: {', '.join(state.repos)}")
-        stdout.print(f"demo token (user demo): {state.token}", soft_wrap=True)
-        stdout.print(
+        stdout().print(f"\n[bold]modelyard hub demo[/] at {url}")
+        stdout().print(f"repositories: {', '.join(state.repos)}")
+        stdout().print(f"demo token (user demo): {state.token}", soft_wrap=True)
+        stdout().print(
             f"try: MODELYARD_HUB_URL={url} MODELYARD_TOKEN={state.token} "
             f".venv/bin/modelyard pull {state.repos[0]}",
             soft_wrap=True,
@@ -91,81 +57,101 @@ def _demo_seeder(settings: Settings, url: str) -> Callable[[Hub], None]:
     return seed_demo
 
 
-@token_app.command("create")
-def token_create(
-    user: Annotated[str, typer.Argument(help="User name; created if needed.")],
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+def token_create_command(args: argparse.Namespace) -> None:
     """Create an access token for USER (printed once, as the last line)."""
     from modelyard.hub.server.accounts import Accounts
     from modelyard.hub.server.db import make_engine
 
-    token = Accounts(make_engine(_settings(data_dir, database_url))).create_token(user)
-    stderr.print(f"new token for {escape(user)} (store it now: it is not shown again):")
-    stdout.print(token, soft_wrap=True)
+    token = Accounts(make_engine(_settings(args))).create_token(args.user)
+    stderr().print(f"new token for {escape(args.user)} (store it now: it is not shown again):")
+    stdout().print(token, soft_wrap=True)
 
 
-@org_app.command("add-member")
-def org_add_member(
-    org: Annotated[str, typer.Argument(help="Organization; created if needed.")],
-    user: Annotated[str, typer.Argument(help="User; created if needed.")],
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
+def org_add_member_command(args: argparse.Namespace) -> None:
     """Make USER a member of ORG, so USER can write to ORG's namespace."""
     from modelyard.hub.server.accounts import Accounts
     from modelyard.hub.server.db import make_engine
 
-    Accounts(make_engine(_settings(data_dir, database_url))).add_member(org, user)
-    stdout.print(f"{escape(user)} is a member of {escape(org)}")
+    Accounts(make_engine(_settings(args))).add_member(args.org, args.user)
+    stdout().print(f"{escape(args.user)} is a member of {escape(args.org)}")
 
 
-def push(
-    path: Annotated[Path, typer.Argument(help="Model file or folder to upload.")],
-    repo_id: Annotated[str, typer.Argument(help="namespace/name on the hub.")],
-    private: Annotated[bool, typer.Option("--private", help="Create the repo private.")] = False,
-    revision: Annotated[
-        str | None, typer.Option("--revision", help="Branch to push to [default: main].")
-    ] = None,
-) -> None:
+def push_command(args: argparse.Namespace) -> None:
     """Scan PATH, then upload it to REPO_ID on $MODELYARD_HUB_URL with $MODELYARD_TOKEN."""
     from modelyard.hub.client import push as push_model
 
     result = push_model(
-        path, repo_id, private=private, revision=revision, progress=lambda m: stderr.print(m)
+        args.path,
+        args.repo_id,
+        private=args.private,
+        revision=args.revision,
+        progress=stderr().print,
     )
-    stdout.print(
-        f"pushed {escape(str(path))} to {escape(result.repo_id)}@{escape(result.revision)} "
+    stdout().print(
+        f"pushed {escape(str(args.path))} to {escape(result.repo_id)}@{escape(result.revision)} "
         f"(scan: {result.report.verdict})"
     )
-    stdout.print(result.commit, soft_wrap=True)
+    stdout().print(result.commit, soft_wrap=True)
 
 
-def pull(
-    repo_id: Annotated[str, typer.Argument(help="namespace/name on the hub.")],
-    revision: Annotated[
-        str | None, typer.Option("--revision", help="Branch, tag or commit [default: main].")
-    ] = None,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="Destination folder [default: ./NAME].")
-    ] = None,
-) -> None:
+def pull_command(args: argparse.Namespace) -> None:
     """Download REPO_ID from $MODELYARD_HUB_URL, scan it, then place it in --out."""
     from modelyard.hub.client import pull as pull_model
 
-    result = pull_model(repo_id, revision=revision, out=out, progress=lambda m: stderr.print(m))
+    repo_id = args.repo_id
+    result = pull_model(repo_id, revision=args.revision, out=args.out, progress=stderr().print)
     for name, verdict in sorted(result.verdicts.items()):
         if verdict != "safe":
-            stderr.print(f"[yellow]warning:[/] {escape(name)} is {verdict}")
-    stdout.print(
+            stderr().print(f"[yellow]warning:[/] {escape(name)} is {verdict}")
+    stdout().print(
         f"pulled {escape(repo_id)}@{result.commit[:12]} into {escape(str(result.path))} "
         f"(scan: {result.report.verdict})"
     )
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``hub`` group and the ``push`` / ``pull`` commands to the root app."""
-    app.add_typer(hub_app, name="hub")
-    app.command("push")(push)
-    app.command("pull")(pull)
+def register(commands: Commands) -> None:
+    """Add the ``hub`` group and the ``push`` / ``pull`` commands to the root command."""
+    hub = add_group(commands, "hub", "Run a self-hosted, Hugging Face-compatible model hub.")
+    serve = add_command(hub, "serve", serve_command)
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="TCP port")
+    _storage(serve)
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="on first start, train and push demo models (reused afterwards)",
+    )
+    token = add_group(hub, "token", "Manage access tokens.")
+    create = add_command(token, "create", token_create_command)
+    create.add_argument("user", help="user name; created if needed")
+    _storage(create)
+    org = add_group(hub, "org", "Manage organizations.")
+    add_member = add_command(org, "add-member", org_add_member_command)
+    add_member.add_argument("org", help="organization; created if needed")
+    add_member.add_argument("user", help="user; created if needed")
+    _storage(add_member)
+
+    push = add_command(commands, "push", push_command)
+    push.add_argument("path", metavar="PATH", type=Path, help="model file or folder to upload")
+    push.add_argument("repo_id", metavar="REPO_ID", help="namespace/name on the hub")
+    push.add_argument("--private", action="store_true", help="create the repo private")
+    push.add_argument("--revision", help="branch to push to (default: main)")
+
+    pull = add_command(commands, "pull", pull_command)
+    pull.add_argument("repo_id", metavar="REPO_ID", help="namespace/name on the hub")
+    pull.add_argument("--revision", help="branch, tag or commit (default: main)")
+    pull.add_argument("--out", type=Path, help="destination folder (default: ./NAME)")
+
+
+def _storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="hub data folder (default: $MODELYARD_HUB_DATA_DIR or ~/.modelyard/hub)",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in DIR)",
+    )

@@ -2,71 +2,48 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from modelyard.cli.console import escape, stderr, stdout
+from modelyard.cli.parsing import Commands, add_command, at_least
+from modelyard.errors import UsageError
 
-from modelyard.cli.console import stderr, stdout
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
-
-class Engine(StrEnum):
-    LOCAL = "local"
-    SPARK = "spark"
-
-
-class TaskChoice(StrEnum):
-    AUTO = "auto"
-    CLASSIFICATION = "classification"
-    REGRESSION = "regression"
-    CLUSTERING = "clustering"
-
-
-DataArg = Annotated[
-    Path, typer.Argument(help="CSV, TSV, Parquet, JSON lines, libsvm/svmlight or .npz (X, y).")
-]
-TargetOpt = Annotated[str, typer.Option("--target", "-t", help="The column to predict.")]
-TaskOpt = Annotated[TaskChoice, typer.Option("--task", help="What kind of target.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed, recorded in the package.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-EngineOpt = Annotated[
-    Engine, typer.Option("--engine", help="local (one machine) or spark (data read by Spark).")
-]
-MasterOpt = Annotated[
-    str,
-    typer.Option(
-        "--spark-master", help="local[*], spark://HOST:PORT or sc://HOST:PORT (Spark Connect)."
-    ),
-]
+TASKS = ("auto", "classification", "regression", "clustering")
+ENGINES = ("local", "spark")
 _SPARK_MASTER = "local[*]"
 
 
 def _bar(*, disable: bool) -> Progress:
     """A progress bar on stderr that disappears when done (silent for --json)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
-        console=stderr,
+        console=stderr(),
         transient=True,
         disable=disable,
     )
 
 
 def _print_metrics(metrics: dict[str, float], title: str) -> None:
+    from rich.table import Table
+
     table = Table(title=title, show_edge=False, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in metrics.items():
         table.add_row(name, f"{value:.4f}")
-    stdout.print(table)
+    stdout().print(table)
 
 
 def _echo_json(data: Any) -> None:
@@ -81,35 +58,23 @@ def _is_spark_package(package: Path) -> bool:
     return manifest.get("backend") == "spark"
 
 
-def train_command(
-    data: DataArg,
-    target: TargetOpt,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="A name from `modelyard models`.")
-    ] = None,
-    task: TaskOpt = TaskChoice.AUTO,
-    out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Package folder (default: models/NAME).")
-    ] = None,
-    seed: SeedOpt = 0,
-    as_json: JsonOpt = False,
-    engine: EngineOpt = Engine.LOCAL,
-    spark_master: MasterOpt = _SPARK_MASTER,
-) -> None:
+def train_command(args: argparse.Namespace) -> None:
     """Train a model, print its hold-out metrics and save it as a package."""
-    if engine is Engine.SPARK:
+    data, target, model, task, out = args.data, args.target, args.model, args.task, args.out
+    seed, as_json = args.seed, args.json
+    if args.engine == "spark":
         from modelyard.learn import spark
 
         result: Any = spark.train(
-            str(data), target=target, model=model, task=task.value, master=spark_master,
+            str(data), target=target, model=model, task=task, master=args.spark_master,
             out=out or Path("models") / f"{data.stem}-{model or 'spark'}", seed=seed,
         )  # fmt: skip
     else:
         from modelyard.learn.api import train
         from modelyard.learn.models import DEFAULT_MODEL
 
-        if task is TaskChoice.CLUSTERING:
-            raise typer.BadParameter("clustering runs with --engine spark", param_hint="--task")
+        if task == "clustering":
+            raise UsageError("--task clustering runs with --engine spark")
         out = out or Path("models") / f"{data.stem}-{model or DEFAULT_MODEL}"
         with _bar(disable=as_json) as bar:
             job = bar.add_task(f"training {model or DEFAULT_MODEL} on {data.name}", total=None)
@@ -121,36 +86,23 @@ def train_command(
                            description=f"training {model} epoch {epoch}{suffix}")  # fmt: skip
 
             result = train(
-                data, target, model=model, task=task.value, out=out, seed=seed,
+                data, target, model=model, task=task, out=out, seed=seed,
                 progress=epoch_done,
             )  # fmt: skip
     if as_json:
         _echo_json(result.to_dict())
         return
     for column, reason in result.dropped.items():
-        stderr.print(f"[dim]dropped column {escape(column)!r}: {escape(reason)}[/]")
+        stderr().print(f"[dim]dropped column {escape(column)!r}: {escape(reason)}[/]")
     _print_metrics(result.metrics, f"{result.model} ({result.task}, hold-out)")
-    stdout.print(f"saved to [bold]{escape(str(result.package))}[/]")
+    stdout().print(f"saved to [bold]{escape(str(result.package))}[/]")
 
 
-def compare_command(
-    data: DataArg,
-    target: TargetOpt,
-    models: Annotated[
-        str | None, typer.Option("--models", help="Comma-separated names (default: all).")
-    ] = None,
-    cv: Annotated[int, typer.Option("--cv", min=2, help="Cross-validation folds.")] = 5,
-    time_budget: Annotated[
-        float | None,
-        typer.Option("--time-budget", min=0, help="Seconds; no candidate starts after that."),
-    ] = None,
-    task: TaskOpt = TaskChoice.AUTO,
-    seed: SeedOpt = 0,
-    as_json: JsonOpt = False,
-    engine: EngineOpt = Engine.LOCAL,
-    spark_master: MasterOpt = _SPARK_MASTER,
-) -> None:
+def compare_command(args: argparse.Namespace) -> None:
     """Cross-validate candidate models and show a leaderboard, best first."""
+    data, target, models, cv, task = args.data, args.target, args.models, args.cv, args.task
+    seed, as_json = args.seed, args.json
+    time_budget = args.time_budget
     names = [name.strip() for name in models.split(",") if name.strip()] if models else None
     with _bar(disable=as_json) as bar:
         job = bar.add_task("comparing", total=None)
@@ -158,23 +110,25 @@ def compare_command(
         def progress(done: int, total: int, what: str) -> None:
             bar.update(job, completed=done, total=total, description=f"cross-validating {what}")
 
-        if engine is Engine.SPARK:
+        if args.engine == "spark":
             from modelyard.learn import spark
 
             board: Any = spark.compare(
-                str(data), target=target, models=names, task=task.value, cv=cv,
-                time_budget=time_budget, master=spark_master, seed=seed, progress=progress,
+                str(data), target=target, models=names, task=task, cv=cv,
+                time_budget=time_budget, master=args.spark_master, seed=seed, progress=progress,
             )  # fmt: skip
         else:
             from modelyard.learn.api import compare
 
             board = compare(
-                data, target, models=names, cv=cv, time_budget=time_budget, task=task.value,
+                data, target, models=names, cv=cv, time_budget=time_budget, task=task,
                 seed=seed, progress=progress,
             )  # fmt: skip
     if as_json:
         _echo_json(board.to_dict())
         return
+    from rich.table import Table
+
     table = Table(
         title=f"{board.task}: {board.metric}, {cv}-fold cross-validation",
         header_style="bold",
@@ -194,35 +148,24 @@ def compare_command(
             str(rank), entry.model, entry.backend, f"{entry.score:.4f}", f"{entry.std:.4f}",
             f"{entry.fit_seconds:.2f}",
         )  # fmt: skip
-    stdout.print(table)
+    stdout().print(table)
     for name, reason in getattr(board, "skipped", {}).items():
-        stderr.print(f"[dim]skipped {escape(name)}: {escape(reason)}[/]")
+        stderr().print(f"[dim]skipped {escape(name)}: {escape(reason)}[/]")
 
 
-def predict_command(
-    package: Annotated[Path, typer.Argument(help="A model package folder.")],
-    data: DataArg,
-    out: Annotated[
-        Path | None,
-        typer.Option("--out", "-o", help="Write predictions here (.csv or .parquet)."),
-    ] = None,
-    proba: Annotated[
-        bool, typer.Option("--proba", help="Add one probability column per class.")
-    ] = False,
-    engine: EngineOpt = Engine.LOCAL,
-    spark_master: MasterOpt = _SPARK_MASTER,
-) -> None:
+def predict_command(args: argparse.Namespace) -> None:
     """Predict for every row of DATA (CSV to stdout without --out)."""
-    if engine is Engine.SPARK or _is_spark_package(package):
+    package, data, out, proba = args.package, args.data, args.out, args.proba
+    if args.engine == "spark" or _is_spark_package(package):
         from modelyard.learn import spark
 
         frame = spark.predict(
-            package, str(data), out=str(out) if out else None, proba=proba, master=spark_master
+            package, str(data), out=str(out) if out else None, proba=proba, master=args.spark_master
         )
         if out is None:
             sys.stdout.write(frame.toPandas().to_csv(index=False))
         else:
-            stderr.print(f"wrote predictions to {escape(str(out))}")
+            stderr().print(f"wrote predictions to {escape(str(out))}")
         return
     from modelyard.learn.api import predict
 
@@ -234,21 +177,16 @@ def predict_command(
     else:
         predictions.to_csv(out, index=False)
     if out is not None:
-        stderr.print(f"wrote {len(predictions)} predictions to {escape(str(out))}")
+        stderr().print(f"wrote {len(predictions)} predictions to {escape(str(out))}")
 
 
-def evaluate_command(
-    package: Annotated[Path, typer.Argument(help="A model package folder.")],
-    data: DataArg,
-    as_json: JsonOpt = False,
-    engine: EngineOpt = Engine.LOCAL,
-    spark_master: MasterOpt = _SPARK_MASTER,
-) -> None:
+def evaluate_command(args: argparse.Namespace) -> None:
     """Measure a saved model on DATA, which holds the target column."""
-    if engine is Engine.SPARK or _is_spark_package(package):
+    package, data, as_json = args.package, args.data, args.json
+    if args.engine == "spark" or _is_spark_package(package):
         from modelyard.learn import spark
 
-        metrics = spark.evaluate(package, str(data), master=spark_master)
+        metrics = spark.evaluate(package, str(data), master=args.spark_master)
     else:
         from modelyard.learn.api import evaluate
 
@@ -259,8 +197,9 @@ def evaluate_command(
         _print_metrics(metrics, f"{package.name} on {data.name}")
 
 
-def models_command(as_json: JsonOpt = False) -> None:
+def models_command(args: argparse.Namespace) -> None:
     """List every model name with its backend and tasks."""
+    as_json = args.json
     from modelyard.learn.backends.spark import MODELS as SPARK_MODELS
     from modelyard.learn.models import all_specs
 
@@ -276,6 +215,8 @@ def models_command(as_json: JsonOpt = False) -> None:
     if as_json:
         _echo_json(rows)
         return
+    from rich.table import Table
+
     table = Table(header_style="bold", show_edge=False)
     for column in ("model", "backend", "tasks", "data", "engine", "summary"):
         table.add_column(column)
@@ -284,13 +225,88 @@ def models_command(as_json: JsonOpt = False) -> None:
         table.add_row(
             row["model"], row["backend"], tasks, row["data"], row["engine"], row["summary"]
         )
-    stdout.print(table)
+    stdout().print(table)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the learning commands to the root app."""
-    app.command("train")(train_command)
-    app.command("compare")(compare_command)
-    app.command("predict")(predict_command)
-    app.command("evaluate")(evaluate_command)
-    app.command("models")(models_command)
+def register(commands: Commands) -> None:
+    """Add the learning commands to the root command."""
+    train = add_command(commands, "train", train_command)
+    _data_and_target(train)
+    train.add_argument("-m", "--model", help="a name from `modelyard models`")
+    _task(train)
+    train.add_argument("-o", "--out", type=Path, help="package folder (default: models/NAME)")
+    _common(train, seed=True)
+
+    compare = add_command(commands, "compare", compare_command)
+    _data_and_target(compare)
+    compare.add_argument("--models", help="comma-separated names (default: all)")
+    compare.add_argument(
+        "--cv", type=at_least(2), default=5, help="cross-validation folds (default: 5)"
+    )
+    compare.add_argument(
+        "--time-budget", type=at_least(0, float), metavar="SECONDS",
+        help="no candidate starts after this many seconds",
+    )  # fmt: skip
+    _task(compare)
+    _common(compare, seed=True)
+
+    predict = add_command(commands, "predict", predict_command)
+    predict.add_argument("package", metavar="PACKAGE", type=Path, help="a model package folder")
+    _data(predict)
+    predict.add_argument("-o", "--out", type=Path, help="write predictions here (.csv or .parquet)")
+    predict.add_argument(
+        "--proba", action="store_true", help="add one probability column per class"
+    )
+    _engine(predict)
+
+    evaluate = add_command(commands, "evaluate", evaluate_command)
+    evaluate.add_argument("package", metavar="PACKAGE", type=Path, help="a model package folder")
+    _data(evaluate)
+    _common(evaluate, seed=False)
+
+    models = add_command(commands, "models", models_command)
+    _json(models)
+
+
+def _data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        type=Path,
+        help="CSV, TSV, Parquet, JSON lines, libsvm/svmlight or .npz (X, y)",
+    )
+
+
+def _data_and_target(parser: argparse.ArgumentParser) -> None:
+    _data(parser)
+    parser.add_argument("-t", "--target", required=True, help="the column to predict")
+
+
+def _task(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--task", choices=TASKS, default="auto", help="what kind of target (default: auto)"
+    )
+
+
+def _json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _engine(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine", choices=ENGINES, default="local",
+        help="local (one machine) or spark (data read by Spark)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--spark-master", default=_SPARK_MASTER, metavar="URL",
+        help="local[*], spark://HOST:PORT or sc://HOST:PORT (Spark Connect)",
+    )  # fmt: skip
+
+
+def _common(parser: argparse.ArgumentParser, *, seed: bool) -> None:
+    if seed:
+        parser.add_argument(
+            "--seed", type=int, default=0, help="random seed, recorded in the package"
+        )
+    _json(parser)
+    _engine(parser)

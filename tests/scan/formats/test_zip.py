@@ -36,6 +36,15 @@ def test_malicious_member_under_any_archive_name(scan_bytes):
     assert finding.member == "anything/data.pkl"
 
 
+def test_torch_records_are_scanned_unless_they_hold_only_a_record(scan_bytes):
+    safe = pickle.dumps({"step": 1}, protocol=2)
+    records = {"m/data.pkl": safe, "m/version": b"3\n", "m/byteorder": b"little"}
+    assert scan_bytes(zipped(records)).verdict == "safe"
+    for record in ("m/version", "m/byteorder", "m/.data/serialization_id"):
+        result = scan_bytes(zipped({**records, record: EVIL}))
+        assert [f.member for f in result.findings if f.rule_id == "MY-PKL-001"] == [record]
+
+
 def test_stored_and_bzip2_members_are_read(scan_bytes):
     assert scan_bytes(zipped({"a.pkl": EVIL}, zipfile.ZIP_STORED)).verdict == "unsafe"
     assert scan_bytes(zipped({"a.pkl": EVIL}, zipfile.ZIP_BZIP2)).verdict == "unsafe"

@@ -27,6 +27,11 @@ _END_SEARCH = 22 + 0xFFFF
 _central_entry = struct.Struct("<4s6H3L5H2L")
 _local_entry = struct.Struct("<4s5H3L2H")
 _TORCH_STORAGE = re.compile(r"(?:^|/)data/\d+$")
+_TORCH_RECORDS = frozenset(
+    {"version", ".format_version", ".storage_alignment", "byteorder", ".data/version",
+     ".data/serialization_id"}
+)  # fmt: skip
+_TORCH_RECORD_CONTENT = re.compile(rb"(?:\d{1,64}|little|big)\n?")
 
 
 @dataclass(frozen=True)
@@ -236,7 +241,8 @@ class ZipReader:
             if content is None:
                 continue
             budget -= len(content)
-            ctx.scan_nested(content, entry.name)
+            if not _is_torch_record(entry.name, content, torch_archives):
+                ctx.scan_nested(content, entry.name)
 
     def _member(self, data: Buffer, entry: Entry, ctx: ScanContext, budget: int) -> Buffer | None:
         offset = entry.local_offset
@@ -303,6 +309,18 @@ class ZipReader:
             ctx.report(rules.LIMIT_EXCEEDED, f"zip member {entry.name!r} expands beyond the limit")
             return None
         return content
+
+
+def _is_torch_record(name: str, content: Buffer, torch_archives: set[str]) -> bool:
+    """A version, byte-order or id record PyTorch writes next to ``data.pkl``, holding only
+    what such a record holds (anything else in its place is scanned like any member)."""
+    prefix, _, record = name.rpartition("/")
+    if record not in _TORCH_RECORDS:
+        prefix, _, folder = prefix.rpartition("/")
+        record = f"{folder}/{record}"
+        if record not in _TORCH_RECORDS:
+            return False
+    return prefix in torch_archives and _TORCH_RECORD_CONTENT.fullmatch(content) is not None
 
 
 def _is_torch_storage(name: str, torch_archives: set[str]) -> bool:
