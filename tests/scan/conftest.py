@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,3 +26,12 @@ def scan_bytes(tmp_path: Path) -> Callable[..., FileResult]:
 
 def rule_ids(result: FileResult) -> set[str]:
     return {finding.rule_id for finding in result.findings}
+
+
+def zipped(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip archive holding ``members`` (name -> content), written by ``zipfile``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

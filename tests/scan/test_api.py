@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 import modelyard
-from modelyard.scan import ScanError, ScanOptions, scan
+from modelyard.scan import ScanError, ScanOptions, scan, scan_file
 
 
 def test_module_is_callable(tmp_path):
@@ -68,3 +68,18 @@ def test_nesting_limit(tmp_path):
     assert scan(path).verdict == "safe"
     limited = scan(path, options=ScanOptions(max_nesting=3))
     assert {f.rule_id for f in limited.findings} == {"MY-SCN-003"}
+
+
+def test_only_the_named_suffixes_change_how_a_file_is_read(tmp_path):
+    """``named_suffix`` lists every ending a reader goes by (the hub keys results on it)."""
+    from modelyard.scan.formats import NAMED_SUFFIXES
+
+    samples = [b"import os\nos.getcwd()\n", b'layer { name: "d" type: "Input" }\n', bytes(256)]
+    endings = (*NAMED_SUFFIXES, ".txt", ".json", ".bin", ".pkl", ".pt", ".md", ".yaml", ".h5")
+    changed: set[str] = set()
+    for index, content in enumerate(samples):
+        path = tmp_path / f"blob{index}"
+        path.write_bytes(content)
+        plain = scan_file(path, name="file").format
+        changed |= {e for e in endings if scan_file(path, name=f"file{e}").format != plain}
+    assert changed == set(NAMED_SUFFIXES)

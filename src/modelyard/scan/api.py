@@ -11,7 +11,7 @@ from pathlib import Path
 from modelyard.scan import rules
 from modelyard.scan.engine import scan_stream
 from modelyard.scan.errors import ScanError
-from modelyard.scan.formats.base import Stream
+from modelyard.scan.formats.base import FileState, Stream
 from modelyard.scan.options import ScanOptions
 from modelyard.scan.report import FileResult, Finding, ScanReport
 
@@ -47,7 +47,19 @@ def scan(
             results = list(pool.map(scan_file, files, [options] * len(files), chunksize=4))
     else:
         results = [scan_file(file, options) for file in files]
+    _adopt_data_files(results)
     return ScanReport(files=results, seconds=time.perf_counter() - started)
+
+
+def _adopt_data_files(results: list[FileResult]) -> None:
+    """A file in no known format that a scanned model reads as raw tensor data (its ONNX
+    external data, its TensorFlow variables) is that model's data: numbers, never run."""
+    owners = {data: result.path for result in results for data in result.data_files}
+    for result in results:
+        owner = owners.get(str(Path(result.path).resolve()))
+        if owner and [f.rule_id for f in result.findings] == [rules.UNSUPPORTED_FORMAT.id]:
+            result.format = "tensor-data"
+            result.findings[:] = [rules.TENSOR_DATA.finding(f"read as raw tensor data by {owner}")]
 
 
 def _total_size(files: list[Path]) -> int:
@@ -72,11 +84,18 @@ def _expand(path: Path) -> Iterator[Path]:
         raise ScanError(f"{path} does not exist", hint="check the path")
 
 
-def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
-    """Scan one file; what cannot be read becomes an ``error`` finding."""
+def scan_file(
+    path: Path, options: ScanOptions | None = None, *, name: str | None = None
+) -> FileResult:
+    """Scan one file; what cannot be read becomes an ``error`` finding.
+
+    ``name`` is the file's real name when ``path`` does not carry it (a blob stored under its
+    hash): the few formats defined by a name (``NAMED_SUFFIXES``) are recognised by it.
+    """
     options = options or ScanOptions()
     findings: list[Finding] = []
     result = FileResult(path=str(path), format="unknown", findings=findings)
+    state = FileState(budget=options.max_decompressed_bytes, data_files=result.data_files)
     try:
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -85,12 +104,12 @@ def scan_file(path: Path, options: ScanOptions | None = None) -> FileResult:
                 result.format = "empty"
                 return result
             if size <= _READ_WHOLE:
-                stream = Stream(data=handle.read(), disk_path=path)
-                result.format = scan_stream(stream, options, findings.append)
+                stream = Stream(data=handle.read(), disk_path=path, file_name=name)
+                result.format = scan_stream(stream, options, findings.append, state)
                 return result
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                stream = Stream(data=data, disk_path=path)
-                result.format = scan_stream(stream, options, findings.append)
+                stream = Stream(data=data, disk_path=path, file_name=name)
+                result.format = scan_stream(stream, options, findings.append, state)
     except BufferError:
         # A reader kept a view of the mapping alive; the mapping is freed with it.
         pass

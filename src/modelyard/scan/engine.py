@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from modelyard.scan import rules
 from modelyard.scan.formats import READERS
-from modelyard.scan.formats.base import ScanContext, Stream
+from modelyard.scan.formats.base import FileState, ScanContext, Stream
 from modelyard.scan.options import ScanOptions
 from modelyard.scan.report import Finding
 
@@ -26,12 +26,21 @@ def dispatch(stream: Stream, parent: ScanContext) -> str:
             subject=stream.member,
         )
         return "nested"
-    return scan_stream(stream, parent.options, parent.emit)
+    return scan_stream(stream, parent.options, parent.emit, parent.file)
 
 
-def scan_stream(stream: Stream, options: ScanOptions, emit: Callable[[Finding], None]) -> str:
-    """Detect the stream's format and run its reader; never raises for bad data."""
-    ctx = ScanContext(options, stream, emit, dispatch)
+def scan_stream(
+    stream: Stream,
+    options: ScanOptions,
+    emit: Callable[[Finding], None],
+    file: FileState | None = None,
+) -> str:
+    """Detect the stream's format and run its reader; never raises for bad data.
+
+    ``file`` is shared with the streams nested in this one (a new one for a file's top stream).
+    """
+    file = file or FileState(budget=options.max_decompressed_bytes)
+    ctx = ScanContext(options, stream, emit, dispatch, file)
     if len(stream.data) == 0:
         return "empty"
     head = bytes(stream.data[:_HEAD])

@@ -74,19 +74,24 @@ class FileResult:
     format: str
     findings: list[Finding] = field(default_factory=list)
     size: int = 0
+    # Resolved paths of other files the model's loader reads as raw tensor data.
+    data_files: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
         return Verdict.worst(finding.severity.verdict for finding in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        document = {
             "path": self.path,
             "format": self.format,
             "size": self.size,
             "verdict": str(self.verdict),
             "findings": [finding.to_dict() for finding in self.findings],
         }
+        if self.data_files:
+            document["data_files"] = self.data_files
+        return document
 
 
 @dataclass

@@ -96,6 +96,15 @@ UNREADABLE = register(
     """The operating system refused to read the file (permissions, a broken link, a device). It
     was not scanned.""",
 )
+TENSOR_DATA = register(
+    "MY-SCN-005",
+    Severity.INFO,
+    "Raw tensor data of a model",
+    """The file is in no format of its own: a model scanned with it (an ONNX model's external
+    data, a TensorFlow SavedModel's variables) reads it as raw tensor bytes. Loading turns those
+    bytes into numbers and runs nothing in them. Scanned on its own, the same file is reported as
+    unsupported (MY-SCN-001), because nothing then says what reads it.""",
+)
 DANGEROUS_GLOBAL = register(
     "MY-PKL-001",
     Severity.UNSAFE,
@@ -174,4 +183,13 @@ ARCHIVE_LINK = register(
     "Link inside a tar archive",
     """A tar member is a symbolic or hard link. Extracted, it can point outside the target folder
     and make later members overwrite or expose files there.""",
+)
+DECOMPRESSION_BOMB = register(
+    "MY-ARC-004",
+    Severity.SUSPICIOUS,
+    "Decompression bomb",
+    """Compressed data in the file expands far more than model data does (the ratio and size are
+    in the message; see ScanOptions.max_expansion_ratio). Such ratios come from long runs of
+    identical bytes, the material of decompression bombs that exhaust the memory or disk of
+    whatever unpacks them. Everything up to max_decompressed_bytes was still scanned.""",
 )

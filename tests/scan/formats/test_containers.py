@@ -8,6 +8,7 @@ import io
 import lzma
 import pickle
 import tarfile
+import zipfile
 import zlib
 
 import lz4.frame
@@ -16,7 +17,7 @@ import pytest
 import torch
 
 from modelyard.scan import ScanOptions, scan
-from tests.scan.conftest import rule_ids
+from tests.scan.conftest import rule_ids, zipped
 
 EVIL = b"cos\nsystem\n(S'true'\ntR."
 
@@ -49,6 +50,44 @@ def test_decompression_bomb_is_limited(tmp_path):
     path.write_bytes(gzip.compress(b"\0" * 10_000_000))
     result = scan(path, options=ScanOptions(max_decompressed_bytes=1_000_000)).files[0]
     assert "MY-SCN-003" in rule_ids(result)
+
+
+BOMB_OPTIONS = ScanOptions(bomb_min_bytes=1 << 20)
+
+
+@pytest.mark.parametrize("wrap", [gzip.compress, lambda data: zipped({"data.pkl": data})])
+def test_expansion_ratio_of_a_bomb_is_reported(tmp_path, wrap):
+    path = tmp_path / "model.bin"
+    path.write_bytes(wrap(pickle.dumps(b"\0" * (4 << 20))))
+    result = scan(path, options=BOMB_OPTIONS).files[0]
+    assert result.verdict == "suspicious" and rule_ids(result) == {"MY-ARC-004"}
+    assert "times, from" in result.findings[0].message
+
+
+def test_real_compressed_models_are_not_bombs(tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez_compressed(tmp_path / "weights.npz", w=rng.random((512, 512)), b=np.zeros(512))
+    with gzip.open(tmp_path / "model.pkl.gz", "wb") as handle:
+        pickle.dump({"w": rng.random(300_000).tolist()}, handle)
+    report = scan(tmp_path, options=BOMB_OPTIONS)
+    assert [(r.verdict, r.findings) for r in report.files] == [("safe", [])] * 2
+
+
+def test_the_budget_is_shared_by_nested_archives(tmp_path):
+    """Each layer alone stays under the limit; together they exceed it, as nested bombs do."""
+    inner = zipped({"data.pkl": pickle.dumps(b"\0" * 400_000)})
+    path = tmp_path / "nested.zip"
+    path.write_bytes(zipped({f"part{i}.zip": inner for i in range(4)}, zipfile.ZIP_STORED))
+    limited = ScanOptions(max_decompressed_bytes=1_000_000)
+    assert rule_ids(scan(path, options=limited).files[0]) == {"MY-SCN-003"}
+    assert scan(path).files[0].verdict == "safe"
+
+
+def test_stored_members_are_not_charged_to_the_budget(tmp_path):
+    path = tmp_path / "weights.npz"
+    np.savez(path, w=np.ones(1_000_000))
+    result = scan(path, options=ScanOptions(max_decompressed_bytes=1_000)).files[0]
+    assert (result.verdict, result.findings) == ("safe", [])
 
 
 def test_tar_links_and_escapes(scan_bytes):

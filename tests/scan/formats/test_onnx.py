@@ -25,9 +25,9 @@ def _model(nodes, initializers=(), opsets=(("", 17),)):
     )
 
 
-def _external_model(location):
+def _external_model(location, offset=0, length=8):
     weight = numpy_helper.from_array(np.ones(2, dtype=np.float32), "w")
-    external_data_helper.set_external_data(weight, location=location, offset=0, length=8)
+    external_data_helper.set_external_data(weight, location=location, offset=offset, length=length)
     weight.data_location = TensorProto.EXTERNAL
     weight.ClearField("raw_data")
     return _model([helper.make_node("Add", ["x", "w"], ["y"])], [weight])
@@ -54,6 +54,53 @@ def test_external_data_next_to_the_model_is_safe_and_loads(tmp_path):
     onnx.save(_external_model("weights.bin"), tmp_path / "model.onnx")
     onnx.load(tmp_path / "model.onnx")
     assert scan(tmp_path / "model.onnx").files[0].verdict == "safe"
+
+
+def test_external_data_written_by_onnx_is_safe(tmp_path):
+    weights = [numpy_helper.from_array(np.full(n, n, dtype=np.float32), f"w{n}") for n in (3, 5)]
+    nodes = [
+        helper.make_node("Add", ["x", "w3"], ["t"]),
+        helper.make_node("Add", ["t", "w5"], ["y"]),
+    ]
+    onnx.save_model(
+        _model(nodes, weights), tmp_path / "model.onnx", save_as_external_data=True,
+        all_tensors_to_one_file=True, location="model.onnx.data", size_threshold=0,
+    )  # fmt: skip
+    stored = onnx.load(tmp_path / "model.onnx", load_external_data=False)
+    assert [tensor.data_location for tensor in stored.graph.initializer] == [1, 1]
+    report = scan(tmp_path)
+    assert [(r.path.rsplit("/", 1)[-1], r.format, r.verdict) for r in report.files] == [
+        ("model.onnx", "onnx", "safe"),
+        ("model.onnx.data", "tensor-data", "safe"),
+    ]
+    assert report.files[1].findings[0].rule_id == "MY-SCN-005"
+    # On its own, the data file is bytes in no format: never called safe.
+    assert scan(tmp_path / "model.onnx.data").verdict == "error"
+
+
+def test_a_pickle_posing_as_external_data_is_still_judged(tmp_path):
+    (tmp_path / "weights.bin").write_bytes(b"cos\nsystem\n(S'true'\ntR.")
+    onnx.save(_external_model("weights.bin", 0, 8), tmp_path / "model.onnx")
+    by_name = {r.path.rsplit("/", 1)[-1]: r for r in scan(tmp_path).files}
+    assert by_name["weights.bin"].verdict == "unsafe"
+
+
+@pytest.mark.parametrize(
+    ("offset", "length", "data_bytes", "message"),
+    [
+        (0, 4, 8, "length 4 does not hold its 8 bytes"),
+        (4, 8, 8, "runs past the end of 'weights.bin' (8 bytes)"),
+        (0, 8, 6, "runs past the end"),
+    ],
+)
+def test_external_data_span_must_hold_the_tensor(tmp_path, offset, length, data_bytes, message):
+    (tmp_path / "weights.bin").write_bytes(bytes(data_bytes))
+    onnx.save(_external_model("weights.bin", offset, length), tmp_path / "model.onnx")
+    result = scan(tmp_path / "model.onnx").files[0]
+    assert result.verdict == "error" and rule_ids(result) == {"MY-ONX-003"}
+    assert message in result.findings[0].message
+    with pytest.raises(ValueError):  # what the onnx package makes of such a tensor
+        numpy_helper.to_array(onnx.load(tmp_path / "model.onnx").graph.initializer[0])
 
 
 @pytest.mark.parametrize("location", ["/etc/hostname", "../secret.bin", "a/../../secret.bin"])

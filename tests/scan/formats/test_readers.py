@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelyard.scan.formats import READERS, ScanContext, Stream
+from modelyard.scan.formats.base import FileState
 from modelyard.scan.formats.text import TextReader
 from modelyard.scan.options import ScanOptions
 from modelyard.scan.report import Finding
@@ -50,5 +51,7 @@ def test_garbage_never_raises_and_is_never_safe(reader, data, name):
         return "recorded"
 
     stream = Stream(data=data, member=name)
-    reader.scan(stream, ScanContext(ScanOptions(), stream, findings.append, dispatch))
+    options = ScanOptions()
+    state = FileState(budget=options.max_decompressed_bytes)
+    reader.scan(stream, ScanContext(options, stream, findings.append, dispatch, state))
     assert findings or nested, f"{type(reader).__name__} claimed garbage and found nothing"

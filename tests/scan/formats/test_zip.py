@@ -10,17 +10,9 @@ import zipfile
 import torch
 
 from modelyard.scan import scan
-from tests.scan.conftest import rule_ids
+from tests.scan.conftest import rule_ids, zipped
 
 EVIL = b"cos\nsystem\n(S'true'\ntR."
-
-
-def zipped(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def test_torch_checkpoint_is_safe_and_storages_are_skipped(tmp_path):

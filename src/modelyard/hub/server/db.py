@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -89,10 +90,12 @@ class Blob(Base):
 
 
 class ScanResult(Base):
-    """The scanner's verdict and report for one blob (format detection is by content)."""
+    """The scanner's verdict and report for one blob, read as files ending in ``suffix`` are
+    (``""``: by content alone; see ``modelyard.scan.formats.named_suffix``)."""
 
     __tablename__ = "scan_results"
     sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
+    suffix: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
     verdict: Mapped[str] = mapped_column(String(16))
     summary: Mapped[str] = mapped_column(Text)
     report: Mapped[dict[str, Any]] = mapped_column()
@@ -154,5 +157,16 @@ def make_engine(settings: Settings) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    _drop_outdated_scan_results(engine)
     Base.metadata.create_all(engine)
     return engine
+
+
+def _drop_outdated_scan_results(engine: Engine) -> None:
+    """Scan results are derived from blobs: a table from before results were kept per named
+    suffix is dropped, and ``Scanner.scan_missing`` redoes them at start-up."""
+    schema = inspect(engine)
+    if not schema.has_table("scan_results"):
+        return
+    if "suffix" not in {column["name"] for column in schema.get_columns("scan_results")}:
+        ScanResult.__table__.drop(engine)

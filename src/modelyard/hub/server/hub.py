@@ -35,6 +35,7 @@ class Hub:
         store = BlobStore(settings.blob_dir, settings.tmp_dir, settings.max_file_size)
         store.clean_stale_temporaries()
         scanner = Scanner(engine, store)
+        scanner.scan_missing()
         return cls(
             settings=settings,
             engine=engine,

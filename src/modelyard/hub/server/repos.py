@@ -33,6 +33,7 @@ from modelyard.hub.server.db import Blob, Commit, CommitFile, Ref, Repo, ScanRes
 from modelyard.hub.server.names import check_path, check_ref_name, check_repo_type, split_repo_id
 from modelyard.hub.server.scanning import Scanner
 from modelyard.hub.server.storage import BlobStore, StoredBlob
+from modelyard.scan.formats import named_suffix
 
 DEFAULT_BRANCH = "main"
 INITIAL_GITATTRIBUTES = (
@@ -233,12 +234,18 @@ class Repos:
 
     def _files(self, session: Session, repo: Repo, oid: str) -> list[FileEntry]:
         rows = session.execute(
-            select(CommitFile, Blob, ScanResult)
+            select(CommitFile, Blob)
             .join(Blob, Blob.sha256 == CommitFile.sha256)
-            .outerjoin(ScanResult, ScanResult.sha256 == CommitFile.sha256)
             .where(CommitFile.repo_id == repo.id, CommitFile.commit_oid == oid)
             .order_by(CommitFile.path)
         ).all()
+        results = session.scalars(
+            select(ScanResult).where(ScanResult.sha256.in_({blob.sha256 for _, blob in rows}))
+        ).all()
+        scans = {
+            (scan.sha256, scan.suffix): ScanStatus(scan.verdict, scan.summary, scan.report)
+            for scan in results
+        }
         return [
             FileEntry(
                 path=file.path,
@@ -246,11 +253,9 @@ class Repos:
                 size=blob.size,
                 git_sha1=blob.git_sha1,
                 is_lfs=file.is_lfs,
-                scan=ScanStatus(scan.verdict, scan.summary, scan.report)
-                if scan is not None
-                else None,
+                scan=scans.get((blob.sha256, named_suffix(file.path))),
             )
-            for file, blob, scan in rows
+            for file, blob in rows
         ]
 
     def snapshot(
@@ -320,7 +325,7 @@ class Repos:
             )
         blob = self.store.put_bytes(INITIAL_GITATTRIBUTES)
         self.register_blobs([blob])
-        self._scanner.ensure_scanned([blob.sha256])
+        self._scanner.ensure_scanned([(blob.sha256, ".gitattributes")])
         try:
             with self._session() as session, session.begin():
                 repo = Repo(repo_type=repo_type, namespace=namespace, name=name, private=private)
@@ -426,7 +431,7 @@ class Repos:
                     f"content of {op.path!r} (sha256 {op.sha256}) was never uploaded",
                     hint="upload LFS files through the batch API before committing",
                 )
-        self._scanner.ensure_scanned(op.sha256 for op in added)
+        self._scanner.ensure_scanned((op.sha256, op.path) for op in added)
         with self._session() as session:
             repo_pk = self._writable(session, repo_type, repo_id, principal).id
         with self._branch_lock(repo_pk, branch), self._session() as session, session.begin():

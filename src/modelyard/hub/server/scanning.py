@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelyard.hub.server.db import ScanResult
+from modelyard.hub.server.db import CommitFile, ScanResult
 from modelyard.hub.server.storage import BlobStore
 
 if TYPE_CHECKING:
@@ -28,29 +29,52 @@ class Scanner:
         self._engine = engine
         self._store = store
 
-    def ensure_scanned(self, sha256s: Iterable[str]) -> None:
-        """Scan every blob that has no stored result yet (blocking; call off the event loop)."""
-        from modelyard.scan import scan
+    def ensure_scanned(self, files: Iterable[tuple[str, str]]) -> None:
+        """Scan every ``(sha256, repo path)`` whose blob has no stored result for that path's
+        named suffix yet (blocking; call off the event loop)."""
+        from modelyard.scan import ScanReport, scan_file
+        from modelyard.scan.formats import named_suffix
 
-        for sha256 in dict.fromkeys(sha256s):
+        keys = {(sha256, named_suffix(path)): path for sha256, path in files}
+        for (sha256, suffix), repo_path in keys.items():
             with Session(self._engine) as session:
-                if session.get(ScanResult, sha256) is not None:
+                if session.get(ScanResult, (sha256, suffix)) is not None:
                     continue
             path = self._store.path_for(sha256)
-            report = scan(str(path))
+            started = time.perf_counter()
+            result = scan_file(path, name=repo_path.rsplit("/", 1)[-1])
+            report = ScanReport(files=[result], seconds=time.perf_counter() - started)
             data = _anonymize(report.to_dict(), str(path))
             summary = _anonymize(finding_summary(report), str(path))
-            logger.info("scanned blob %s: %s", sha256, report.verdict)
+            logger.info("scanned blob %s (as %s): %s", sha256, suffix or "content", report.verdict)
             with Session(self._engine) as session:
                 session.add(
                     ScanResult(
-                        sha256=sha256, verdict=str(report.verdict), summary=summary, report=data
+                        sha256=sha256,
+                        suffix=suffix,
+                        verdict=str(report.verdict),
+                        summary=summary,
+                        report=data,
                     )
                 )
                 try:
                     session.commit()
                 except IntegrityError:
                     session.rollback()  # scanned concurrently by another commit
+
+    def scan_missing(self) -> None:
+        """Scan every committed file that has no result (after an upgrade or a crash)."""
+        from modelyard.scan.formats import named_suffix
+
+        with Session(self._engine) as session:
+            files = session.execute(select(CommitFile.sha256, CommitFile.path).distinct()).all()
+            done = set(session.execute(select(ScanResult.sha256, ScanResult.suffix)).all())
+        missing = [
+            (sha256, path) for sha256, path in files if (sha256, named_suffix(path)) not in done
+        ]
+        if missing:
+            logger.info("scanning %d committed file(s) without a result", len(missing))
+            self.ensure_scanned(missing)
 
 
 def _anonymize(value: Any, blob_path: str) -> Any:

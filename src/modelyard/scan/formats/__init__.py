@@ -43,4 +43,18 @@ READERS: list[FormatReader] = [
     TextReader(),
 ]
 
-__all__ = ["READERS", "FormatReader", "ScanContext", "Stream"]
+# File-name endings some readers go by (Python source, Caffe prototxt, and damaged ONNX or
+# TensorFlow protobufs, which have no magic number); content decides everything else.
+NAMED_SUFFIXES = (".py", ".prototxt", ".onnx", ".pb")
+
+
+def named_suffix(file_name: str) -> str:
+    """The ending of ``file_name`` that decides how it is read, or ``""`` if content alone does.
+
+    The same bytes can get different verdicts under two names (a ``.py`` file is code that
+    ``trust_remote_code`` imports; as ``.txt`` it is text), so results are kept per ending.
+    """
+    return next((suffix for suffix in NAMED_SUFFIXES if file_name.endswith(suffix)), "")
+
+
+__all__ = ["NAMED_SUFFIXES", "READERS", "FormatReader", "ScanContext", "Stream", "named_suffix"]

@@ -8,7 +8,7 @@ pickles) back with ``ScanContext.scan_nested``, so nesting needs no special case
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -27,20 +27,34 @@ class Stream:
     ``member`` is the path inside the scanned file (``None`` for the file itself): archive
     member names, joined by ``!`` where one stream is nested in another. ``disk_path``
     is set only when the stream is a whole file on disk, so a reader can look at its neighbours
-    (ONNX external data, a SavedModel's variables).
+    (ONNX external data, a SavedModel's variables); ``file_name`` is the file's name when the
+    disk path does not carry it (a hub blob stored under its hash).
     """
 
     data: Buffer
     member: str | None = None
     disk_path: Path | None = None
     depth: int = 0
+    file_name: str | None = None
 
     @property
     def name(self) -> str:
         """The last path component of the member or file, for readers whose format is a name."""
         if self.member:
             return self.member.rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+        if self.file_name:
+            return self.file_name.rsplit("/", 1)[-1]
         return self.disk_path.name if self.disk_path else ""
+
+
+@dataclass
+class FileState:
+    """What the contexts of one scanned file share, however deep they are nested."""
+
+    # Bytes that decompression may still produce for this file, across every layer.
+    budget: int
+    # Resolved paths of files next to this one that its loader reads as raw tensor data.
+    data_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -51,6 +65,7 @@ class ScanContext:
     stream: Stream
     emit: Callable[[Finding], None]
     dispatch: Callable[[Stream, ScanContext], str]
+    file: FileState
     # A reader may name the format more precisely than its own name ("pytorch" for a zip).
     kind: str | None = None
 
@@ -85,7 +100,25 @@ class ScanContext:
         parent = self.stream.member
         member = f"{parent}!{name}" if parent else name
         stream = Stream(data=data, member=member, depth=self.stream.depth + 1)
-        return ScanContext(self.options, stream, self.emit, self.dispatch)
+        return ScanContext(self.options, stream, self.emit, self.dispatch, self.file)
+
+    def count_expansion(self, what: str, compressed: int, expanded: int) -> None:
+        """Charge ``expanded`` decompressed bytes to the file's budget, and report a ratio
+        that only decompression bombs reach."""
+        from modelyard.scan import rules
+
+        self.file.budget -= expanded
+        ratio = expanded / max(compressed, 1)
+        if expanded > self.options.bomb_min_bytes and ratio > self.options.max_expansion_ratio:
+            self.report(
+                rules.DECOMPRESSION_BOMB,
+                f"{what} expands {ratio:,.0f} times, from {compressed:,} to {expanded:,} bytes",
+            )
+
+    def claim_data_file(self, path: Path) -> None:
+        """Record that the model's loader reads ``path`` as raw tensor data (ONNX external
+        data, TensorFlow variables), so a folder scan does not call that file unknown."""
+        self.file.data_files.append(str(path.resolve()))
 
     def scan_nested(self, data: Buffer, name: str) -> str:
         """Detect and scan inner data; returns the format found."""

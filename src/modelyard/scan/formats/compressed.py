@@ -111,17 +111,19 @@ class CompressedReader:
         if kind is None:
             kind = "zlib"
             data = memoryview(data)[_JOBLIB_ZFILE_HEADER:]
-        budget = ctx.options.max_decompressed_bytes
+        budget = ctx.file.budget
         pieces: list[bytes] = []
         try:
             decompress(data, kind, budget, pieces)
         except LimitReached:
             ctx.report(
                 rules.LIMIT_EXCEEDED,
-                f"{kind} data expands beyond max_decompressed_bytes ({budget} bytes); "
-                "only the first part was scanned",
+                f"{kind} data expands beyond what is left of max_decompressed_bytes "
+                f"({budget} bytes); only the first part was scanned",
             )
         except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as error:
             ctx.report(rules.MALFORMED, f"{kind} data is damaged ({error}); scanned what came out")
-        inner = ctx.scan_nested(b"".join(pieces), f"<{kind}>")
+        expanded = b"".join(pieces)
+        ctx.count_expansion(f"{kind} data", len(data), len(expanded))
+        inner = ctx.scan_nested(expanded, f"<{kind}>")
         ctx.kind = f"{inner} ({kind})"

@@ -7,8 +7,10 @@ template that walks ``__class__``/``__globals__``/``__subclasses__`` runs arbitr
 
 from __future__ import annotations
 
+import math
 import re
 import struct
+from dataclasses import dataclass
 from typing import ClassVar
 
 from modelyard.scan import rules
@@ -21,6 +23,17 @@ _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<
 _STRING, _ARRAY = 8, 9
 # More entries than this is no real model; it bounds the work a hostile count can cause.
 _MAX_ENTRIES = 1 << 20
+_MAX_DIMS = 4  # GGML_MAX_DIMS
+_DEFAULT_ALIGNMENT = 32
+# ggml tensor types: type id -> (elements per block, bytes per block).
+GGML_TYPE_SIZES = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
+    15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
+    21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4),
+    27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66),
+    39: (32, 17), 40: (64, 36), 41: (128, 18),
+}  # fmt: skip
 _TEMPLATE_DANGER = re.compile(
     r"__(?:class|globals|subclasses|builtins|import|mro|base|bases|init|code|getattribute)__"
     r"|\b(?:os|sys|subprocess|builtins|importlib)\s*\.\s*\w"
@@ -38,6 +51,24 @@ TEMPLATE_CODE = rules.register(
     as soon as the first prompt is formatted. Real chat templates only loop over messages and
     print their fields.""",
 )
+
+TENSOR_LAYOUT = rules.register(
+    "MY-GGF-002",
+    Severity.ERROR,
+    "Inconsistent GGUF tensor layout",
+    """A GGUF tensor entry does not describe the data: an unknown tensor type, a shape that does
+    not fill whole quantization blocks, an offset that is not aligned, not where the previous
+    tensor ends, or past the end of the file, or a name used twice. llama.cpp refuses such files;
+    other readers may read something else than intended.""",
+)
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    name: str
+    shape: tuple[int, ...]
+    kind: int
+    offset: int
 
 
 class _Truncated(Exception):
@@ -57,16 +88,19 @@ class _Cursor:
         self.offset += size
         return value
 
+    def integer(self, fmt: str) -> int:
+        value = self.unpack(fmt)
+        assert isinstance(value, int)  # every integer format unpacks to int
+        return value
+
     def count(self) -> int:
-        value = self.unpack("<Q")
-        assert isinstance(value, int)
+        value = self.integer("<Q")
         if value > _MAX_ENTRIES:
             raise _Truncated(f"a count of {value} at byte {self.offset - 8} is beyond any model")
         return value
 
     def string(self) -> str:
-        length = self.unpack("<Q")
-        assert isinstance(length, int)
+        length = self.integer("<Q")
         if self.offset + length > len(self.data):
             raise _Truncated(f"a string of {length} bytes at byte {self.offset} runs past the end")
         raw = bytes(self.data[self.offset : self.offset + length])
@@ -79,8 +113,7 @@ class _Cursor:
         if kind == _STRING:
             return self.string()
         if kind == _ARRAY:
-            item_kind = self.unpack("<I")
-            assert isinstance(item_kind, int)
+            item_kind = self.integer("<I")
             return [self.value(item_kind) for _ in range(self.count())]
         raise _Truncated(f"unknown value type {kind} at byte {self.offset - 4}")
 
@@ -97,22 +130,26 @@ class GgufReader:
         cursor = _Cursor(stream.data)
         cursor.offset = 4
         try:
-            version = cursor.unpack("<I")
+            version = cursor.integer("<I")
             if version not in (2, 3):
                 ctx.report(rules.MALFORMED, f"GGUF version {version} is not one modelyard reads")
                 return
-            tensors, entries = cursor.count(), cursor.count()
+            count, entries = cursor.count(), cursor.count()
+            alignment = _DEFAULT_ALIGNMENT
             for _ in range(entries):
                 key = cursor.string()
-                kind = cursor.unpack("<I")
-                assert isinstance(kind, int)
-                value = cursor.value(kind)
+                value = cursor.value(cursor.integer("<I"))
                 if key.startswith("tokenizer.chat_template"):
                     _judge_template(key, value, ctx)
-            for _ in range(tensors):
-                _check_tensor(cursor)
+                elif key == "general.alignment":
+                    alignment = _alignment(value)
+            tensors = [_read_tensor(cursor) for _ in range(count)]
         except _Truncated as error:
             ctx.report(rules.MALFORMED, f"GGUF metadata {error}")
+            return
+        data_start = _align(cursor.offset, alignment)
+        for problem, name in _layout_problems(tensors, alignment, len(stream.data) - data_start):
+            ctx.report(TENSOR_LAYOUT, problem, subject=name)
 
 
 def _judge_template(key: str, value: object, ctx: ScanContext) -> None:
@@ -130,16 +167,59 @@ def _judge_template(key: str, value: object, ctx: ScanContext) -> None:
             )
 
 
-def _check_tensor(cursor: _Cursor) -> None:
+def _alignment(value: object) -> int:
+    if not isinstance(value, int) or value <= 0 or value & (value - 1):
+        raise _Truncated(f"general.alignment {value!r} is not a power of two")
+    return value
+
+
+def _align(offset: int, alignment: int) -> int:
+    return offset + (-offset % alignment)
+
+
+def _read_tensor(cursor: _Cursor) -> _Tensor:
     name = cursor.string()
-    dims = cursor.unpack("<I")
-    assert isinstance(dims, int)
-    if dims > 8:
+    dims = cursor.integer("<I")
+    if dims > _MAX_DIMS:
         raise _Truncated(f"tensor {name!r} claims {dims} dimensions")
-    for _ in range(dims):
-        cursor.unpack("<Q")
-    cursor.unpack("<I")
-    offset = cursor.unpack("<Q")
-    assert isinstance(offset, int)
-    if offset > len(cursor.data):
-        raise _Truncated(f"tensor {name!r} starts at byte {offset}, beyond the file")
+    shape = tuple(cursor.integer("<Q") for _ in range(dims))
+    return _Tensor(name, shape, cursor.integer("<I"), cursor.integer("<Q"))
+
+
+def _layout_problems(
+    tensors: list[_Tensor], alignment: int, available: int
+) -> list[tuple[str, str]]:
+    """What is wrong with the tensor entries, checked in file order as llama.cpp does: each
+    tensor starts where the previous one ends, padded to the alignment, inside the file."""
+    problems: list[tuple[str, str]] = []
+    names: set[str] = set()
+    expected = 0
+    for tensor in tensors:
+        label = f"tensor {tensor.name!r}"
+        if tensor.name in names:
+            problems.append((f"{label} occurs twice", tensor.name))
+        names.add(tensor.name)
+        if tensor.kind not in GGML_TYPE_SIZES:
+            problems.append((f"{label} has unknown tensor type {tensor.kind}", tensor.name))
+            return problems  # its size is unknown, so later offsets cannot be checked
+        block_elements, block_bytes = GGML_TYPE_SIZES[tensor.kind]
+        elements = math.prod(tensor.shape)
+        if elements % block_elements:
+            problems.append(
+                (f"{label} of shape {list(tensor.shape)} does not fill whole blocks of "
+                 f"{block_elements}", tensor.name)
+            )  # fmt: skip
+        size = elements // block_elements * block_bytes
+        if tensor.offset % alignment:
+            problems.append((f"{label} starts at {tensor.offset}, not aligned", tensor.name))
+        elif tensor.offset != expected:
+            what = "overlaps the previous one" if tensor.offset < expected else "leaves a gap"
+            problems.append((f"{label} {what} (offset {tensor.offset}, expected "
+                             f"{expected})", tensor.name))  # fmt: skip
+        if tensor.offset + size > available:
+            problems.append(
+                (f"{label} ({size} bytes at offset {tensor.offset}) runs past the end of the "
+                 "file", tensor.name)
+            )  # fmt: skip
+        expected = _align(tensor.offset + size, alignment)
+    return problems

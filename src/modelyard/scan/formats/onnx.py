@@ -155,13 +155,13 @@ def _tensor(tensor: Buffer, stream: Stream, ctx: ScanContext) -> None:
             for entry in protobuf.messages(tensor, 13)
         }
         if "location" in entries:
-            _external(name, entries["location"], stream, ctx)
+            _external(name, entries, _byte_size(elements, data_type), stream, ctx)
         else:
             ctx.report(rules.MALFORMED, f"external tensor {name!r} has no location", subject=name)
         return
     raw = list(protobuf.messages(tensor, 9))
-    size = _DTYPE_SIZES.get(data_type)
-    if raw and size and len(raw[-1]) != elements * size:
+    size = _byte_size(elements, data_type)
+    if raw and size is not None and len(raw[-1]) != size:
         ctx.report(
             INCONSISTENT_TENSOR,
             f"tensor {name!r}: {len(raw[-1])} bytes do not hold {elements} elements of type "
@@ -170,7 +170,16 @@ def _tensor(tensor: Buffer, stream: Stream, ctx: ScanContext) -> None:
         )
 
 
-def _external(name: str, location: str, stream: Stream, ctx: ScanContext) -> None:
+def _byte_size(elements: int, data_type: int) -> int | None:
+    """Bytes that ``elements`` values of ``data_type`` take (``None`` for strings or unknown)."""
+    size = _DTYPE_SIZES.get(data_type)
+    return None if size is None else elements * size
+
+
+def _external(
+    name: str, entries: dict[str, str], size: int | None, stream: Stream, ctx: ScanContext
+) -> None:
+    location = entries["location"]
     pure = PureWindowsPath(location) if "\\" in location else PurePosixPath(location)
     escapes = pure.is_absolute() or bool(pure.drive) or ".." in pure.parts
     if not escapes and stream.disk_path is not None:
@@ -183,3 +192,36 @@ def _external(name: str, location: str, stream: Stream, ctx: ScanContext) -> Non
             f"tensor {name!r} reads its data from {location!r}",
             subject=location,
         )
+        return
+    for problem in _external_span_problems(entries, size, stream):
+        ctx.report(INCONSISTENT_TENSOR, f"tensor {name!r}: {problem}", subject=name)
+    if stream.disk_path is not None:
+        ctx.claim_data_file(stream.disk_path.parent / location)
+
+
+def _external_span_problems(entries: dict[str, str], size: int | None, stream: Stream) -> list[str]:
+    """Whether ``offset``/``length`` describe the tensor and lie inside the data file (when the
+    file is there to look at: a model scanned on its own may not have it next to it)."""
+    numbers: dict[str, int] = {}
+    for key in ("offset", "length"):
+        if key in entries:
+            if not entries[key].isdigit():
+                return [f"external data {key} {entries[key]!r} is not a byte count"]
+            numbers[key] = int(entries[key])
+    offset, length = numbers.get("offset", 0), numbers.get("length")
+    problems = []
+    if length is not None and size is not None and length != size:
+        problems.append(f"external data length {length} does not hold its {size} bytes")
+    if stream.disk_path is None:
+        return problems
+    try:
+        available = (stream.disk_path.parent / entries["location"]).stat().st_size
+    except OSError:
+        return problems
+    needed = length if length is not None else size
+    if needed is not None and offset + needed > available:
+        problems.append(
+            f"external data ({needed} bytes at offset {offset}) runs past the end of "
+            f"{entries['location']!r} ({available} bytes)"
+        )
+    return problems

@@ -132,6 +132,10 @@ class TensorflowReader:
                 _judge_keras_metadata(stream.data, ctx)
             else:
                 _judge_graphs(stream.data, kind == "tensorflow-savedmodel", ctx)
+            if kind == "tensorflow-savedmodel" and stream.disk_path is not None:
+                for variables in (stream.disk_path.parent / "variables").glob("variables.*"):
+                    if variables.name == "variables.index" or ".data-" in variables.name:
+                        ctx.claim_data_file(variables)
         except protobuf.ProtobufError as error:
             ctx.report(rules.MALFORMED, f"TensorFlow protobuf: {error}")
 

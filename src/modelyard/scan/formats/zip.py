@@ -217,7 +217,6 @@ class ZipReader:
         elif names and all(name.endswith(".npy") for name in names):
             ctx.kind = "numpy-npz"
         seen: set[str] = set()
-        budget = ctx.options.max_decompressed_bytes
         for entry in entries:
             if entry.name in seen:
                 ctx.report(
@@ -237,14 +236,13 @@ class ZipReader:
                 continue
             if _is_torch_storage(entry.name, torch_archives):
                 continue
-            content = self._member(data, entry, ctx, budget)
+            content = self._member(data, entry, ctx)
             if content is None:
                 continue
-            budget -= len(content)
             if not _is_torch_record(entry.name, content, torch_archives):
                 ctx.scan_nested(content, entry.name)
 
-    def _member(self, data: Buffer, entry: Entry, ctx: ScanContext, budget: int) -> Buffer | None:
+    def _member(self, data: Buffer, entry: Entry, ctx: ScanContext) -> Buffer | None:
         offset = entry.local_offset
         if offset + 30 > len(data) or bytes(data[offset : offset + 4]) != _LOCAL:
             ctx.report(rules.MALFORMED, f"zip member {entry.name!r} has no local header")
@@ -267,6 +265,9 @@ class ZipReader:
         if entry.flags & 0x1:
             ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is encrypted; not scanned")
             return None
+        if entry.method == zipfile.ZIP_STORED:
+            return raw  # a view of the file: nothing is decompressed
+        budget = ctx.file.budget
         if entry.size > budget:
             ctx.report(
                 rules.LIMIT_EXCEEDED,
@@ -274,8 +275,6 @@ class ZipReader:
                 "of max_decompressed_bytes",
             )
             return None
-        if entry.method == zipfile.ZIP_STORED:
-            return raw
         if entry.method == zipfile.ZIP_DEFLATED:
             engine = zlib.decompressobj(-15)
             try:
@@ -289,8 +288,12 @@ class ZipReader:
                     f"zip member {entry.name!r} expands beyond max_decompressed_bytes",
                 )
                 return None
-            return content
-        return self._member_via_zipfile(data, entry, ctx, budget)
+        else:
+            content = self._member_via_zipfile(data, entry, ctx, budget)
+            if content is None:
+                return None
+        ctx.count_expansion(f"zip member {entry.name!r}", len(raw), len(content))
+        return content
 
     def _member_via_zipfile(
         self, data: Buffer, entry: Entry, ctx: ScanContext, budget: int

@@ -170,3 +170,23 @@ def test_suspicious_files_are_served_with_a_warning_header(api: HfApi, repo_name
     assert "odd.pkl is suspicious" in response.headers["X-HF-Warning"]
     safe = get_session().head(hf_hub_url(repo, ".gitattributes", endpoint=api.endpoint))
     assert safe.headers["X-Modelyard-Scan"] == "safe" and "X-HF-Warning" not in safe.headers
+
+
+def test_code_is_judged_by_its_name_even_when_the_same_bytes_came_first_as_text(
+    api: HfApi, repo_name: str
+) -> None:
+    """Blobs are stored by content, but ``trust_remote_code`` imports a file for its name."""
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    code = b"import subprocess\nsubprocess.run(['id'])\n"
+    api.upload_file(path_or_fileobj=code, path_in_repo="notes.txt", repo_id=repo)
+    api.upload_file(path_or_fileobj=code, path_in_repo="modeling_tiny.py", repo_id=repo)
+    verdicts = {
+        name: get_session()
+        .head(hf_hub_url(repo, name, endpoint=api.endpoint))
+        .headers["X-Modelyard-Scan"]
+        for name in ("notes.txt", "modeling_tiny.py")
+    }
+    assert verdicts == {"notes.txt": "safe", "modeling_tiny.py": "suspicious"}
+    issues = api.model_info(repo, securityStatus=True).security_repo_status["filesWithIssues"]
+    assert [issue["path"] for issue in issues] == ["modeling_tiny.py"]

@@ -1,0 +1,58 @@
+"""Scan-on-push results: kept per blob and named suffix, redone after an upgrade."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from modelyard.hub.server.accounts import Principal
+from modelyard.hub.server.db import ScanResult
+from modelyard.hub.server.hub import Hub
+from modelyard.hub.server.repos import AddFile
+from modelyard.hub.server.settings import Settings
+
+CODE = b"import os\nos.system('id')\n"
+
+
+def _hub_with_code(data_dir: Path) -> Hub:
+    hub = Hub.open(Settings(data_dir=data_dir))
+    owner = Principal("ops")
+    hub.repos.create("model", "ops/tiny", owner, private=False)
+    blob = hub.store.put_bytes(CODE)
+    hub.repos.register_blobs([blob])
+    files = [AddFile("notes.txt", blob.sha256, False), AddFile("hubconf.py", blob.sha256, False)]
+    hub.repos.commit("model", "ops/tiny", "main", files, owner, title="add code")
+    return hub
+
+
+def _verdicts(hub: Hub) -> dict[str, str | None]:
+    snapshot = hub.repos.snapshot("model", "ops/tiny", "main", None)
+    return {entry.path: entry.scan.verdict if entry.scan else None for entry in snapshot.files}
+
+
+def test_one_blob_gets_a_result_per_named_suffix(tmp_path: Path) -> None:
+    hub = _hub_with_code(tmp_path)
+    assert _verdicts(hub) == {
+        ".gitattributes": "safe", "notes.txt": "safe", "hubconf.py": "suspicious"
+    }  # fmt: skip
+    with Session(hub.engine) as session:
+        assert sorted(session.scalars(select(ScanResult.suffix)).all()) == ["", "", ".py"]
+
+
+def test_results_from_before_named_suffixes_are_redone_at_start_up(tmp_path: Path) -> None:
+    hub = _hub_with_code(tmp_path)
+    with hub.engine.begin() as connection:  # the table as an older modelyard made it
+        connection.execute(text("DROP TABLE scan_results"))
+        connection.execute(
+            text(
+                "CREATE TABLE scan_results (sha256 VARCHAR(64) PRIMARY KEY, verdict VARCHAR(16),"
+                " summary TEXT, report JSON, scanned_at DATETIME)"
+            )
+        )
+    hub.engine.dispose()
+    reopened = Hub.open(Settings(data_dir=tmp_path))
+    assert _verdicts(reopened) == {
+        ".gitattributes": "safe", "notes.txt": "safe", "hubconf.py": "suspicious"
+    }  # fmt: skip
