@@ -29,6 +29,12 @@ def test_plain_prototxt_is_safe(tmp_path):
     (tmp_path / "deploy.prototxt").write_text(LENET)
     result = scan(tmp_path / "deploy.prototxt").files[0]
     assert (result.format, result.verdict, result.findings) == ("caffe-prototxt", "safe", [])
+    import cv2  # OpenCV's Caffe importer: proof that the sample is a real Caffe network
+
+    assert cv2.dnn.readNetFromCaffe(str(tmp_path / "deploy.prototxt")).getLayerNames() == (
+        "conv1",
+        "prob",
+    )
 
 
 def test_python_layer_is_suspicious(tmp_path):

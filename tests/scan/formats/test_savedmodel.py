@@ -98,3 +98,20 @@ def test_truncated_saved_model_is_not_claimed_as_safe(tmp_path):
     path = tmp_path / "saved_model.pb"
     path.write_bytes(_saved_model(PLAIN)[:-7])
     assert scan(path).files[0].verdict != "safe"
+
+
+def test_a_saved_model_folder_is_safe_with_its_variables(tmp_path):
+    """The checkpoint next to saved_model.pb is raw tensor data of that model."""
+    (tmp_path / "variables").mkdir()
+    (tmp_path / "saved_model.pb").write_bytes(_saved_model(PLAIN))
+    (tmp_path / "variables" / "variables.index").write_bytes(b"\x00\x01" + bytes(40))
+    (tmp_path / "variables" / "variables.data-00000-of-00001").write_bytes(bytes(range(64)))
+    (tmp_path / "variables" / "stray.bin").write_bytes(bytes(range(64)))
+    report = scan(tmp_path)
+    verdicts = {r.path.rsplit("/", 1)[-1]: (r.format, str(r.verdict)) for r in report.files}
+    assert verdicts == {
+        "saved_model.pb": ("tensorflow-savedmodel", "safe"),
+        "variables.index": ("tensor-data", "safe"),
+        "variables.data-00000-of-00001": ("tensor-data", "safe"),
+        "stray.bin": ("unknown", "error"),
+    }
