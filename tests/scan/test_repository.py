@@ -10,33 +10,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 import torch
 from gguf import GGUFWriter
-from onnx import helper, numpy_helper
 from safetensors.numpy import save_file
 
 from modelyard.scan import scan
+from tests.samples import save_onnx_with_external_data
 
 MODELYARD = str(Path(sys.executable).with_name("modelyard"))
 MODELING = "import torch\n\n\nclass TinyModel(torch.nn.Module):\n    pass\n"
 PROTOTXT = 'name: "tiny"\nlayer { name: "data" type: "Input" top: "data" }\n'
-
-
-def _onnx_with_external_data(folder: Path) -> None:
-    weight = numpy_helper.from_array(np.ones(4, dtype=np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "w"], ["y"])],
-        "g",
-        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [4])],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [4])],
-        initializer=[weight],
-    )
-    onnx.save_model(
-        helper.make_model(graph), folder / "model.onnx", save_as_external_data=True,
-        location="model.onnx_data", size_threshold=0,
-    )  # fmt: skip
 
 
 def _gguf(path: Path) -> None:
@@ -58,7 +42,7 @@ def snapshot(tmp_path: Path) -> Path:
     (folder / "README.md").write_text("---\nlicense: mit\n---\n# tiny\n")
     save_file({"weight": np.ones((2, 2), dtype=np.float32)}, folder / "model.safetensors")
     torch.save(torch.nn.Linear(2, 2).state_dict(), folder / "pytorch_model.bin")
-    _onnx_with_external_data(folder)
+    save_onnx_with_external_data(folder / "model.onnx", "model.onnx_data")
     _gguf(folder / "tiny.gguf")
     (folder / "deploy.prototxt").write_text(PROTOTXT)
     (folder / "modeling_tiny.py").write_text(MODELING)

@@ -54,7 +54,11 @@ def scan(
 def _adopt_data_files(results: list[FileResult]) -> None:
     """A file in no known format that a scanned model reads as raw tensor data (its ONNX
     external data, its TensorFlow variables) is that model's data: numbers, never run."""
-    owners = {data: result.path for result in results for data in result.data_files}
+    owners = {
+        str((Path(result.path).parent / location).resolve()): result.path
+        for result in results
+        for location in result.data_files
+    }
     for result in results:
         owner = owners.get(str(Path(result.path).resolve()))
         if owner and [f.rule_id for f in result.findings] == [rules.UNSUPPORTED_FORMAT.id]:

@@ -74,7 +74,7 @@ class FileResult:
     format: str
     findings: list[Finding] = field(default_factory=list)
     size: int = 0
-    # Resolved paths of other files the model's loader reads as raw tensor data.
+    # Files the model's loader reads as raw tensor data, relative to its folder.
     data_files: list[str] = field(default_factory=list)
 
     @property

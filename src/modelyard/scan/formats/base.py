@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class FileState:
 
     # Bytes that decompression may still produce for this file, across every layer.
     budget: int
-    # Resolved paths of files next to this one that its loader reads as raw tensor data.
+    # Files that this one's loader reads as raw tensor data, relative to its folder.
     data_files: list[str] = field(default_factory=list)
 
 
@@ -115,10 +115,12 @@ class ScanContext:
                 f"{what} expands {ratio:,.0f} times, from {compressed:,} to {expanded:,} bytes",
             )
 
-    def claim_data_file(self, path: Path) -> None:
-        """Record that the model's loader reads ``path`` as raw tensor data (ONNX external
-        data, TensorFlow variables), so a folder scan does not call that file unknown."""
-        self.file.data_files.append(str(path.resolve()))
+    def claim_data_file(self, location: str) -> None:
+        """Record that the model's loader reads ``location`` (relative to the model's folder)
+        as raw tensor data (ONNX external data, TensorFlow variables), so a folder scan or a
+        hub repository does not call that file unknown. Only a whole file can claim."""
+        if self.stream.member is None:
+            self.file.data_files.append(PurePosixPath(location).as_posix())
 
     def scan_nested(self, data: Buffer, name: str) -> str:
         """Detect and scan inner data; returns the format found."""

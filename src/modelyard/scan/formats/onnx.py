@@ -195,8 +195,7 @@ def _external(
         return
     for problem in _external_span_problems(entries, size, stream):
         ctx.report(INCONSISTENT_TENSOR, f"tensor {name!r}: {problem}", subject=name)
-    if stream.disk_path is not None:
-        ctx.claim_data_file(stream.disk_path.parent / location)
+    ctx.claim_data_file(location)
 
 
 def _external_span_problems(entries: dict[str, str], size: int | None, stream: Stream) -> list[str]:

@@ -135,7 +135,7 @@ class TensorflowReader:
             if kind == "tensorflow-savedmodel" and stream.disk_path is not None:
                 for variables in (stream.disk_path.parent / "variables").glob("variables.*"):
                     if variables.name == "variables.index" or ".data-" in variables.name:
-                        ctx.claim_data_file(variables)
+                        ctx.claim_data_file(f"variables/{variables.name}")
         except protobuf.ProtobufError as error:
             ctx.report(rules.MALFORMED, f"TensorFlow protobuf: {error}")
 

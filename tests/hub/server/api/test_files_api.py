@@ -19,6 +19,8 @@ from huggingface_hub import (
 from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RevisionNotFoundError
 from huggingface_hub.utils import get_session
 
+from tests.samples import save_onnx_with_external_data
+
 
 class _Touch:
     """Pickles to a call of os.system that creates a marker file (a harmless payload)."""
@@ -190,3 +192,23 @@ def test_code_is_judged_by_its_name_even_when_the_same_bytes_came_first_as_text(
     assert verdicts == {"notes.txt": "safe", "modeling_tiny.py": "suspicious"}
     issues = api.model_info(repo, securityStatus=True).security_repo_status["filesWithIssues"]
     assert [issue["path"] for issue in issues] == ["modeling_tiny.py"]
+
+
+def test_onnx_external_data_is_the_models_data(api: HfApi, repo_name: str, tmp_path: Path) -> None:
+    (tmp_path / "onnx").mkdir()
+    save_onnx_with_external_data(tmp_path / "onnx" / "model.onnx", "model.onnx_data")
+    (tmp_path / "stray.bin").write_bytes(bytes(range(64)))
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    api.upload_folder(folder_path=tmp_path, repo_id=repo)
+    status = {
+        name: get_session()
+        .head(hf_hub_url(repo, name, endpoint=api.endpoint))
+        .headers["X-Modelyard-Scan"]
+        for name in ("onnx/model.onnx", "onnx/model.onnx_data", "stray.bin")
+    }
+    assert status == {
+        "onnx/model.onnx": "safe",
+        "onnx/model.onnx_data": "safe",
+        "stray.bin": "error",
+    }
