@@ -59,6 +59,8 @@ def _adopt_data_files(results: list[FileResult]) -> None:
         for result in results
         for location in result.data_files
     }
+    if not owners:
+        return
     for result in results:
         owner = owners.get(str(Path(result.path).resolve()))
         if owner and [f.rule_id for f in result.findings] == [rules.UNSUPPORTED_FORMAT.id]:
