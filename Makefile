@@ -25,10 +25,12 @@ run: install
 
 test: install
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest
 
 test-all: install
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
 	$(VENV)/bin/pytest -m "slow or not slow"
 
 bench: install

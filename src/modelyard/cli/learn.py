@@ -163,7 +163,7 @@ def predict_command(args: argparse.Namespace) -> None:
             package, str(data), out=str(out) if out else None, proba=proba, master=args.spark_master
         )
         if out is None:
-            sys.stdout.write(frame.toPandas().to_csv(index=False))
+            sys.stdout.write(frame.toPandas().to_csv(index=False))  # type: ignore[attr-defined]
         else:
             stderr().print(f"wrote predictions to {escape(str(out))}")
         return
@@ -203,7 +203,7 @@ def models_command(args: argparse.Namespace) -> None:
     from modelyard.learn.backends.spark import MODELS as SPARK_MODELS
     from modelyard.learn.models import all_specs
 
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"model": spec.name, "backend": spec.backend, "tasks": sorted(spec.tasks),
          "data": spec.data, "engine": "local", "summary": spec.summary}
         for spec in all_specs()

@@ -15,7 +15,7 @@ from modelyard.learn.errors import LearnError
 from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_metrics
 from modelyard.learn.model import EpochProgress, Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
-from modelyard.learn.registry import Task
+from modelyard.learn.registry import DataKind, Task
 from modelyard.learn.results import LeaderboardEntry
 from modelyard.learn.task import check_target, infer_task
 
@@ -165,7 +165,7 @@ def compare(
 
     dataset = _load(data, target)
     resolved = _resolve_task(task, dataset)
-    data_kind = "array" if dataset.kind == "array" else "table"
+    data_kind: DataKind = "array" if dataset.kind == "array" else "table"
     specs = [get_spec(name) for name in models] if models else candidates(resolved, data_kind)
     if cv < 2:
         raise LearnError("--cv must be at least 2")

@@ -110,7 +110,7 @@ class Model(BaseEstimator):
 
     def _fit_preprocessing(self, X: Any, spec: ModelSpec) -> tuple[Any, list[int]]:
         if self.input_kind_ == "table":
-            self.schema_ = infer_schema(X)
+            self.schema_: Schema | None = infer_schema(X)
             if not self.schema_.columns:
                 raise UnreadableDataError(
                     "no usable feature columns",

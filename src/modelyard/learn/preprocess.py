@@ -64,7 +64,7 @@ class ColumnCoercer(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features: Any = None) -> Any:
         import numpy as np
 
-        names = []
+        names: list[str] = []
         for name, kind in (self.schema or {}).items():
             if kind == ColumnKind.DATETIME:
                 names.extend(f"{name}__{part}" for part in _DATETIME_PARTS)

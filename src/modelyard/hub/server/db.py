@@ -169,4 +169,4 @@ def _drop_outdated_scan_results(engine: Engine) -> None:
     if not schema.has_table("scan_results"):
         return
     if "suffix" not in {column["name"] for column in schema.get_columns("scan_results")}:
-        ScanResult.__table__.drop(engine)
+        Base.metadata.tables["scan_results"].drop(engine)

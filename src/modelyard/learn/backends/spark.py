@@ -128,7 +128,7 @@ def _gbt_regressor(s: FitSettings) -> Estimator:
     )
 
 
-def _xgboost_options(s: FitSettings) -> dict[str, object]:
+def _xgboost_options(s: FitSettings) -> dict[str, Any]:
     # verbose=False keeps the per-round evaluation log off the console.
     return {
         "features_col": s.features,

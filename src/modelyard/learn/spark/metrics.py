@@ -55,10 +55,18 @@ def _evaluator(name: str) -> Evaluator:
         RegressionEvaluator,
     )
 
-    if name in ("accuracy", "f1"):
-        return MulticlassClassificationEvaluator(labelCol=LABEL, metricName=name)
+    if name == "accuracy":
+        return MulticlassClassificationEvaluator(labelCol=LABEL, metricName="accuracy")
+    if name == "f1":
+        return MulticlassClassificationEvaluator(labelCol=LABEL, metricName="f1")
     if name == "roc_auc":
         return BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderROC")
     if name == "silhouette":
         return ClusteringEvaluator(featuresCol=FEATURES, metricName="silhouette")
-    return RegressionEvaluator(labelCol=LABEL, metricName=name)
+    if name == "rmse":
+        return RegressionEvaluator(labelCol=LABEL, metricName="rmse")
+    if name == "mae":
+        return RegressionEvaluator(labelCol=LABEL, metricName="mae")
+    if name == "r2":
+        return RegressionEvaluator(labelCol=LABEL, metricName="r2")
+    raise ValueError(f"no Spark evaluator for metric {name!r}")

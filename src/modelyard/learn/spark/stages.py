@@ -6,12 +6,12 @@ categories, extra or reordered columns) go through exactly what training saw.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelyard.learn.spark.schema import FeaturePlan, quoted
 
 if TYPE_CHECKING:
-    from pyspark.ml import PipelineModel, Transformer
+    from pyspark.ml import Estimator, PipelineModel, Transformer
 
 # Our own columns carry this prefix so they never collide with the user's.
 PREFIX = "__modelyard_"
@@ -22,7 +22,9 @@ PREDICTED_LABEL = f"{PREFIX}predicted_label"
 _DATE_PARTS = ("year", "month", "dayofmonth", "dayofweek")
 
 
-def preparation(plan: FeaturePlan, *, one_hot: bool, scale: bool) -> list[Transformer]:
+def preparation(
+    plan: FeaturePlan, *, one_hot: bool, scale: bool
+) -> list[Estimator[Any] | Transformer]:
     """Unfitted stages that turn the plan's columns into one feature vector, ``FEATURES``."""
     from pyspark.ml.feature import (
         Imputer,
@@ -35,7 +37,7 @@ def preparation(plan: FeaturePlan, *, one_hot: bool, scale: bool) -> list[Transf
 
     statement, numbers, categories = _casts(plan)
     # One SQL stage casts every input, so a column read as int here and double there still fits.
-    stages: list[Transformer] = [SQLTransformer(statement=statement)]
+    stages: list[Estimator[Any] | Transformer] = [SQLTransformer(statement=statement)]
     assembled: list[str] = []
     if numbers:
         imputed = [f"{name}_imputed" for name in numbers]

@@ -7,6 +7,7 @@ pickles) back with ``ScanContext.scan_nested``, so nesting needs no special case
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from modelyard.scan.report import Finding, Severity
     from modelyard.scan.rules import Rule
 
-Buffer = bytes | bytearray | memoryview
+Buffer = bytes | bytearray | memoryview | mmap.mmap
 
 
 @dataclass(frozen=True)

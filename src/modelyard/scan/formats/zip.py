@@ -162,9 +162,9 @@ def hidden_entries(data: Buffer, entries: list[Entry], directory_start: int) -> 
             while found >= 0:
                 following = gap.find(_LOCAL, found + 4)
                 limit = cursor + following if following >= 0 else start
-                entry = _entry_at(data, cursor + found, limit)
-                if entry is not None:
-                    hidden.append(entry)
+                local = _entry_at(data, cursor + found, limit)
+                if local is not None:
+                    hidden.append(local)
                 found = following
         cursor = max(cursor, end)
     return hidden
@@ -289,9 +289,10 @@ class ZipReader:
                 )
                 return None
         else:
-            content = self._member_via_zipfile(data, entry, ctx, budget)
-            if content is None:
+            other = self._member_via_zipfile(data, entry, ctx, budget)
+            if other is None:
                 return None
+            content = other
         ctx.count_expansion(f"zip member {entry.name!r}", len(raw), len(content))
         return content
 

@@ -103,7 +103,7 @@ class Machine:
         self.options = options
         self.trace = trace or Trace()
 
-    def bytes_of(self, value: Any) -> bytes | memoryview | None:
+    def bytes_of(self, value: Any) -> bytes | bytearray | memoryview | None:
         """The bytes a symbolic bytes value stands for (``None`` if it is not bytes)."""
         if isinstance(value, bytes | bytearray):
             return value

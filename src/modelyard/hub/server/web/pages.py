@@ -38,7 +38,9 @@ def _render(request: Request, template: str, context: dict[str, Any]) -> HTMLRes
 
 def _facets(repos: list[Any]) -> dict[str, list[str]]:
     """Library, task and other tags offered as filters, from the listed repos' cards."""
-    libraries, tasks, tags = set(), set(), set()
+    libraries: set[str] = set()
+    tasks: set[str] = set()
+    tags: set[str] = set()
     for repo in repos:
         card = repo.card_data or {}
         if card.get("library_name"):
@@ -186,9 +188,9 @@ def login(request: Request, token: Annotated[str, Form()]) -> Response:
     try:
         hub.accounts.authenticate(token.strip())
     except AuthenticationError:
-        response = _render(request, "login.html", {"error": "That token is not valid."})
-        response.status_code = 401
-        return response
+        rejected = _render(request, "login.html", {"error": "That token is not valid."})
+        rejected.status_code = 401
+        return rejected
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
         COOKIE, token.strip(), httponly=True, samesite="lax",
