@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 from modelyard.learn.spark.schema import Task
 from modelyard.learn.spark.stages import FEATURES, LABEL
@@ -55,18 +55,12 @@ def _evaluator(name: str) -> Evaluator:
         RegressionEvaluator,
     )
 
-    if name == "accuracy":
-        return MulticlassClassificationEvaluator(labelCol=LABEL, metricName="accuracy")
-    if name == "f1":
-        return MulticlassClassificationEvaluator(labelCol=LABEL, metricName="f1")
+    if name in ("accuracy", "f1"):
+        classification = cast(Literal["accuracy", "f1"], name)
+        return MulticlassClassificationEvaluator(labelCol=LABEL, metricName=classification)
     if name == "roc_auc":
         return BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderROC")
     if name == "silhouette":
         return ClusteringEvaluator(featuresCol=FEATURES, metricName="silhouette")
-    if name == "rmse":
-        return RegressionEvaluator(labelCol=LABEL, metricName="rmse")
-    if name == "mae":
-        return RegressionEvaluator(labelCol=LABEL, metricName="mae")
-    if name == "r2":
-        return RegressionEvaluator(labelCol=LABEL, metricName="r2")
-    raise ValueError(f"no Spark evaluator for metric {name!r}")
+    regression = cast(Literal["rmse", "mae", "r2"], name)
+    return RegressionEvaluator(labelCol=LABEL, metricName=regression)
