@@ -44,17 +44,18 @@ class PythonSourceReader:
         try:
             tree = ast.parse(bytes(stream.data), filename=stream.name)
         except (SyntaxError, ValueError) as error:
-            ctx.report(rules.MALFORMED, f"{stream.name} is not valid Python: {error}")
+            ctx.report(rules.MALFORMED, f"not valid Python: {error}")
             return
         imports, calls = summarize(tree)
         notable = sorted(calls & _NOTABLE_CALLS)
-        message = f"{stream.name} runs when imported; it imports {', '.join(imports) or 'nothing'}"
+        # The file's name is not repeated: the hub keeps one result for the same code under any
+        # name ending in .py.
+        message = f"Python code run on import; it imports {', '.join(imports) or 'nothing'}"
         if notable:
             message += f" and calls {', '.join(notable)}"
         ctx.report(
             REPOSITORY_CODE,
             message,
-            subject=stream.name,
             detail="calls: " + ", ".join(sorted(calls)),
         )
 
