@@ -16,7 +16,7 @@ from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_
 from modelyard.learn.model import EpochProgress, Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
 from modelyard.learn.registry import DataKind, Task
-from modelyard.learn.results import LeaderboardEntry
+from modelyard.learn.results import LeaderboardEntry, TrainSummary
 from modelyard.learn.task import check_target, infer_task
 
 MIN_ROWS = 10
@@ -24,26 +24,11 @@ Progress = Callable[[int, int, str], None]
 """Called as ``progress(done, total, what)`` while a job runs."""
 
 
-@dataclass
-class TrainResult:
+@dataclass(frozen=True, kw_only=True)
+class TrainResult(TrainSummary):
     """What ``train`` made: the fitted model, its hold-out metrics and where it was saved."""
 
-    model: str
-    backend: str
-    task: Task
-    metrics: dict[str, float]
-    package: Path | None
     estimator: Model
-    dropped: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "backend": self.backend,
-            "task": self.task,
-            "metrics": self.metrics,
-            "package": str(self.package) if self.package else None,
-        }
 
 
 @dataclass
@@ -133,8 +118,9 @@ def train(
         source = Path(dataset.source).name if dataset.source else None
         package = save(estimator, out, metrics=metrics, target=dataset.target, dataset=source)
     return TrainResult(
-        spec.name, spec.backend, resolved, metrics, package, estimator, estimator.dropped_columns
-    )
+        model=spec.name, backend=spec.backend, task=resolved, metrics=metrics, package=package,
+        estimator=estimator, dropped=estimator.dropped_columns,
+    )  # fmt: skip
 
 
 def _stratifiable(y: Any) -> bool:

@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSummary:
+    """What ``train`` reports on either engine: the model, its hold-out metrics, the package
+    and the columns it dropped. ``to_dict`` is the JSON of ``modelyard train --json``."""
+
+    model: str
+    backend: str
+    task: str
+    metrics: dict[str, float]
+    package: Path | None = None
+    dropped: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "backend": self.backend,
+            "task": self.task,
+            "metrics": self.metrics,
+            "package": str(self.package) if self.package else None,
+        }
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.learn.backends import spark as registry
-from modelyard.learn.results import LeaderboardEntry
+from modelyard.learn.results import LeaderboardEntry, TrainSummary
 from modelyard.learn.spark import packaging, session
 from modelyard.learn.spark.errors import SparkDataError
 from modelyard.learn.spark.metrics import PRIMARY, metric_names, score
@@ -42,27 +42,13 @@ Progress = Callable[[int, int, str], None]
 _FOLD = f"{PREFIX}fold"
 
 
-@dataclass(frozen=True)
-class SparkTrainResult:
+@dataclass(frozen=True, kw_only=True)
+class SparkTrainResult(TrainSummary):
     """What ``train`` fitted and how it scored on the hold-out rows."""
 
-    model: str
-    task: Task
-    target: str | None
-    metrics: dict[str, float]
-    package: Path | None = None
-    classes: list[str] = field(default_factory=list)
-    dropped: dict[str, str] = field(default_factory=dict)
     backend: str = "spark"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "backend": self.backend,
-            "task": self.task,
-            "metrics": self.metrics,
-            "package": str(self.package) if self.package else None,
-        }
+    target: str | None
+    classes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,8 +126,9 @@ def train(
     )
     package = packaging.save(pipeline, info, out) if out is not None else None
     return SparkTrainResult(
-        spec.name, job.task, job.target, metrics, package, job.classes, job.plan.dropped
-    )
+        model=spec.name, task=job.task, target=job.target, metrics=metrics, package=package,
+        classes=job.classes, dropped=job.plan.dropped,
+    )  # fmt: skip
 
 
 def compare(
