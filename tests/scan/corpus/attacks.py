@@ -33,6 +33,11 @@ def _unicode(text: str) -> bytes:
     return b"X" + len(raw).to_bytes(4, "little") + raw
 
 
+def _global(module: str, name: str) -> bytes:
+    """``module.name`` pushed by STACK_GLOBAL (protocol 4)."""
+    return _unicode(module) + _unicode(name) + b"\x93"
+
+
 def _bytes(data: bytes) -> bytes:
     return b"B" + len(data).to_bytes(4, "little") + data
 
@@ -44,7 +49,7 @@ def call0(module: str, name: str, *args: str) -> bytes:
 
 def call4(module: str, name: str, *args: str) -> bytes:
     """The same with STACK_GLOBAL under protocol 4."""
-    body = _unicode(module) + _unicode(name) + b"\x93" + b"(" + b"".join(map(_unicode, args))
+    body = _global(module, name) + b"(" + b"".join(map(_unicode, args))
     return b"\x80\x04" + body + b"tR."
 
 
@@ -159,23 +164,12 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
         + b"\x85R."
     )
     add("stack_global_memo.pkl", memo, "pickle", "STACK_GLOBAL operands from the memo", "pickle")
-    dup = (
-        b"\x80\x04"
-        + _unicode("os")
-        + _unicode("system")
-        + b"\x93"
-        + b"2"
-        + b"0"
-        + _unicode(touch)
-        + b"\x85R."
-    )
+    dup = b"\x80\x04" + _global("os", "system") + b"2" + b"0" + _unicode(touch) + b"\x85R."
     add("dup.pkl", dup, "pickle", "callable duplicated with DUP", "pickle")
     computed = (
         b"\x80\x04"
         + _unicode("os")
-        + _unicode("builtins")
-        + _unicode("str")
-        + b"\x93"
+        + _global("builtins", "str")
         + _unicode("system")
         + b"\x85R"
         + b"\x93"
@@ -185,12 +179,8 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     add("stack_global_computed.pkl", computed, "pickle", "STACK_GLOBAL name from a call", "pickle")
     getattr_chain = (
         b"\x80\x04"
-        + _unicode("builtins")
-        + _unicode("getattr")
-        + b"\x93"
-        + _unicode("builtins")
-        + _unicode("__import__")
-        + b"\x93"
+        + _global("builtins", "getattr")
+        + _global("builtins", "__import__")
         + _unicode("os")
         + b"\x85R"
         + _unicode("system")
@@ -207,12 +197,8 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     )
     import_module = (
         b"\x80\x04"
-        + _unicode("builtins")
-        + _unicode("getattr")
-        + b"\x93"
-        + _unicode("importlib")
-        + _unicode("import_module")
-        + b"\x93"
+        + _global("builtins", "getattr")
+        + _global("importlib", "import_module")
         + _unicode("os")
         + b"\x85R"
         + _unicode("system")
@@ -223,9 +209,7 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     add("importlib.pkl", import_module, "pickle", "importlib.import_module", "pickle")
     resolve = (
         b"\x80\x04"
-        + _unicode("pkgutil")
-        + _unicode("resolve_name")
-        + b"\x93"
+        + _global("pkgutil", "resolve_name")
         + _unicode("os:system")
         + b"\x85R"
         + _unicode(touch)
@@ -234,34 +218,21 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     add("pkgutil_resolve.pkl", resolve, "pickle", "pkgutil.resolve_name", "pickle")
     locate = (
         b"\x80\x04"
-        + _unicode("pydoc")
-        + _unicode("locate")
-        + b"\x93"
+        + _global("pydoc", "locate")
         + _unicode("os.system")
         + b"\x85R"
         + _unicode(touch)
         + b"\x85R."
     )
     add("pydoc_locate.pkl", locate, "pickle", "pydoc.locate", "pickle")
-    dotted = (
-        b"\x80\x04"
-        + _unicode("pathlib")
-        + _unicode("os.system")
-        + b"\x93"
-        + _unicode(touch)
-        + b"\x85R."
-    )
+    dotted = b"\x80\x04" + _global("pathlib", "os.system") + _unicode(touch) + b"\x85R."
     add("dotted_name.pkl", dotted, "pickle", "dotted name pathlib -> os.system", "pickle")
     methodcaller = (
         b"\x80\x04"
-        + _unicode("operator")
-        + _unicode("methodcaller")
-        + b"\x93"
+        + _global("operator", "methodcaller")
         + _unicode("touch")
         + b"\x85R"
-        + _unicode("pathlib")
-        + _unicode("Path")
-        + b"\x93"
+        + _global("pathlib", "Path")
         + _unicode(str(marker))
         + b"\x85R"
         + b"\x85R."
@@ -269,14 +240,10 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     add("operator_methodcaller.pkl", methodcaller, "pickle", "operator.methodcaller", "pickle")
     attrgetter = (
         b"\x80\x04"
-        + _unicode("operator")
-        + _unicode("attrgetter")
-        + b"\x93"
+        + _global("operator", "attrgetter")
         + _unicode("system")
         + b"\x85R"
-        + _unicode("builtins")
-        + _unicode("__import__")
-        + b"\x93"
+        + _global("builtins", "__import__")
         + _unicode("os")
         + b"\x85R"
         + b"\x85R"
@@ -286,12 +253,8 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     add("operator_attrgetter.pkl", attrgetter, "pickle", "operator.attrgetter", "pickle")
     partial = (
         b"\x80\x04"
-        + _unicode("functools")
-        + _unicode("partial")
-        + b"\x93"
-        + _unicode("os")
-        + _unicode("system")
-        + b"\x93"
+        + _global("functools", "partial")
+        + _global("os", "system")
         + _unicode(touch)
         + b"\x86R"
         + b")R."
@@ -300,12 +263,8 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     code = marshal.dumps(compile(python, "<payload>", "exec"))
     function = (
         b"\x80\x04"
-        + _unicode("types")
-        + _unicode("FunctionType")
-        + b"\x93"
-        + _unicode("marshal")
-        + _unicode("loads")
-        + b"\x93"
+        + _global("types", "FunctionType")
+        + _global("marshal", "loads")
         + _bytes(code)
         + b"\x85R"
         + b"}"
@@ -317,12 +276,8 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     )
     ctypes_call = (
         b"\x80\x04"
-        + _unicode("builtins")
-        + _unicode("getattr")
-        + b"\x93"
-        + _unicode("ctypes")
-        + _unicode("CDLL")
-        + b"\x93"
+        + _global("builtins", "getattr")
+        + _global("ctypes", "CDLL")
         + b"N\x85R"
         + _unicode("system")
         + b"\x86R"
@@ -379,12 +334,8 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
     for module, name, tag in (("joblib", "load", "joblib"), ("pandas", "read_pickle", "pandas")):
         wrapped = (
             b"\x80\x04"
-            + _unicode(module)
-            + _unicode(name)
-            + b"\x93"
-            + _unicode("io")
-            + _unicode("BytesIO")
-            + b"\x93"
+            + _global(module, name)
+            + _global("io", "BytesIO")
             + _bytes(inner)
             + b"\x85R\x85R."
         )
@@ -449,12 +400,7 @@ def _containers(dest: Path, touch: str, add: Callable[..., None]) -> None:
     )
     add("legacy.pt", legacy.getvalue(), "pytorch-legacy", "PyTorch legacy format", "torch")
     storage = (
-        b"\x80\x04"
-        + _unicode("torch.storage")
-        + _unicode("_load_from_bytes")
-        + b"\x93"
-        + _bytes(checkpoint)
-        + b"\x85R."
+        b"\x80\x04" + _global("torch.storage", "_load_from_bytes") + _bytes(checkpoint) + b"\x85R."
     )
     add("nested_torch.pkl", storage, "nested", "torch.storage._load_from_bytes(bytes)", "pickle")
 
