@@ -147,4 +147,5 @@ def test_mutated_models(data):
 @FUZZ
 @given(st.lists(st.sampled_from(list(b"()t]}aeslduN0124Kh\x85\x86\x87\x94q")), max_size=300))
 def test_random_opcode_sequences(opcodes):
-    judge(b"\x80\x04" + bytes(opcodes) + b".")
+    """No global is ever imported here: whatever breaks, nothing may look dangerous."""
+    assert judge(b"\x80\x04" + bytes(opcodes) + b".").verdict in ("safe", "error")
