@@ -23,7 +23,7 @@ def scan_command(args: argparse.Namespace) -> int:
     Folders are walked fully, files without an extension included. Exit codes:
     0 safe, 1 unsafe (or suspicious with --strict), 2 not fully scanned (error).
     """
-    from modelyard.scan import explain, scan
+    from modelyard.scan import ScanOptions, explain, scan
     from modelyard.scan.render import to_json, to_sarif, to_text
 
     if args.explain:
@@ -32,7 +32,8 @@ def scan_command(args: argparse.Namespace) -> int:
         return 0
     if not args.paths:
         raise UsageError("give at least one file or folder to scan (or --explain RULE)")
-    report = scan(*args.paths, jobs=args.jobs)
+    options = ScanOptions() if args.timeout is None else ScanOptions(timeout=args.timeout or None)
+    report = scan(*args.paths, options=options, jobs=args.jobs)
     if args.format == "json":
         rendered = to_json(report) + "\n"
     elif args.format == "sarif":
@@ -67,7 +68,17 @@ def register(commands: Commands) -> None:
         "--strict", action="store_true", help="exit 1 for suspicious files too, not only unsafe"
     )
     parser.add_argument(
-        "-j", "--jobs", type=at_least(0), default=0,
+        "-j",
+        "--jobs",
+        type=at_least(0),
+        default=0,
         help="processes to scan with (default 0: one per CPU when the input is large)",
-    )  # fmt: skip
+    )
+    parser.add_argument(
+        "--timeout",
+        type=at_least(0, float),
+        metavar="SECONDS",
+        help="most time one file may take; past it the file is an error "
+        "(default: 300, ScanOptions.timeout; 0: no limit)",
+    )
     parser.add_argument("--explain", metavar="RULE", help="explain a rule ID (e.g. MY-PKL-001)")

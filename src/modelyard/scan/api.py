@@ -12,7 +12,7 @@ from modelyard.scan import rules
 from modelyard.scan.engine import scan_stream
 from modelyard.scan.errors import ScanError
 from modelyard.scan.formats.base import FileState, Stream
-from modelyard.scan.options import ScanOptions
+from modelyard.scan.options import Deadline, DeadlinePassed, ScanOptions
 from modelyard.scan.report import FileResult, Finding, ScanReport
 
 # Below this many files, starting worker processes costs more than it saves.
@@ -38,7 +38,7 @@ def scan(
     started = time.perf_counter()
     files = [file for path in paths for file in _expand(Path(path))]
     if jobs == 0:
-        jobs = os.cpu_count() or 1 if _total_size(files) > _PARALLEL_MIN_BYTES else 1
+        jobs = (os.cpu_count() or 1) if _total_size(files) > _PARALLEL_MIN_BYTES else 1
     if jobs > 1 and len(files) >= _PARALLEL_MIN_FILES:
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
@@ -101,7 +101,21 @@ def scan_file(
     options = options or ScanOptions()
     findings: list[Finding] = []
     result = FileResult(path=str(path), format="unknown", findings=findings)
-    state = FileState(budget=options.max_decompressed_bytes, data_files=result.data_files)
+    state = FileState(
+        options.max_decompressed_bytes, Deadline.after(options.timeout), result.data_files
+    )
+
+    def judge(stream: Stream) -> None:
+        try:
+            result.format = scan_stream(stream, options, findings.append, state)
+        except DeadlinePassed:
+            findings.append(
+                rules.TIMED_OUT.finding(
+                    f"the scan took longer than {options.timeout} seconds and was stopped; "
+                    "the rest of the file was not read"
+                )
+            )
+
     try:
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -110,12 +124,10 @@ def scan_file(
                 result.format = "empty"
                 return result
             if size <= _READ_WHOLE:
-                stream = Stream(data=handle.read(), disk_path=path, file_name=name)
-                result.format = scan_stream(stream, options, findings.append, state)
+                judge(Stream(data=handle.read(), disk_path=path, file_name=name))
                 return result
             with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                stream = Stream(data=data, disk_path=path, file_name=name)
-                result.format = scan_stream(stream, options, findings.append, state)
+                judge(Stream(data=data, disk_path=path, file_name=name))
     except BufferError:
         # A reader kept a view of the mapping alive; the mapping is freed with it.
         pass

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from modelyard.scan import rules
 from modelyard.scan.formats import READERS
 from modelyard.scan.formats.base import FileState, ScanContext, Stream
-from modelyard.scan.options import ScanOptions
+from modelyard.scan.options import Deadline, DeadlinePassed, ScanOptions
 from modelyard.scan.report import Finding
 
 logger = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def scan_stream(
 
     ``file`` is shared with the streams nested in this one (a new one for a file's top stream).
     """
-    file = file or FileState(budget=options.max_decompressed_bytes)
+    file = file or FileState(options.max_decompressed_bytes, Deadline.after(options.timeout))
     ctx = ScanContext(options, stream, emit, dispatch, file)
     if len(stream.data) == 0:
         return "empty"
@@ -49,6 +49,8 @@ def scan_stream(
             if not reader.sniff(head, stream):
                 continue
             reader.scan(stream, ctx)
+        except DeadlinePassed:
+            raise  # ends the whole file's scan, not just this reader
         except Exception as error:
             # A reader bug or hostile input must not end the scan, and must not look safe.
             logger.debug("reader %s failed", reader.name, exc_info=True)

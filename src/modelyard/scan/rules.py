@@ -105,6 +105,15 @@ TENSOR_DATA = register(
     bytes into numbers and runs nothing in them. Scanned on its own, the same file is reported as
     unsupported (MY-SCN-001), because nothing then says what reads it.""",
 )
+TIMED_OUT = register(
+    "MY-SCN-006",
+    Severity.ERROR,
+    "Scan deadline passed",
+    """Scanning the file took longer than ScanOptions.timeout (`modelyard scan --timeout`, `hub
+    serve --scan-timeout`). What was found until then is reported, but the rest was not read, so
+    the file cannot be called safe. Files built to take long to scan are a denial-of-service
+    attack; raise the deadline only for very large files from a source you trust.""",
+)
 DANGEROUS_GLOBAL = register(
     "MY-PKL-001",
     Severity.UNSAFE,
@@ -191,5 +200,7 @@ DECOMPRESSION_BOMB = register(
     """Compressed data in the file expands far more than model data does (the ratio and size are
     in the message; see ScanOptions.max_expansion_ratio). Such ratios come from long runs of
     identical bytes, the material of decompression bombs that exhaust the memory or disk of
-    whatever unpacks them. Everything up to max_decompressed_bytes was still scanned.""",
+    whatever unpacks them. Decompression stops as soon as the ratio is reached, so the rest of the
+    data is not scanned and the file also gets MY-SCN-003 (an error): raise
+    max_expansion_ratio only for files whose source you trust.""",
 )

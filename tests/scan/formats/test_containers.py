@@ -55,13 +55,27 @@ def test_decompression_bomb_is_limited(tmp_path):
 BOMB_OPTIONS = ScanOptions(bomb_min_bytes=1 << 20)
 
 
-@pytest.mark.parametrize("wrap", [gzip.compress, lambda data: zipped({"data.pkl": data})])
-def test_expansion_ratio_of_a_bomb_is_reported(tmp_path, wrap):
+BOMB_WRAPPERS = [gzip.compress, lambda data: zipped({"data.pkl": data})]
+
+
+@pytest.mark.parametrize("wrap", BOMB_WRAPPERS, ids=["gzip", "zip"])
+def test_expansion_ratio_of_a_bomb_stops_decompression(tmp_path, wrap):
     path = tmp_path / "model.bin"
     path.write_bytes(wrap(pickle.dumps(b"\0" * (4 << 20))))
     result = scan(path, options=BOMB_OPTIONS).files[0]
-    assert result.verdict == "suspicious" and rule_ids(result) == {"MY-ARC-004"}
+    assert result.verdict == "error" and {"MY-ARC-004", "MY-SCN-003"} <= rule_ids(result)
     assert "times, from" in result.findings[0].message
+    assert "stopped there" in result.findings[0].message
+
+
+@pytest.mark.parametrize("wrap", BOMB_WRAPPERS, ids=["gzip", "zip"])
+def test_code_behind_a_bomb_fails_closed(tmp_path, wrap):
+    """Bytes that compress a thousandfold hide a call the scan never reaches: never exit 0."""
+    hidden = pickle.dumps(b"\0" * (4 << 20))[:-1] + b"0" + EVIL
+    path = tmp_path / "model.bin"
+    path.write_bytes(wrap(hidden))
+    result = scan(path, options=BOMB_OPTIONS).files[0]
+    assert result.verdict == "error"
 
 
 def test_real_compressed_models_are_not_bombs(tmp_path):

@@ -7,18 +7,50 @@ pickles) back with ``ScanContext.scan_nested``, so nesting needs no special case
 
 from __future__ import annotations
 
+import io
 import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from modelyard.scan import rules
+from modelyard.scan.options import Deadline, ScanOptions
 
 if TYPE_CHECKING:
-    from modelyard.scan.options import ScanOptions
     from modelyard.scan.report import Finding, Severity
     from modelyard.scan.rules import Rule
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
+
+
+class BufferFile(io.RawIOBase):
+    """A read-only, seekable file over a buffer, for parsers that want a file (``tarfile``);
+    unlike ``io.BytesIO`` it copies nothing."""
+
+    def __init__(self, data: Buffer) -> None:
+        self._view = memoryview(data).cast("B")
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        piece = self._view[self._pos : self._pos + len(buffer)]
+        buffer[: len(piece)] = piece
+        self._pos += len(piece)
+        return len(piece)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(base + offset, 0)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
 
 
 @dataclass(frozen=True)
@@ -54,6 +86,7 @@ class FileState:
 
     # Bytes that decompression may still produce for this file, across every layer.
     budget: int
+    deadline: Deadline = field(default_factory=Deadline)
     # Files that this one's loader reads as raw tensor data, relative to its folder.
     data_files: list[str] = field(default_factory=list)
 
@@ -103,19 +136,6 @@ class ScanContext:
         stream = Stream(data=data, member=member, depth=self.stream.depth + 1)
         return ScanContext(self.options, stream, self.emit, self.dispatch, self.file)
 
-    def count_expansion(self, what: str, compressed: int, expanded: int) -> None:
-        """Charge ``expanded`` decompressed bytes to the file's budget, and report a ratio
-        that only decompression bombs reach."""
-        from modelyard.scan import rules
-
-        self.file.budget -= expanded
-        ratio = expanded / max(compressed, 1)
-        if expanded > self.options.bomb_min_bytes and ratio > self.options.max_expansion_ratio:
-            self.report(
-                rules.DECOMPRESSION_BOMB,
-                f"{what} expands {ratio:,.0f} times, from {compressed:,} to {expanded:,} bytes",
-            )
-
     def claim_data_file(self, location: str) -> None:
         """Record that the model's loader reads ``location`` (relative to the model's folder)
         as raw tensor data (ONNX external data, TensorFlow variables), so a folder scan or a
@@ -123,8 +143,21 @@ class ScanContext:
         if self.stream.member is None:
             self.file.data_files.append(PurePosixPath(location).as_posix())
 
+    def whole(self, what: str) -> bytes | None:
+        """All of the stream's bytes, for a parser that needs them at once (JSON, Python,
+        prototxt); ``None``, reported, past ``max_text_bytes``."""
+        limit = self.options.max_text_bytes
+        if len(self.stream.data) > limit:
+            self.report(
+                rules.LIMIT_EXCEEDED,
+                f"{what} is larger than max_text_bytes ({limit:,} bytes); it was not parsed",
+            )
+            return None
+        return bytes(self.stream.data)
+
     def scan_nested(self, data: Buffer, name: str) -> str:
         """Detect and scan inner data; returns the format found."""
+        self.file.deadline.check()
         child = self.child(data, name)
         return self.dispatch(child.stream, self)
 

@@ -40,8 +40,11 @@ class CaffePrototxtReader:
         return stream.name.endswith(".prototxt") and b"\0" not in head
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
+        raw = ctx.whole("prototxt")
+        if raw is None:
+            return
         try:
-            text = bytes(stream.data).decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             ctx.report(rules.MALFORMED, f"prototxt is not UTF-8 text: {error}")
             return

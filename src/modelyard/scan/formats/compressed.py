@@ -1,84 +1,27 @@
 """Compressed streams (gzip, bzip2, xz, lzma, zlib, lz4 and joblib's old zlib files): the
-decompressed data is scanned as a nested stream, within the decompression budget."""
+decompressed data is scanned as a nested stream, within the limits ``inflate`` keeps."""
 
 from __future__ import annotations
 
-import bz2
-import lzma
-import zlib
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.inflate import DAMAGE, Compression, decompressor, inflate
 
-_CHUNK = 1 << 22
 # joblib < 0.10 wrote zlib data behind this prefix and a hex length padded to 19 bytes.
 _JOBLIB_ZFILE_PREFIX = b"ZF"
 _JOBLIB_ZFILE_HEADER = 2 + 19
-# Formats whose files may hold several compressed members back to back.
-_MULTI_MEMBER = ("gzip", "bzip2", "xz", "lzma")
 
 
-class LimitReached(Exception):
-    """Decompression produced more than the budget allows."""
-
-
-def _engine(kind: str) -> Any:
-    if kind == "gzip":
-        return zlib.decompressobj(31)
-    if kind == "zlib":
-        return zlib.decompressobj()
-    if kind == "bzip2":
-        return bz2.BZ2Decompressor()
-    if kind == "xz":
-        return lzma.LZMADecompressor(lzma.FORMAT_XZ)
-    if kind == "lzma":
-        return lzma.LZMADecompressor(lzma.FORMAT_ALONE)
-    import lz4.frame
-
-    return lz4.frame.LZ4FrameDecompressor()
-
-
-def decompress(data: Buffer, kind: str, budget: int, out: list[bytes]) -> None:
-    """Append decompressed pieces of ``data`` to ``out``.
-
-    Raises ``EOFError`` if the data ends early, ``LimitReached`` past ``budget`` bytes, and the
-    decompressor's own error for damaged data; ``out`` keeps what came out before.
-    """
-    produced = 0
-    view = memoryview(data)
-    while view:
-        engine = _engine(kind)
-        pending: Any = view
-        while not engine.eof:
-            if kind in ("gzip", "zlib"):
-                piece = engine.decompress(pending, _CHUNK)
-                pending = engine.unconsumed_tail
-                stuck = not piece and not pending
-            else:
-                piece = engine.decompress(pending, max_length=_CHUNK)
-                pending = b""
-                stuck = engine.needs_input and not engine.eof
-            if piece:
-                out.append(piece)
-                produced += len(piece)
-                if produced > budget:
-                    raise LimitReached
-            if stuck:
-                raise EOFError("the compressed data ends before its end marker")
-        rest = engine.unused_data if kind in _MULTI_MEMBER else b""
-        view = memoryview(rest) if rest.strip(b"\0") else memoryview(b"")
-
-
-def _trial(kind: str, head: bytes) -> bool:
+def _trial(kind: Compression, head: bytes) -> bool:
     try:
-        _engine(kind).decompress(head)
-    except (zlib.error, lzma.LZMAError, OSError, ValueError):
+        decompressor(kind).decompress(head)
+    except DAMAGE:
         return False
     return True
 
 
-def compression_of(head: bytes) -> str | None:
+def compression_of(head: bytes) -> Compression | None:
     """The compression format that ``head`` starts with, if any."""
     if head[:2] == b"\x1f\x8b":
         return "gzip"
@@ -111,19 +54,6 @@ class CompressedReader:
         if kind is None:
             kind = "zlib"
             data = memoryview(data)[_JOBLIB_ZFILE_HEADER:]
-        budget = ctx.file.budget
-        pieces: list[bytes] = []
-        try:
-            decompress(data, kind, budget, pieces)
-        except LimitReached:
-            ctx.report(
-                rules.LIMIT_EXCEEDED,
-                f"{kind} data expands beyond what is left of max_decompressed_bytes "
-                f"({budget} bytes); only the first part was scanned",
-            )
-        except (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError) as error:
-            ctx.report(rules.MALFORMED, f"{kind} data is damaged ({error}); scanned what came out")
-        expanded = b"".join(pieces)
-        ctx.count_expansion(f"{kind} data", len(data), len(expanded))
+        expanded = inflate(data, kind, f"{kind} data", ctx)
         inner = ctx.scan_nested(expanded, f"<{kind}>")
         ctx.kind = f"{inner} ({kind})"

@@ -109,8 +109,11 @@ class KerasConfigReader:
         return head.lstrip()[:1] == b"{" and b'"class_name"' in bytes(stream.data[:4096])
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
+        raw = ctx.whole("Keras configuration")
+        if raw is None:
+            return
         try:
-            config = json.loads(bytes(stream.data))
+            config = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             ctx.report(rules.MALFORMED, f"Keras configuration is not valid JSON: {error}")
             return

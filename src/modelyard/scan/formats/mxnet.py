@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.options import ScanOptions
 from modelyard.scan.report import Severity
 
 _LIST_MAGIC = 0x112
@@ -43,13 +44,18 @@ class MxnetSymbolReader:
     def sniff(self, head: bytes, stream: Stream) -> bool:
         if head.lstrip()[:1] != b"{" or b'"nodes"' not in bytes(stream.data[:4096]):
             return False
+        if len(stream.data) > ScanOptions.max_text_bytes:
+            return True  # too large to parse here: scan() reports the limit
         try:
             return _is_symbol(json.loads(bytes(stream.data)))
         except (ValueError, UnicodeDecodeError):
             return False
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
-        for node in json.loads(bytes(stream.data))["nodes"]:
+        raw = ctx.whole("MXNet symbol graph")
+        if raw is None:
+            return
+        for node in json.loads(raw)["nodes"]:
             if not isinstance(node, dict) or node.get("op") != "Custom":
                 continue
             attrs = node.get("attrs") or node.get("attr") or node.get("param") or {}

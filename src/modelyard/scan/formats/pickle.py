@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import struct
-from typing import Any, ClassVar
+from typing import Any, ClassVar, assert_never
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
 from modelyard.scan.options import ScanOptions
 from modelyard.scan.pickle.values import Global, describe
-from modelyard.scan.pickle.vm import Machine, PickleBreak, PickleLimit, Trace
+from modelyard.scan.pickle.vm import (
+    BuildOnGlobal,
+    ComputedCall,
+    ComputedGlobal,
+    ExtensionCode,
+    GlobalImported,
+    Machine,
+    NestedLoad,
+    PickleBreak,
+    PickleLimit,
+    PickleTruncated,
+    Trace,
+)
 from modelyard.scan.policy import Judgement, judge
 
 # ``torch.save(..., _use_new_zipfile_serialization=False)`` starts with this number, pickled.
@@ -17,71 +29,79 @@ TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 # Opcodes that can begin a protocol 0 or 1 pickle (which has no PROTO header).
 _LEGACY_FIRST_OPCODES = frozenset(b"(cNIJKLMFGSTUVX]})lditpgPQ")
 
+# Bytes per element of each ``torch.<Name>Storage``, grouped by size.
 _TORCH_ELEMENT_SIZES = {
-    "Double": 8, "Float": 4, "Half": 2, "BFloat16": 2, "Long": 8, "Int": 4, "Short": 2,
-    "Char": 1, "Byte": 1, "Bool": 1, "ComplexDouble": 16, "ComplexFloat": 8, "QInt8": 1,
-    "QUInt8": 1, "QInt32": 4, "QUInt4x2": 1, "QUInt2x4": 1, "Untyped": 1,
-}  # fmt: skip
+    **dict.fromkeys(["ComplexDouble"], 16),
+    **dict.fromkeys(["Double", "Long", "ComplexFloat"], 8),
+    **dict.fromkeys(["Float", "Int", "QInt32"], 4),
+    **dict.fromkeys(["Half", "BFloat16", "Short"], 2),
+    **dict.fromkeys(["Char", "Byte", "Bool", "QInt8", "QUInt8", "QUInt4x2", "QUInt2x4"], 1),
+    **dict.fromkeys(["Untyped"], 1),
+}
+# A protocol 0 or 1 candidate is run this far to decide whether it is a pickle.
+_SNIFF_BYTES = 1 << 20
 
 
 def judge_trace(trace: Trace, ctx: ScanContext) -> None:
     """Turn what the machine saw into findings (and scan bytes handed to nested loaders)."""
     reported: set[str] = set()
     for event in trace.events:
-        if event.kind == "global":
-            found: Global = event.subject
-            if found.qualname in reported:
-                continue
-            reported.add(found.qualname)
-            decision = judge(found)
-            if decision.judgement is Judgement.DENIED:
+        match event:
+            case GlobalImported(offset=offset, found=found):
+                if found.qualname not in reported:
+                    reported.add(found.qualname)
+                    _judge_global(found, offset, ctx)
+            case ComputedCall(offset=offset, func=func, how=how):
                 ctx.report(
-                    rules.DANGEROUS_GLOBAL,
-                    f"imports {found.qualname}, which {decision.reason}",
-                    offset=event.offset,
-                    subject=found.qualname,
+                    rules.COMPUTED_CALL,
+                    f"{how} calls {describe(func)}",
+                    offset=offset,
+                    subject=describe(func),
                 )
-            elif decision.judgement is Judgement.UNKNOWN:
-                why = f" ({decision.reason})" if decision.reason else ""
+            case ComputedGlobal(offset=offset, module=module, name=name):
                 ctx.report(
-                    rules.UNKNOWN_GLOBAL,
-                    f"imports {found.qualname}, which is not on the allow list{why}",
-                    offset=event.offset,
-                    subject=found.qualname,
+                    rules.COMPUTED_GLOBAL_NAME,
+                    f"STACK_GLOBAL imports a name computed at load time "
+                    f"(module: {describe(module)}, name: {describe(name)})",
+                    offset=offset,
                 )
-        elif event.kind == "computed-call":
-            ctx.report(
-                rules.COMPUTED_CALL,
-                f"{event.detail} calls {describe(event.subject)}",
-                offset=event.offset,
-                subject=describe(event.subject),
-            )
-        elif event.kind == "computed-global":
-            module, name = event.subject
-            ctx.report(
-                rules.COMPUTED_GLOBAL_NAME,
-                f"STACK_GLOBAL imports a name computed at load time "
-                f"(module: {describe(module)}, name: {describe(name)})",
-                offset=event.offset,
-            )
-        elif event.kind == "ext":
-            ctx.report(
-                rules.EXTENSION_REGISTRY,
-                "imports whatever the loading process registered as extension code "
-                f"{event.subject}",
-                offset=event.offset,
-                subject=f"EXT {event.subject}",
-            )
-        elif event.kind == "build-on-global":
-            ctx.report(
-                rules.BUILD_ON_GLOBAL,
-                f"BUILD sets attributes on {event.subject.qualname} itself",
-                offset=event.offset,
-                subject=event.subject.qualname,
-            )
-        elif event.kind == "nested":
-            loader, blob = event.subject
-            ctx.scan_nested(blob, f"<bytes given to {loader.qualname} at offset {event.offset}>")
+            case ExtensionCode(offset=offset, code=code):
+                ctx.report(
+                    rules.EXTENSION_REGISTRY,
+                    f"imports whatever the loading process registered as extension code {code}",
+                    offset=offset,
+                    subject=f"EXT {code}",
+                )
+            case BuildOnGlobal(offset=offset, target=target):
+                ctx.report(
+                    rules.BUILD_ON_GLOBAL,
+                    f"BUILD sets attributes on {target.qualname} itself",
+                    offset=offset,
+                    subject=target.qualname,
+                )
+            case NestedLoad(offset=offset, loader=loader, data=data):
+                ctx.scan_nested(data, f"<bytes given to {loader.qualname} at offset {offset}>")
+            case _:
+                assert_never(event)
+
+
+def _judge_global(found: Global, offset: int, ctx: ScanContext) -> None:
+    decision = judge(found)
+    if decision.judgement is Judgement.DENIED:
+        ctx.report(
+            rules.DANGEROUS_GLOBAL,
+            f"imports {found.qualname}, which {decision.reason}",
+            offset=offset,
+            subject=found.qualname,
+        )
+    elif decision.judgement is Judgement.UNKNOWN:
+        why = f" ({decision.reason})" if decision.reason else ""
+        ctx.report(
+            rules.UNKNOWN_GLOBAL,
+            f"imports {found.qualname}, which is not on the allow list{why}",
+            offset=offset,
+            subject=found.qualname,
+        )
 
 
 def _report_break(error: PickleBreak, ctx: ScanContext) -> None:
@@ -91,7 +111,7 @@ def _report_break(error: PickleBreak, ctx: ScanContext) -> None:
 
 def scan_pickles(data: Buffer, ctx: ScanContext, start: int = 0) -> Trace:
     """Simulate every pickle in ``data`` from ``start`` and report what they do."""
-    machine = Machine(data, ctx.options)
+    machine = Machine(data, ctx.options, deadline=ctx.file.deadline)
     size = len(data)
     pos = start
     try:
@@ -168,17 +188,25 @@ def _runs_as_pickle(data: Buffer) -> bool:
     """Whether data without a PROTO header makes a loader import or call anything.
 
     A loader that reaches a GLOBAL imports its module before it fails on what follows, so a
-    stream that gets that far is a pickle even if it breaks right after.
+    stream that gets that far is a pickle even if it breaks right after. Only the first
+    ``_SNIFF_BYTES`` are run: a stream that is still a valid pickle there is one.
     """
-    machine = Machine(data, ScanOptions())
+    head = data if len(data) <= _SNIFF_BYTES else memoryview(data)[:_SNIFF_BYTES]
+    machine = Machine(head, ScanOptions())
     try:
         machine.run(0)
+    except PickleTruncated:
+        return len(data) > _SNIFF_BYTES or _imports_or_calls(machine.trace)
     except PickleBreak:
-        return machine.trace.calls > 0 or any(
-            event.kind == "global" and _importable(event.subject.module)
-            for event in machine.trace.events
-        )
+        return _imports_or_calls(machine.trace)
     return True
+
+
+def _imports_or_calls(trace: Trace) -> bool:
+    return trace.calls > 0 or any(
+        isinstance(event, GlobalImported) and _importable(event.found.module)
+        for event in trace.events
+    )
 
 
 def _importable(module: str) -> bool:

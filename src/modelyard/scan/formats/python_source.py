@@ -41,8 +41,11 @@ class PythonSourceReader:
         return stream.name.endswith(".py") and b"\0" not in head
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
+        source = ctx.whole("Python source")
+        if source is None:
+            return
         try:
-            tree = ast.parse(bytes(stream.data), filename=stream.name)
+            tree = ast.parse(source, filename=stream.name)
         except (SyntaxError, ValueError) as error:
             ctx.report(rules.MALFORMED, f"not valid Python: {error}")
             return

@@ -1,19 +1,19 @@
 """Tar archives, including PyTorch's oldest checkpoint format (a tar of pickles and storages).
 
-Members are read in memory, never extracted. Links and paths that leave the destination are
-reported, since extracting the archive (as loaders of that old format do) would follow them.
+Members are scanned where they lie in the archive, never extracted. Links and paths that leave
+the destination are reported, since extracting the archive (as loaders of that old format do)
+would follow them.
 """
 
 from __future__ import annotations
 
-import io
 import struct
 import tarfile
 from collections.abc import Callable
 from typing import ClassVar
 
 from modelyard.scan import rules
-from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.base import Buffer, BufferFile, ScanContext, Stream
 from modelyard.scan.formats.pickle import judge_trace, storage_element_size
 from modelyard.scan.formats.zip import escapes_destination
 from modelyard.scan.pickle.values import Global
@@ -44,11 +44,12 @@ class TarReader:
         return _is_tar_header(bytes(stream.data[:512]))
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
-        budget = ctx.options.max_decompressed_bytes
-        members: dict[str, bytes] = {}
+        data = memoryview(stream.data)
+        members: dict[str, memoryview] = {}
         try:
-            with tarfile.open(fileobj=io.BytesIO(bytes(stream.data)), mode="r:") as archive:
+            with tarfile.open(fileobj=BufferFile(data), mode="r:") as archive:
                 for count, member in enumerate(archive):
+                    ctx.file.deadline.check()
                     if count >= ctx.options.max_members:
                         ctx.report(rules.LIMIT_EXCEEDED, "tar archive has more than max_members")
                         break
@@ -70,16 +71,10 @@ class TarReader:
                         continue
                     if not member.isfile():
                         continue
-                    if member.size > budget:
-                        ctx.report(
-                            rules.LIMIT_EXCEEDED,
-                            f"tar member {member.name!r} is larger than what is left of "
-                            "max_decompressed_bytes",
-                        )
-                        continue
-                    handle = archive.extractfile(member)
-                    content = handle.read() if handle else b""
-                    budget -= len(content)
+                    # A view of the archive: tar stores members as they are.
+                    content = data[member.offset_data : member.offset_data + member.size]
+                    if len(content) < member.size:
+                        ctx.report(rules.MALFORMED, f"tar member {member.name!r} is cut off")
                     members[member.name] = content
         except (tarfile.TarError, EOFError, OSError) as error:
             ctx.report(rules.MALFORMED, f"tar archive cannot be read to the end: {error}")
@@ -94,7 +89,7 @@ def _run_pickles(
     data: Buffer, name: str, ctx: ScanContext, walk: Callable[[Machine], None]
 ) -> None:
     member = ctx.child(data, name)
-    machine = Machine(data, ctx.options)
+    machine = Machine(data, ctx.options, deadline=ctx.file.deadline)
     try:
         walk(machine)
     except (PickleBreak, struct.error) as error:
@@ -103,7 +98,7 @@ def _run_pickles(
     judge_trace(machine.trace, member)
 
 
-def _scan_torch_storages(data: bytes, name: str, ctx: ScanContext) -> None:
+def _scan_torch_storages(data: Buffer, name: str, ctx: ScanContext) -> None:
     """``storages``: a count, then per storage a pickled (key, location, type) and raw data."""
 
     def walk(machine: Machine) -> None:
@@ -129,7 +124,7 @@ def _scan_torch_storages(data: bytes, name: str, ctx: ScanContext) -> None:
     _run_pickles(data, name, ctx, walk)
 
 
-def _scan_torch_tensors(data: bytes, name: str, ctx: ScanContext) -> None:
+def _scan_torch_tensors(data: Buffer, name: str, ctx: ScanContext) -> None:
     """``tensors``: a count, then per tensor a pickled record, ndim, sizes, strides, offset."""
 
     def walk(machine: Machine) -> None:

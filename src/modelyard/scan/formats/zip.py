@@ -7,16 +7,15 @@ a nested stream, except PyTorch's raw tensor storages, which no loader unpickles
 
 from __future__ import annotations
 
-import io
 import re
 import struct
 import zipfile
-import zlib
 from dataclasses import dataclass
 from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.inflate import Compression, inflate
 
 _LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
@@ -28,10 +27,22 @@ _central_entry = struct.Struct("<4s6H3L5H2L")
 _local_entry = struct.Struct("<4s5H3L2H")
 _TORCH_STORAGE = re.compile(r"(?:^|/)data/\d+$")
 _TORCH_RECORDS = frozenset(
-    {"version", ".format_version", ".storage_alignment", "byteorder", ".data/version",
-     ".data/serialization_id"}
-)  # fmt: skip
+    {
+        "version",
+        ".format_version",
+        ".storage_alignment",
+        "byteorder",
+        ".data/version",
+        ".data/serialization_id",
+    }
+)
 _TORCH_RECORD_CONTENT = re.compile(rb"(?:\d{1,64}|little|big)\n?")
+# The compression methods that zipfile (and so every Python loader) can read.
+_MEMBER_COMPRESSION: dict[int, Compression] = {
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "zip-lzma",
+}
 
 
 @dataclass(frozen=True)
@@ -267,52 +278,22 @@ class ZipReader:
             return None
         if entry.method == zipfile.ZIP_STORED:
             return raw  # a view of the file: nothing is decompressed
-        budget = ctx.file.budget
-        if entry.size > budget:
+        kind = _MEMBER_COMPRESSION.get(entry.method)
+        if kind is None:
+            ctx.report(
+                rules.MALFORMED,
+                f"zip member {entry.name!r} uses compression method {entry.method}, which no "
+                "model loader reads; not scanned",
+            )
+            return None
+        if entry.size > ctx.file.budget:
             ctx.report(
                 rules.LIMIT_EXCEEDED,
                 f"zip member {entry.name!r} expands to {entry.size} bytes, beyond what is left "
                 "of max_decompressed_bytes",
             )
             return None
-        if entry.method == zipfile.ZIP_DEFLATED:
-            engine = zlib.decompressobj(-15)
-            try:
-                content = engine.decompress(raw, budget + 1)
-            except zlib.error as error:
-                ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is damaged: {error}")
-                return None
-            if len(content) > budget:
-                ctx.report(
-                    rules.LIMIT_EXCEEDED,
-                    f"zip member {entry.name!r} expands beyond max_decompressed_bytes",
-                )
-                return None
-        else:
-            other = self._member_via_zipfile(data, entry, ctx, budget)
-            if other is None:
-                return None
-            content = other
-        ctx.count_expansion(f"zip member {entry.name!r}", len(raw), len(content))
-        return content
-
-    def _member_via_zipfile(
-        self, data: Buffer, entry: Entry, ctx: ScanContext, budget: int
-    ) -> bytes | None:
-        """bzip2 and LZMA members (written by zipfile, never by model libraries)."""
-        try:
-            with (
-                zipfile.ZipFile(io.BytesIO(bytes(data))) as archive,
-                archive.open(entry.name) as member,
-            ):
-                content = member.read(budget + 1)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, KeyError) as error:
-            ctx.report(rules.MALFORMED, f"zip member {entry.name!r} cannot be read: {error}")
-            return None
-        if len(content) > budget:
-            ctx.report(rules.LIMIT_EXCEEDED, f"zip member {entry.name!r} expands beyond the limit")
-            return None
-        return content
+        return inflate(raw, kind, f"zip member {entry.name!r}", ctx)
 
 
 def _is_torch_record(name: str, content: Buffer, torch_archives: set[str]) -> bool:
