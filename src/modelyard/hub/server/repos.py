@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,7 +31,8 @@ from modelyard.hub.errors import (
 from modelyard.hub.server.accounts import Principal, can_read
 from modelyard.hub.server.cards import card_data_from_readme
 from modelyard.hub.server.db import Blob, Commit, CommitFile, Ref, Repo, ScanResult, utcnow
-from modelyard.hub.server.names import check_path, check_ref_name, check_repo_type, split_repo_id
+from modelyard.hub.server.model import RefKind, RepoType, check_repo_type
+from modelyard.hub.server.names import check_path, check_ref_name, split_repo_id
 from modelyard.hub.server.scanning import Scanner
 from modelyard.hub.server.storage import BlobStore, StoredBlob
 from modelyard.scan import rules
@@ -128,7 +129,7 @@ def _tensor_data_scan(scan: ScanStatus, owner: str) -> ScanStatus:
 
 @dataclass(frozen=True)
 class RepoView:
-    repo_type: str
+    repo_type: RepoType
     namespace: str
     name: str
     private: bool
@@ -154,7 +155,7 @@ class CommitView:
 
 @dataclass(frozen=True)
 class RefView:
-    kind: str  # "branch" or "tag"
+    kind: RefKind
     name: str
     commit_oid: str
 
@@ -220,7 +221,7 @@ class Repos:
     # -- lookup -----------------------------------------------------------------------------
 
     def _find(
-        self, session: Session, repo_type: str, repo_id: str, principal: Principal | None
+        self, session: Session, repo_type: RepoType, repo_id: str, principal: Principal | None
     ) -> Repo:
         namespace, name = split_repo_id(repo_id)
         repo = session.scalar(
@@ -235,7 +236,7 @@ class Repos:
         return repo
 
     def _writable(
-        self, session: Session, repo_type: str, repo_id: str, principal: Principal
+        self, session: Session, repo_type: RepoType, repo_id: str, principal: Principal
     ) -> Repo:
         repo = self._find(session, repo_type, repo_id, principal)
         if not principal.can_write(repo.namespace):
@@ -244,17 +245,17 @@ class Repos:
             )
         return repo
 
-    def writable(self, repo_type: str, repo_id: str, principal: Principal) -> RepoView:
+    def writable(self, repo_type: RepoType, repo_id: str, principal: Principal) -> RepoView:
         """The repo if ``principal`` may write to it; ``PermissionDeniedError`` otherwise."""
         with self._session() as session:
             return _repo_view(self._writable(session, repo_type, repo_id, principal))
 
-    def get(self, repo_type: str, repo_id: str, principal: Principal | None) -> RepoView:
+    def get(self, repo_type: RepoType, repo_id: str, principal: Principal | None) -> RepoView:
         with self._session() as session:
             return _repo_view(self._find(session, repo_type, repo_id, principal))
 
     def _resolve(self, session: Session, repo: Repo, revision: str) -> Commit:
-        for kind in ("branch", "tag"):
+        for kind in get_args(RefKind):
             ref = session.get(Ref, (repo.id, kind, revision))
             if ref is not None:
                 commit = session.get(Commit, (repo.id, ref.commit_oid))
@@ -298,7 +299,7 @@ class Repos:
         return _adopt_tensor_data(entries)
 
     def snapshot(
-        self, repo_type: str, repo_id: str, revision: str, principal: Principal | None
+        self, repo_type: RepoType, repo_id: str, revision: str, principal: Principal | None
     ) -> Snapshot:
         """The repo, the commit ``revision`` resolves to, and all its files."""
         with self._session() as session:
@@ -309,7 +310,12 @@ class Repos:
             )
 
     def file(
-        self, repo_type: str, repo_id: str, revision: str, path: str, principal: Principal | None
+        self,
+        repo_type: RepoType,
+        repo_id: str,
+        revision: str,
+        path: str,
+        principal: Principal | None,
     ) -> tuple[CommitView, FileEntry]:
         """One file at a revision; raises ``EntryNotFoundError`` if absent."""
         check_path(path)
@@ -321,7 +327,7 @@ class Repos:
 
     def list_repos(
         self,
-        repo_type: str,
+        repo_type: RepoType,
         principal: Principal | None,
         *,
         search: str | None = None,
@@ -352,7 +358,7 @@ class Repos:
     # -- repos ------------------------------------------------------------------------------
 
     def create(
-        self, repo_type: str, repo_id: str, principal: Principal, *, private: bool
+        self, repo_type: RepoType, repo_id: str, principal: Principal, *, private: bool
     ) -> RepoView:
         """Create a repo with an initial commit holding ``.gitattributes``."""
         namespace, name = split_repo_id(repo_id)
@@ -382,7 +388,7 @@ class Repos:
             raise ConflictError(f"You already created this {repo_type} repo: {repo_id}") from None
         return view
 
-    def delete(self, repo_type: str, repo_id: str, principal: Principal) -> None:
+    def delete(self, repo_type: RepoType, repo_id: str, principal: Principal) -> None:
         """Delete a repo with its history (blobs stay: they may be shared)."""
         with self._session() as session, session.begin():
             repo = self._writable(session, repo_type, repo_id, principal)
@@ -447,7 +453,7 @@ class Repos:
 
     def commit(
         self,
-        repo_type: str,
+        repo_type: RepoType,
         repo_id: str,
         branch: str,
         operations: Sequence[Operation],
@@ -525,7 +531,7 @@ class Repos:
         return view
 
     def history(
-        self, repo_type: str, repo_id: str, revision: str, principal: Principal | None
+        self, repo_type: RepoType, repo_id: str, revision: str, principal: Principal | None
     ) -> list[CommitView]:
         """Commits reachable from ``revision``, newest first."""
         with self._session() as session:
@@ -540,7 +546,7 @@ class Repos:
 
     # -- refs -------------------------------------------------------------------------------
 
-    def refs(self, repo_type: str, repo_id: str, principal: Principal | None) -> list[RefView]:
+    def refs(self, repo_type: RepoType, repo_id: str, principal: Principal | None) -> list[RefView]:
         with self._session() as session:
             repo = self._find(session, repo_type, repo_id, principal)
             return [
@@ -552,9 +558,9 @@ class Repos:
 
     def create_ref(
         self,
-        repo_type: str,
+        repo_type: RepoType,
         repo_id: str,
-        kind: str,
+        kind: RefKind,
         name: str,
         starting_point: str,
         principal: Principal,
@@ -573,7 +579,7 @@ class Repos:
         return RefView(kind, name, commit.oid)
 
     def delete_ref(
-        self, repo_type: str, repo_id: str, kind: str, name: str, principal: Principal
+        self, repo_type: RepoType, repo_id: str, kind: RefKind, name: str, principal: Principal
     ) -> None:
         if kind == "branch" and name == DEFAULT_BRANCH:
             raise PermissionDeniedError(f"the default branch {DEFAULT_BRANCH!r} cannot be deleted")

@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, Response
 from modelyard.hub.errors import QuarantinedFileError
 from modelyard.hub.server.api.deps import HubDep, MaybeUser
 from modelyard.hub.server.api.errors import header_value
+from modelyard.hub.server.model import RepoType
 from modelyard.hub.server.scanning import QUARANTINED
 
 router = APIRouter()
@@ -59,7 +60,7 @@ async def _resolve(
     hub: HubDep,
     principal: MaybeUser,
     request: Request,
-    repo_type: str,
+    repo_type: RepoType,
     repo_id: str,
     revision: str,
     path: str,

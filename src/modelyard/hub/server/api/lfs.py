@@ -19,6 +19,7 @@ from modelyard.hub.errors import EntryNotFoundError, InvalidRequestError
 from modelyard.hub.server.accounts import Principal
 from modelyard.hub.server.api.deps import HubDep, User
 from modelyard.hub.server.hub import Hub
+from modelyard.hub.server.model import RepoType
 from modelyard.hub.server.uploads import UploadGrant
 
 router = APIRouter()
@@ -65,7 +66,7 @@ def _batch(
     hub: Hub,
     user: Principal,
     request: Request,
-    repo_type: str,
+    repo_type: RepoType,
     namespace: str,
     name: str,
     body: BatchRequest,

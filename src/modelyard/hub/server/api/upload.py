@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
-from modelyard.hub.server.api.deps import HubDep, User, repo_type_of, url_prefix
+from modelyard.hub.server.api.deps import HubDep, User
 from modelyard.hub.server.api.errors import error_response
+from modelyard.hub.server.model import repo_type_of, url_prefix
 from modelyard.hub.server.names import check_path
 from modelyard.hub.server.repos import AddFile, DeleteFile, DeleteFolder, Operation
 from modelyard.hub.server.storage import StoredBlob

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from modelyard.hub.errors import AuthenticationError
 from modelyard.hub.server.hub import Hub
+from modelyard.hub.server.model import REPO_TYPES, RepoType
 from modelyard.hub.server.web.render import BADGES, card_html, human_size, metric_value
 from modelyard.hub.server.web.session import COOKIE, csrf_ok, csrf_value, signed_in
 
@@ -69,7 +70,7 @@ def home(
     listed = {
         kind: hub.repos.list_repos(kind, principal, search=search or None, filters=filters,
                                    sort="lastModified")
-        for kind in ("model", "dataset")
+        for kind in REPO_TYPES
     }  # fmt: skip
     everything = hub.repos.list_repos("model", principal) + hub.repos.list_repos(
         "dataset", principal
@@ -87,7 +88,7 @@ def home(
     )
 
 
-def _repo_page(request: Request, kind: str, repo_id: str, revision: str) -> HTMLResponse:
+def _repo_page(request: Request, kind: RepoType, repo_id: str, revision: str) -> HTMLResponse:
     hub = _hub(request)
     principal, _ = signed_in(request, hub)
     snapshot = hub.repos.snapshot(kind, repo_id, revision, principal)
@@ -157,7 +158,9 @@ def dataset_scan_page(
     return _scan_page(request, "dataset", f"{namespace}/{name}", revision, path)
 
 
-def _scan_page(request: Request, kind: str, repo_id: str, revision: str, path: str) -> HTMLResponse:
+def _scan_page(
+    request: Request, kind: RepoType, repo_id: str, revision: str, path: str
+) -> HTMLResponse:
     from modelyard.scan.rules import RULES
 
     hub = _hub(request)
