@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, Response
 from modelyard.hub.errors import QuarantinedFileError
 from modelyard.hub.server.api.deps import HubDep, MaybeUser
 from modelyard.hub.server.api.errors import header_value
-from modelyard.hub.server.model import RepoType
+from modelyard.hub.server.model import RepoRef, RepoType
 from modelyard.hub.server.scanning import QUARANTINED
 
 router = APIRouter()
@@ -66,7 +66,7 @@ async def _resolve(
     path: str,
 ) -> Response:
     commit, entry = await run_in_threadpool(
-        hub.repos.file, repo_type, repo_id, revision, path, principal
+        hub.repos.file, RepoRef(repo_type, repo_id), revision, path, principal
     )
     verdict = entry.scan.verdict if entry.scan else "pending"
     if entry.scan is not None and verdict == QUARANTINED and request.method != "HEAD":

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import Request
 
 from modelyard.hub.server.api.deps import iso
-from modelyard.hub.server.model import RepoType, url_prefix
-from modelyard.hub.server.repos import FileEntry, RepoView, Snapshot, repo_tags
+from modelyard.hub.server.cards import repo_tags
+from modelyard.hub.server.model import FileEntry, RepoType, RepoView, Snapshot, url_prefix
 from modelyard.hub.server.scanning import QUARANTINED
 from modelyard.hub.server.storage import git_blob_sha1, lfs_pointer
 

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from modelyard.hub.errors import AuthenticationError
 from modelyard.hub.server.hub import Hub
-from modelyard.hub.server.model import REPO_TYPES, RepoType
+from modelyard.hub.server.model import REPO_TYPES, RepoRef, RepoType
 from modelyard.hub.server.web.render import BADGES, card_html, human_size, metric_value
 from modelyard.hub.server.web.session import COOKIE, csrf_ok, csrf_value, signed_in
 
@@ -91,7 +91,8 @@ def home(
 def _repo_page(request: Request, kind: RepoType, repo_id: str, revision: str) -> HTMLResponse:
     hub = _hub(request)
     principal, _ = signed_in(request, hub)
-    snapshot = hub.repos.snapshot(kind, repo_id, revision, principal)
+    ref = RepoRef(kind, repo_id)
+    snapshot = hub.repos.snapshot(ref, revision, principal)
     files = {entry.path: entry for entry in snapshot.files}
     readme = _text(hub, files.get("README.md"))
     manifest = _json(hub, files.get("modelyard.json"))
@@ -108,8 +109,8 @@ def _repo_page(request: Request, kind: RepoType, repo_id: str, revision: str) ->
             "card": card_html(readme) if readme else None,
             "metrics": (manifest or {}).get("metrics") or {},
             "manifest": manifest,
-            "commits": hub.repos.history(kind, repo_id, revision, principal)[:20],
-            "refs": hub.repos.refs(kind, repo_id, principal),
+            "commits": hub.repos.history(ref, revision, principal)[:20],
+            "refs": hub.repos.refs(ref, principal),
             "endpoint": endpoint,
         },
     )
@@ -165,7 +166,7 @@ def _scan_page(
 
     hub = _hub(request)
     principal, _ = signed_in(request, hub)
-    commit, entry = hub.repos.file(kind, repo_id, revision, path, principal)
+    commit, entry = hub.repos.file(RepoRef(kind, repo_id), revision, path, principal)
     findings = []
     for file in entry.scan.report.get("files", []) if entry.scan else []:
         for finding in file.get("findings", []):
