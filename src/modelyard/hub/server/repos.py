@@ -7,11 +7,9 @@ as if they did not exist.
 
 from __future__ import annotations
 
-import posixpath
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import get_args
 
 from sqlalchemy import Engine, delete, func, or_, select, update
@@ -43,10 +41,9 @@ from modelyard.hub.server.model import (
     Snapshot,
 )
 from modelyard.hub.server.names import check_path, check_ref_name
-from modelyard.hub.server.scanning import Scanner
+from modelyard.hub.server.scanning import Scanner, adopt_tensor_data
 from modelyard.hub.server.storage import BlobStore, StoredBlob
 from modelyard.hub.server.tree import apply_operations, commit_oid
-from modelyard.scan import rules
 from modelyard.scan.formats import named_suffix
 
 DEFAULT_BRANCH = "main"
@@ -59,42 +56,6 @@ INITIAL_GITATTRIBUTES = (
     b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"
 )
 _HEX40 = re.compile(r"^[0-9a-f]{7,40}$")
-
-
-def _adopt_tensor_data(entries: list[FileEntry]) -> list[FileEntry]:
-    """A file in no known format that a model of the same commit reads as raw tensor data
-    (its ONNX external data) is shown as that model's data, not as unknown.
-
-    Blobs are scanned alone, by content; which model reads a file is a fact of the commit.
-    """
-    owners: dict[str, str] = {}
-    for entry in entries:
-        scanned = entry.scan.report.get("files", []) if entry.scan else []
-        for location in scanned[0].get("data_files", []) if scanned else []:
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), location))
-            owners[path] = entry.path
-    return [
-        replace(entry, scan=_tensor_data_scan(entry.scan, owners[entry.path]))
-        if entry.scan is not None and entry.path in owners and _only_unknown(entry.scan)
-        else entry
-        for entry in entries
-    ]
-
-
-def _only_unknown(scan: ScanStatus) -> bool:
-    findings = [f for file in scan.report.get("files", []) for f in file.get("findings", [])]
-    return [f.get("rule_id") for f in findings] == [rules.UNSUPPORTED_FORMAT.id]
-
-
-def _tensor_data_scan(scan: ScanStatus, owner: str) -> ScanStatus:
-    finding = rules.TENSOR_DATA.finding(f"read as raw tensor data by {owner}")
-    files = [
-        {**file, "format": "tensor-data", "verdict": "safe", "findings": [finding.to_dict()]}
-        for file in scan.report.get("files", [])
-    ]
-    counts = {**scan.report.get("summary", {}), "safe": len(files), "error": 0}
-    report = {**scan.report, "verdict": "safe", "summary": counts, "files": files}
-    return ScanStatus("safe", f"{finding.rule_id} ({finding.severity}): {finding.message}", report)
 
 
 def _repo_view(repo: Repo) -> RepoView:
@@ -205,7 +166,7 @@ class Repos:
             )
             for file, blob in rows
         ]
-        return _adopt_tensor_data(entries)
+        return adopt_tensor_data(entries)
 
     def snapshot(self, ref: RepoRef, revision: str, principal: Principal | None) -> Snapshot:
         """The repo, the commit ``revision`` resolves to, and all its files."""
