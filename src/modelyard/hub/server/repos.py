@@ -116,11 +116,21 @@ class Repos:
         return repo
 
     def writable(self, ref: RepoRef, principal: Principal) -> RepoView:
-        """The repo if ``principal`` may write to it; ``PermissionDeniedError`` otherwise."""
+        """The repo if ``principal`` may write to it.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+        """
         with self._session() as session:
             return _repo_view(self._writable(session, ref, principal))
 
     def get(self, ref: RepoRef, principal: Principal | None) -> RepoView:
+        """The repo as ``principal`` sees it.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+        """
         with self._session() as session:
             return _repo_view(self._find(session, ref, principal))
 
@@ -169,7 +179,12 @@ class Repos:
         return adopt_tensor_data(entries)
 
     def snapshot(self, ref: RepoRef, revision: str, principal: Principal | None) -> Snapshot:
-        """The repo, the commit ``revision`` resolves to, and all its files."""
+        """The repo, the commit ``revision`` resolves to, and all its files.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: ``revision`` is no branch, tag or commit of the repo.
+        """
         with self._session() as session:
             repo = self._find(session, ref, principal)
             commit = self._resolve(session, repo, revision)
@@ -180,7 +195,14 @@ class Repos:
     def file(
         self, ref: RepoRef, revision: str, path: str, principal: Principal | None
     ) -> tuple[CommitView, FileEntry]:
-        """One file at a revision; raises ``EntryNotFoundError`` if absent."""
+        """One file at a revision.
+
+        Raises:
+            InvalidRequestError: ``path`` is not a valid file path.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: ``revision`` is no branch, tag or commit of the repo.
+            EntryNotFoundError: no file ``path`` at that revision.
+        """
         check_path(path)
         snapshot = self.snapshot(ref, revision, principal)
         for entry in snapshot.files:
@@ -221,7 +243,12 @@ class Repos:
     # -- repos ------------------------------------------------------------------------------
 
     def create(self, ref: RepoRef, principal: Principal, *, private: bool) -> RepoView:
-        """Create a repo with an initial commit holding ``.gitattributes``."""
+        """Create a repo with an initial commit holding ``.gitattributes``.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not create repos in that namespace.
+            ConflictError: the repo exists already.
+        """
         if not principal.can_write(ref.namespace):
             raise PermissionDeniedError(
                 f"{principal.name!r} may not create repos in namespace {ref.namespace!r}",
@@ -252,7 +279,12 @@ class Repos:
         return view
 
     def delete(self, ref: RepoRef, principal: Principal) -> None:
-        """Delete a repo with its history (blobs stay: they may be shared)."""
+        """Delete a repo with its history (blobs stay: they may be shared).
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+        """
         with self._session() as session, session.begin():
             repo = self._writable(session, ref, principal)
             for table in (CommitFile, Ref, Commit):
@@ -330,6 +362,15 @@ class Repos:
         Blobs of added files must be registered first; they are scanned (if not yet) before
         the commit lands. Commits to one branch are serialized; a ``parent_commit`` that is not
         the branch head raises ``ConflictError``.
+
+        Raises:
+            InvalidRequestError: an added file's content was never uploaded, a path is invalid,
+                or the result would have a file where a folder is.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+            RevisionNotFoundError: ``branch`` does not exist.
+            EntryNotFoundError: a deleted file or folder does not exist.
+            ConflictError: ``parent_commit`` is not the head, or the branch moved meanwhile.
         """
         added = [op for op in operations if isinstance(op, AddFile)]
         for op in added:
@@ -394,7 +435,12 @@ class Repos:
             repo.card_data = card
 
     def history(self, ref: RepoRef, revision: str, principal: Principal | None) -> list[CommitView]:
-        """Commits reachable from ``revision``, newest first."""
+        """Commits reachable from ``revision``, newest first.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: ``revision`` is no branch, tag or commit of the repo.
+        """
         with self._session() as session:
             repo = self._find(session, ref, principal)
             commit: Commit | None = self._resolve(session, repo, revision)
@@ -408,6 +454,11 @@ class Repos:
     # -- refs -------------------------------------------------------------------------------
 
     def refs(self, ref: RepoRef, principal: Principal | None) -> list[RefView]:
+        """The repo's branches and tags.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+        """
         with self._session() as session:
             repo = self._find(session, ref, principal)
             return [
@@ -420,7 +471,15 @@ class Repos:
     def create_ref(
         self, ref: RepoRef, kind: RefKind, name: str, starting_point: str, principal: Principal
     ) -> RefView:
-        """Create a branch or tag at ``starting_point``; ``ConflictError`` if it exists."""
+        """Create a branch or tag at ``starting_point``.
+
+        Raises:
+            InvalidRequestError: ``name`` is not a valid branch or tag name.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+            RevisionNotFoundError: ``starting_point`` is no branch, tag or commit.
+            ConflictError: a branch or tag of that name exists.
+        """
         check_ref_name(name)
         with self._session() as session, session.begin():
             repo = self._writable(session, ref, principal)
@@ -434,6 +493,13 @@ class Repos:
         return RefView(kind, name, commit.oid)
 
     def delete_ref(self, ref: RepoRef, kind: RefKind, name: str, principal: Principal) -> None:
+        """Delete a branch or tag.
+
+        Raises:
+            PermissionDeniedError: it is the default branch, or ``principal`` may not write.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: no such branch or tag.
+        """
         if kind == "branch" and name == DEFAULT_BRANCH:
             raise PermissionDeniedError(f"the default branch {DEFAULT_BRANCH!r} cannot be deleted")
         with self._session() as session, session.begin():

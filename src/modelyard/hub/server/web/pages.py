@@ -68,10 +68,11 @@ def home(
     principal, _ = signed_in(request, hub)
     filters = [value for value in (library, task, tag) if value]
     listed = {
-        kind: hub.repos.list_repos(kind, principal, search=search or None, filters=filters,
-                                   sort="lastModified")
+        kind: hub.repos.list_repos(
+            kind, principal, search=search or None, filters=filters, sort="lastModified"
+        )
         for kind in REPO_TYPES
-    }  # fmt: skip
+    }
     everything = hub.repos.list_repos("model", principal) + hub.repos.list_repos(
         "dataset", principal
     )
@@ -171,14 +172,20 @@ def _scan_page(
     for file in entry.scan.report.get("files", []) if entry.scan else []:
         for finding in file.get("findings", []):
             rule = RULES.get(finding.get("rule_id", ""))
-            findings.append({**finding, "title": rule.title if rule else "",
-                             "explanation": rule.explanation if rule else ""})  # fmt: skip
+            title, explanation = (rule.title, rule.explanation) if rule else ("", "")
+            findings.append({**finding, "title": title, "explanation": explanation})
     return _render(
         request,
         "scan.html",
-        {"repo_id": repo_id, "kind": kind, "revision": revision, "commit": commit,
-         "entry": entry, "findings": findings},
-    )  # fmt: skip
+        {
+            "repo_id": repo_id,
+            "kind": kind,
+            "revision": revision,
+            "commit": commit,
+            "entry": entry,
+            "findings": findings,
+        },
+    )
 
 
 @account.get("/login", response_class=HTMLResponse)
@@ -197,9 +204,13 @@ def login(request: Request, token: Annotated[str, Form()]) -> Response:
         return rejected
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
-        COOKIE, token.strip(), httponly=True, samesite="lax",
-        secure=request.url.scheme == "https", max_age=30 * 24 * 3600,
-    )  # fmt: skip
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=30 * 24 * 3600,
+    )
     return response
 
 
