@@ -120,10 +120,12 @@ def seed(
             "quarantined it: it is listed with its scan report but never served.\n",
             encoding="utf-8",
         )
-        api.upload_file(path_or_fileobj=folder / "README.md", path_in_repo="README.md",
-                        repo_id=repo_id)  # fmt: skip
-        api.upload_file(path_or_fileobj=_unsafe_file(folder), path_in_repo="model.pkl",
-                        repo_id=repo_id)  # fmt: skip
+        api.upload_file(
+            path_or_fileobj=folder / "README.md", path_in_repo="README.md", repo_id=repo_id
+        )
+        api.upload_file(
+            path_or_fileobj=_unsafe_file(folder), path_in_repo="model.pkl", repo_id=repo_id
+        )
         state.repos.append(repo_id)
         progress(f"uploaded {repo_id} (quarantined)")
     state_file.write_text(json.dumps(asdict(state), indent=2) + "\n", encoding="utf-8")

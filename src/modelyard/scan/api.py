@@ -5,8 +5,8 @@ from __future__ import annotations
 import mmap
 import os
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path, PurePosixPath
 
 from modelyard.scan import rules
 from modelyard.scan.engine import scan_stream
@@ -47,25 +47,36 @@ def scan(
             results = list(pool.map(scan_file, files, [options] * len(files), chunksize=4))
     else:
         results = [scan_file(file, options) for file in files]
-    _adopt_data_files(results)
+    adopt_data_files([(result.path, result) for result in results])
     return ScanReport(files=results, seconds=time.perf_counter() - started)
 
 
-def _adopt_data_files(results: list[FileResult]) -> None:
-    """A file in no known format that a scanned model reads as raw tensor data (its ONNX
-    external data, its TensorFlow variables) is that model's data: numbers, never run."""
+def adopt_data_files(
+    results: Sequence[tuple[str, FileResult]], normalize: Callable[[str], str] = os.path.realpath
+) -> list[str]:
+    """A file in no known format that a model among ``results`` reads as raw tensor data (its
+    ONNX external data, its TensorFlow variables) is that model's data: numbers, never run.
+
+    ``results`` pairs each file's path with its result, changed in place; a model's
+    ``data_files`` are relative to its path's folder. ``normalize`` makes two spellings of one
+    file equal: ``os.path.realpath`` on disk, ``posixpath.normpath`` for paths in a repository.
+    Returns the paths of the files adopted.
+    """
     owners = {
-        str((Path(result.path).parent / location).resolve()): result.path
-        for result in results
+        normalize(str(PurePosixPath(path).parent / location)): path
+        for path, result in results
         for location in result.data_files
     }
     if not owners:
-        return
-    for result in results:
-        owner = owners.get(str(Path(result.path).resolve()))
+        return []
+    adopted = []
+    for path, result in results:
+        owner = owners.get(normalize(path))
         if owner and [f.rule_id for f in result.findings] == [rules.UNSUPPORTED_FORMAT.id]:
             result.format = "tensor-data"
             result.findings[:] = [rules.TENSOR_DATA.finding(f"read as raw tensor data by {owner}")]
+            adopted.append(path)
+    return adopted
 
 
 def _total_size(files: list[Path]) -> int:

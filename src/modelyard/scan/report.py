@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -65,6 +66,11 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> Finding:
+        """The finding ``to_dict`` wrote."""
+        return cls(**{**document, "severity": Severity(document["severity"])})
+
 
 @dataclass
 class FileResult:
@@ -92,6 +98,17 @@ class FileResult:
         if self.data_files:
             document["data_files"] = self.data_files
         return document
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> FileResult:
+        """The result ``to_dict`` wrote (its verdict follows from the findings)."""
+        return cls(
+            path=document["path"],
+            format=document["format"],
+            findings=[Finding.from_dict(finding) for finding in document["findings"]],
+            size=document["size"],
+            data_files=list(document.get("data_files", [])),
+        )
 
 
 @dataclass
@@ -127,3 +144,11 @@ class ScanReport:
             "summary": {"files": len(self.files), **counts, "seconds": round(self.seconds, 4)},
             "files": [result.to_dict() for result in self.files],
         }
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, Any]) -> ScanReport:
+        """The report ``to_dict`` wrote (verdicts and counts follow from the findings)."""
+        return cls(
+            files=[FileResult.from_dict(result) for result in document["files"]],
+            seconds=document["summary"]["seconds"],
+        )

@@ -10,25 +10,26 @@ from sqlalchemy.orm import Session
 from modelyard.hub.server.accounts import Principal
 from modelyard.hub.server.db import ScanResult
 from modelyard.hub.server.hub import Hub
-from modelyard.hub.server.repos import AddFile
+from modelyard.hub.server.model import AddFile, RepoRef
 from modelyard.hub.server.settings import Settings
 
 CODE = b"import os\nos.system('id')\n"
+TINY = RepoRef("model", "ops/tiny")
 
 
 def _hub_with_code(data_dir: Path) -> Hub:
     hub = Hub.open(Settings(data_dir=data_dir))
     owner = Principal("ops")
-    hub.repos.create("model", "ops/tiny", owner, private=False)
+    hub.repos.create(TINY, owner, private=False)
     blob = hub.store.put_bytes(CODE)
     hub.repos.register_blobs([blob])
     files = [AddFile("notes.txt", blob.sha256, False), AddFile("hubconf.py", blob.sha256, False)]
-    hub.repos.commit("model", "ops/tiny", "main", files, owner, title="add code")
+    hub.repos.commit(TINY, "main", files, owner, title="add code")
     return hub
 
 
 def _verdicts(hub: Hub) -> dict[str, str | None]:
-    snapshot = hub.repos.snapshot("model", "ops/tiny", "main", None)
+    snapshot = hub.repos.snapshot(TINY, "main", None)
     return {entry.path: entry.scan.verdict if entry.scan else None for entry in snapshot.files}
 
 

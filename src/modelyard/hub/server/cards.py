@@ -1,13 +1,17 @@
-"""Model card metadata: the YAML front matter of a repo's README.md."""
+"""Model card metadata: the YAML front matter of a repo's README.md, and the tags it gives."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from modelyard.hub.server.model import AddFile, DeleteFile, Operation
+
+CARD_PATH = "README.md"
 _MAX_CARD_BYTES = 1024 * 1024
 
 
@@ -42,3 +46,30 @@ def card_data_from_readme(path: Path) -> dict[str, Any]:
     except CardError:
         return {}
     return json.loads(json.dumps(data, default=str))  # dates and the like become strings
+
+
+def card_after_commit(
+    operations: Sequence[Operation],
+    files: Mapping[str, AddFile],
+    path_for: Callable[[str], Path],
+) -> dict[str, Any] | None:
+    """The card metadata once a commit leaves ``files``; None if it did not touch README.md.
+
+    ``path_for`` maps a blob's sha256 to where it is stored.
+    """
+    if not any(isinstance(op, AddFile | DeleteFile) and op.path == CARD_PATH for op in operations):
+        return None
+    readme = files.get(CARD_PATH)
+    return card_data_from_readme(path_for(readme.sha256)) if readme is not None else {}
+
+
+def repo_tags(card_data: dict[str, Any]) -> list[str]:
+    """The Hub-style tags of a repo, from its model card metadata."""
+    tags = [str(tag) for tag in card_data.get("tags") or []]
+    for key in ("library_name", "pipeline_tag"):
+        if card_data.get(key):
+            tags.append(str(card_data[key]))
+    license_name = card_data.get("license")
+    if license_name:
+        tags.append(f"license:{license_name}")
+    return list(dict.fromkeys(tags))

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from modelyard.hub.server.model import RefKind, RepoType
 from modelyard.hub.server.settings import Settings
 
 
@@ -66,7 +67,7 @@ class Repo(Base):
     __tablename__ = "repos"
     __table_args__ = (UniqueConstraint("repo_type", "namespace", "name"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    repo_type: Mapped[str] = mapped_column(String(16))
+    repo_type: Mapped[RepoType] = mapped_column(String(16))
     namespace: Mapped[str] = mapped_column(String(96))
     name: Mapped[str] = mapped_column(String(96))
     private: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -134,7 +135,7 @@ class Ref(Base):
     repo_id: Mapped[int] = mapped_column(
         ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True
     )
-    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    kind: Mapped[RefKind] = mapped_column(String(8), primary_key=True)
     name: Mapped[str] = mapped_column(String(256), primary_key=True)
     commit_oid: Mapped[str] = mapped_column(String(40))
 

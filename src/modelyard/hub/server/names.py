@@ -6,7 +6,6 @@ import re
 
 from modelyard.hub.errors import InvalidRequestError
 
-REPO_TYPES = ("model", "dataset")
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?$")
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
 MAX_PATH_LENGTH = 1024
@@ -28,15 +27,6 @@ def split_repo_id(repo_id: str) -> tuple[str, str]:
     if len(parts) != 2:
         raise InvalidRequestError(f"invalid repo id {repo_id!r}: expected 'namespace/name'")
     return check_name(parts[0], "namespace"), check_name(parts[1], "repo name")
-
-
-def check_repo_type(repo_type: str | None) -> str:
-    repo_type = repo_type or "model"
-    if repo_type not in REPO_TYPES:
-        raise InvalidRequestError(
-            f"unsupported repo type {repo_type!r}: this hub stores {', '.join(REPO_TYPES)}"
-        )
-    return repo_type
 
 
 def check_ref_name(name: str) -> str:

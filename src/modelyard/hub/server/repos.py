@@ -7,14 +7,10 @@ as if they did not exist.
 
 from __future__ import annotations
 
-import hashlib
-import posixpath
 import re
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any
+from typing import get_args
 
 from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,12 +25,25 @@ from modelyard.hub.errors import (
     RevisionNotFoundError,
 )
 from modelyard.hub.server.accounts import Principal, can_read
-from modelyard.hub.server.cards import card_data_from_readme
+from modelyard.hub.server.cards import card_after_commit, repo_tags
 from modelyard.hub.server.db import Blob, Commit, CommitFile, Ref, Repo, ScanResult, utcnow
-from modelyard.hub.server.names import check_path, check_ref_name, check_repo_type, split_repo_id
-from modelyard.hub.server.scanning import Scanner
+from modelyard.hub.server.model import (
+    AddFile,
+    CommitView,
+    FileEntry,
+    Operation,
+    RefKind,
+    RefView,
+    RepoRef,
+    RepoType,
+    RepoView,
+    ScanStatus,
+    Snapshot,
+)
+from modelyard.hub.server.names import check_path, check_ref_name
+from modelyard.hub.server.scanning import Scanner, adopt_tensor_data
 from modelyard.hub.server.storage import BlobStore, StoredBlob
-from modelyard.scan import rules
+from modelyard.hub.server.tree import apply_operations, commit_oid
 from modelyard.scan.formats import named_suffix
 
 DEFAULT_BRANCH = "main"
@@ -47,125 +56,6 @@ INITIAL_GITATTRIBUTES = (
     b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"
 )
 _HEX40 = re.compile(r"^[0-9a-f]{7,40}$")
-
-
-@dataclass(frozen=True)
-class AddFile:
-    path: str
-    sha256: str
-    is_lfs: bool
-
-
-@dataclass(frozen=True)
-class DeleteFile:
-    path: str
-
-
-@dataclass(frozen=True)
-class DeleteFolder:
-    path: str
-
-
-Operation = AddFile | DeleteFile | DeleteFolder
-
-
-@dataclass(frozen=True)
-class ScanStatus:
-    """A blob's stored scan result: verdict, one-line summary of findings, full report."""
-
-    verdict: str
-    summary: str
-    report: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """A file at a commit, with its content's facts and scan result (None: not scanned)."""
-
-    path: str
-    sha256: str
-    size: int
-    git_sha1: str
-    is_lfs: bool
-    scan: ScanStatus | None
-
-
-def _adopt_tensor_data(entries: list[FileEntry]) -> list[FileEntry]:
-    """A file in no known format that a model of the same commit reads as raw tensor data
-    (its ONNX external data) is shown as that model's data, not as unknown.
-
-    Blobs are scanned alone, by content; which model reads a file is a fact of the commit.
-    """
-    owners: dict[str, str] = {}
-    for entry in entries:
-        scanned = entry.scan.report.get("files", []) if entry.scan else []
-        for location in scanned[0].get("data_files", []) if scanned else []:
-            path = posixpath.normpath(posixpath.join(posixpath.dirname(entry.path), location))
-            owners[path] = entry.path
-    return [
-        replace(entry, scan=_tensor_data_scan(entry.scan, owners[entry.path]))
-        if entry.scan is not None and entry.path in owners and _only_unknown(entry.scan)
-        else entry
-        for entry in entries
-    ]
-
-
-def _only_unknown(scan: ScanStatus) -> bool:
-    findings = [f for file in scan.report.get("files", []) for f in file.get("findings", [])]
-    return [f.get("rule_id") for f in findings] == [rules.UNSUPPORTED_FORMAT.id]
-
-
-def _tensor_data_scan(scan: ScanStatus, owner: str) -> ScanStatus:
-    finding = rules.TENSOR_DATA.finding(f"read as raw tensor data by {owner}")
-    files = [
-        {**file, "format": "tensor-data", "verdict": "safe", "findings": [finding.to_dict()]}
-        for file in scan.report.get("files", [])
-    ]
-    counts = {**scan.report.get("summary", {}), "safe": len(files), "error": 0}
-    report = {**scan.report, "verdict": "safe", "summary": counts, "files": files}
-    return ScanStatus("safe", f"{finding.rule_id} ({finding.severity}): {finding.message}", report)
-
-
-@dataclass(frozen=True)
-class RepoView:
-    repo_type: str
-    namespace: str
-    name: str
-    private: bool
-    card_data: dict[str, Any]
-    created_at: datetime
-    last_modified: datetime
-    pk: int = field(repr=False)
-
-    @property
-    def repo_id(self) -> str:
-        return f"{self.namespace}/{self.name}"
-
-
-@dataclass(frozen=True)
-class CommitView:
-    oid: str
-    parent_oid: str | None
-    title: str
-    message: str
-    author: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class RefView:
-    kind: str  # "branch" or "tag"
-    name: str
-    commit_oid: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A repo at one resolved commit."""
-
-    repo: RepoView
-    commit: CommitView
-    files: list[FileEntry]
 
 
 def _repo_view(repo: Repo) -> RepoView:
@@ -192,21 +82,6 @@ def _commit_view(commit: Commit) -> CommitView:
     )
 
 
-def commit_oid(
-    files: dict[str, AddFile], parent: str | None, author: str, when: datetime, message: str
-) -> str:
-    """A git-like 40-hex id over the tree, the parent, the author, the time and the message."""
-    tree = hashlib.sha1(usedforsecurity=False)
-    for path in sorted(files):
-        entry = files[path]
-        tree.update(f"{path}\0{entry.sha256}\0{int(entry.is_lfs)}\n".encode())
-    body = (
-        f"tree {tree.hexdigest()}\nparent {parent or ''}\nauthor {author} {when.isoformat()}\n\n"
-        f"{message}"
-    )
-    return hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()
-
-
 class Repos:
     """Repository operations over one database and blob store."""
 
@@ -219,42 +94,48 @@ class Repos:
 
     # -- lookup -----------------------------------------------------------------------------
 
-    def _find(
-        self, session: Session, repo_type: str, repo_id: str, principal: Principal | None
-    ) -> Repo:
-        namespace, name = split_repo_id(repo_id)
+    def _find(self, session: Session, ref: RepoRef, principal: Principal | None) -> Repo:
         repo = session.scalar(
             select(Repo).where(
-                Repo.repo_type == check_repo_type(repo_type),
-                Repo.namespace == namespace,
-                Repo.name == name,
+                Repo.repo_type == ref.repo_type,
+                Repo.namespace == ref.namespace,
+                Repo.name == ref.name,
             )
         )
         if repo is None or not can_read(principal, repo.namespace, repo.private):
-            raise RepoNotFoundError(f"repository {repo_type} {repo_id!r} not found")
+            raise RepoNotFoundError(f"repository {ref.repo_type} {ref.repo_id!r} not found")
         return repo
 
-    def _writable(
-        self, session: Session, repo_type: str, repo_id: str, principal: Principal
-    ) -> Repo:
-        repo = self._find(session, repo_type, repo_id, principal)
+    def _writable(self, session: Session, ref: RepoRef, principal: Principal) -> Repo:
+        repo = self._find(session, ref, principal)
         if not principal.can_write(repo.namespace):
             raise PermissionDeniedError(
-                f"{principal.name!r} may not write to {repo_id!r}: it belongs to {repo.namespace!r}"
+                f"{principal.name!r} may not write to {ref.repo_id!r}: "
+                f"it belongs to {repo.namespace!r}"
             )
         return repo
 
-    def writable(self, repo_type: str, repo_id: str, principal: Principal) -> RepoView:
-        """The repo if ``principal`` may write to it; ``PermissionDeniedError`` otherwise."""
-        with self._session() as session:
-            return _repo_view(self._writable(session, repo_type, repo_id, principal))
+    def writable(self, ref: RepoRef, principal: Principal) -> RepoView:
+        """The repo if ``principal`` may write to it.
 
-    def get(self, repo_type: str, repo_id: str, principal: Principal | None) -> RepoView:
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+        """
         with self._session() as session:
-            return _repo_view(self._find(session, repo_type, repo_id, principal))
+            return _repo_view(self._writable(session, ref, principal))
+
+    def get(self, ref: RepoRef, principal: Principal | None) -> RepoView:
+        """The repo as ``principal`` sees it.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+        """
+        with self._session() as session:
+            return _repo_view(self._find(session, ref, principal))
 
     def _resolve(self, session: Session, repo: Repo, revision: str) -> Commit:
-        for kind in ("branch", "tag"):
+        for kind in get_args(RefKind):
             ref = session.get(Ref, (repo.id, kind, revision))
             if ref is not None:
                 commit = session.get(Commit, (repo.id, ref.commit_oid))
@@ -295,33 +176,43 @@ class Repos:
             )
             for file, blob in rows
         ]
-        return _adopt_tensor_data(entries)
+        return adopt_tensor_data(entries)
 
-    def snapshot(
-        self, repo_type: str, repo_id: str, revision: str, principal: Principal | None
-    ) -> Snapshot:
-        """The repo, the commit ``revision`` resolves to, and all its files."""
+    def snapshot(self, ref: RepoRef, revision: str, principal: Principal | None) -> Snapshot:
+        """The repo, the commit ``revision`` resolves to, and all its files.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: ``revision`` is no branch, tag or commit of the repo.
+        """
         with self._session() as session:
-            repo = self._find(session, repo_type, repo_id, principal)
+            repo = self._find(session, ref, principal)
             commit = self._resolve(session, repo, revision)
             return Snapshot(
                 _repo_view(repo), _commit_view(commit), self._files(session, repo, commit.oid)
             )
 
     def file(
-        self, repo_type: str, repo_id: str, revision: str, path: str, principal: Principal | None
+        self, ref: RepoRef, revision: str, path: str, principal: Principal | None
     ) -> tuple[CommitView, FileEntry]:
-        """One file at a revision; raises ``EntryNotFoundError`` if absent."""
+        """One file at a revision.
+
+        Raises:
+            InvalidRequestError: ``path`` is not a valid file path.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: ``revision`` is no branch, tag or commit of the repo.
+            EntryNotFoundError: no file ``path`` at that revision.
+        """
         check_path(path)
-        snapshot = self.snapshot(repo_type, repo_id, revision, principal)
+        snapshot = self.snapshot(ref, revision, principal)
         for entry in snapshot.files:
             if entry.path == path:
                 return snapshot.commit, entry
-        raise EntryNotFoundError(f"{path!r} not found in {repo_id!r} at {revision!r}")
+        raise EntryNotFoundError(f"{path!r} not found in {ref.repo_id!r} at {revision!r}")
 
     def list_repos(
         self,
-        repo_type: str,
+        repo_type: RepoType,
         principal: Principal | None,
         *,
         search: str | None = None,
@@ -330,7 +221,7 @@ class Repos:
         sort: str | None = None,
     ) -> list[RepoView]:
         """Repos visible to ``principal``, filtered; sorted descending like the Hub does."""
-        query = select(Repo).where(Repo.repo_type == check_repo_type(repo_type))
+        query = select(Repo).where(Repo.repo_type == repo_type)
         namespaces = [principal.name, *principal.orgs] if principal is not None else []
         query = query.where(or_(Repo.private.is_(False), Repo.namespace.in_(namespaces)))
         if author:
@@ -351,15 +242,16 @@ class Repos:
 
     # -- repos ------------------------------------------------------------------------------
 
-    def create(
-        self, repo_type: str, repo_id: str, principal: Principal, *, private: bool
-    ) -> RepoView:
-        """Create a repo with an initial commit holding ``.gitattributes``."""
-        namespace, name = split_repo_id(repo_id)
-        repo_type = check_repo_type(repo_type)
-        if not principal.can_write(namespace):
+    def create(self, ref: RepoRef, principal: Principal, *, private: bool) -> RepoView:
+        """Create a repo with an initial commit holding ``.gitattributes``.
+
+        Raises:
+            PermissionDeniedError: ``principal`` may not create repos in that namespace.
+            ConflictError: the repo exists already.
+        """
+        if not principal.can_write(ref.namespace):
             raise PermissionDeniedError(
-                f"{principal.name!r} may not create repos in namespace {namespace!r}",
+                f"{principal.name!r} may not create repos in namespace {ref.namespace!r}",
                 hint="use your own user name or an organization you belong to",
             )
         blob = self.store.put_bytes(INITIAL_GITATTRIBUTES)
@@ -367,7 +259,9 @@ class Repos:
         self._scanner.ensure_scanned([(blob.sha256, ".gitattributes")])
         try:
             with self._session() as session, session.begin():
-                repo = Repo(repo_type=repo_type, namespace=namespace, name=name, private=private)
+                repo = Repo(
+                    repo_type=ref.repo_type, namespace=ref.namespace, name=ref.name, private=private
+                )
                 session.add(repo)
                 session.flush()
                 files = {".gitattributes": AddFile(".gitattributes", blob.sha256, False)}
@@ -379,13 +273,20 @@ class Repos:
                 )
                 view = _repo_view(repo)
         except IntegrityError:
-            raise ConflictError(f"You already created this {repo_type} repo: {repo_id}") from None
+            raise ConflictError(
+                f"You already created this {ref.repo_type} repo: {ref.repo_id}"
+            ) from None
         return view
 
-    def delete(self, repo_type: str, repo_id: str, principal: Principal) -> None:
-        """Delete a repo with its history (blobs stay: they may be shared)."""
+    def delete(self, ref: RepoRef, principal: Principal) -> None:
+        """Delete a repo with its history (blobs stay: they may be shared).
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+        """
         with self._session() as session, session.begin():
-            repo = self._writable(session, repo_type, repo_id, principal)
+            repo = self._writable(session, ref, principal)
             for table in (CommitFile, Ref, Commit):
                 session.execute(delete(table).where(table.repo_id == repo.id))
             session.delete(repo)
@@ -447,8 +348,7 @@ class Repos:
 
     def commit(
         self,
-        repo_type: str,
-        repo_id: str,
+        ref: RepoRef,
         branch: str,
         operations: Sequence[Operation],
         principal: Principal,
@@ -462,6 +362,15 @@ class Repos:
         Blobs of added files must be registered first; they are scanned (if not yet) before
         the commit lands. Commits to one branch are serialized; a ``parent_commit`` that is not
         the branch head raises ``ConflictError``.
+
+        Raises:
+            InvalidRequestError: an added file's content was never uploaded, a path is invalid,
+                or the result would have a file where a folder is.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+            RevisionNotFoundError: ``branch`` does not exist.
+            EntryNotFoundError: a deleted file or folder does not exist.
+            ConflictError: ``parent_commit`` is not the head, or the branch moved meanwhile.
         """
         added = [op for op in operations if isinstance(op, AddFile)]
         for op in added:
@@ -472,16 +381,16 @@ class Repos:
                 )
         self._scanner.ensure_scanned((op.sha256, op.path) for op in added)
         with self._session() as session:
-            repo_pk = self._writable(session, repo_type, repo_id, principal).id
+            repo_pk = self._writable(session, ref, principal).id
         with self._branch_lock(repo_pk, branch), self._session() as session, session.begin():
-            repo = self._writable(session, repo_type, repo_id, principal)
-            ref = session.get(Ref, (repo.id, "branch", branch))
-            if ref is None:
+            repo = self._writable(session, ref, principal)
+            branch_ref = session.get(Ref, (repo.id, "branch", branch))
+            if branch_ref is None:
                 raise RevisionNotFoundError(
-                    f"branch {branch!r} not found in {repo_id!r}",
+                    f"branch {branch!r} not found in {ref.repo_id!r}",
                     hint="create it first (create_branch) or push to an existing branch",
                 )
-            head = ref.commit_oid
+            head = branch_ref.commit_oid
             if parent_commit is not None and parent_commit != head:
                 raise ConflictError(
                     f"parentCommit {parent_commit} is not the head of {branch!r} "
@@ -512,24 +421,28 @@ class Repos:
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise ConflictError(f"branch {branch!r} moved while committing; retry the commit")
-            if branch == DEFAULT_BRANCH and any(
-                isinstance(op, AddFile | DeleteFile) and op.path == "README.md" for op in operations
-            ):
-                readme = files.get("README.md")
-                repo.card_data = (
-                    card_data_from_readme(self.store.path_for(readme.sha256))
-                    if readme is not None
-                    else {}
-                )
+            if branch == DEFAULT_BRANCH:
+                self._update_card(repo, operations, files)
             view = _commit_view(commit)
         return view
 
-    def history(
-        self, repo_type: str, repo_id: str, revision: str, principal: Principal | None
-    ) -> list[CommitView]:
-        """Commits reachable from ``revision``, newest first."""
+    def _update_card(
+        self, repo: Repo, operations: Sequence[Operation], files: dict[str, AddFile]
+    ) -> None:
+        """After a commit to the default branch: the repo's card follows its README.md."""
+        card = card_after_commit(operations, files, self.store.path_for)
+        if card is not None:
+            repo.card_data = card
+
+    def history(self, ref: RepoRef, revision: str, principal: Principal | None) -> list[CommitView]:
+        """Commits reachable from ``revision``, newest first.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: ``revision`` is no branch, tag or commit of the repo.
+        """
         with self._session() as session:
-            repo = self._find(session, repo_type, repo_id, principal)
+            repo = self._find(session, ref, principal)
             commit: Commit | None = self._resolve(session, repo, revision)
             commits = []
             while commit is not None:
@@ -540,83 +453,58 @@ class Repos:
 
     # -- refs -------------------------------------------------------------------------------
 
-    def refs(self, repo_type: str, repo_id: str, principal: Principal | None) -> list[RefView]:
+    def refs(self, ref: RepoRef, principal: Principal | None) -> list[RefView]:
+        """The repo's branches and tags.
+
+        Raises:
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+        """
         with self._session() as session:
-            repo = self._find(session, repo_type, repo_id, principal)
+            repo = self._find(session, ref, principal)
             return [
-                RefView(ref.kind, ref.name, ref.commit_oid)
-                for ref in session.scalars(
+                RefView(row.kind, row.name, row.commit_oid)
+                for row in session.scalars(
                     select(Ref).where(Ref.repo_id == repo.id).order_by(Ref.kind, Ref.name)
                 )
             ]
 
     def create_ref(
-        self,
-        repo_type: str,
-        repo_id: str,
-        kind: str,
-        name: str,
-        starting_point: str,
-        principal: Principal,
+        self, ref: RepoRef, kind: RefKind, name: str, starting_point: str, principal: Principal
     ) -> RefView:
-        """Create a branch or tag at ``starting_point``; ``ConflictError`` if it exists."""
+        """Create a branch or tag at ``starting_point``.
+
+        Raises:
+            InvalidRequestError: ``name`` is not a valid branch or tag name.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            PermissionDeniedError: ``principal`` may not write to it.
+            RevisionNotFoundError: ``starting_point`` is no branch, tag or commit.
+            ConflictError: a branch or tag of that name exists.
+        """
         check_ref_name(name)
         with self._session() as session, session.begin():
-            repo = self._writable(session, repo_type, repo_id, principal)
+            repo = self._writable(session, ref, principal)
             commit = self._resolve(session, repo, starting_point)
             if session.get(Ref, (repo.id, kind, name)) is not None:
-                raise ConflictError(f"{kind} {name!r} already exists in {repo_id!r}")
+                raise ConflictError(f"{kind} {name!r} already exists in {ref.repo_id!r}")
             other = "tag" if kind == "branch" else "branch"
             if session.get(Ref, (repo.id, other, name)) is not None:
-                raise ConflictError(f"a {other} named {name!r} already exists in {repo_id!r}")
+                raise ConflictError(f"a {other} named {name!r} already exists in {ref.repo_id!r}")
             session.add(Ref(repo_id=repo.id, kind=kind, name=name, commit_oid=commit.oid))
         return RefView(kind, name, commit.oid)
 
-    def delete_ref(
-        self, repo_type: str, repo_id: str, kind: str, name: str, principal: Principal
-    ) -> None:
+    def delete_ref(self, ref: RepoRef, kind: RefKind, name: str, principal: Principal) -> None:
+        """Delete a branch or tag.
+
+        Raises:
+            PermissionDeniedError: it is the default branch, or ``principal`` may not write.
+            RepoNotFoundError: the repo does not exist or ``principal`` may not see it.
+            RevisionNotFoundError: no such branch or tag.
+        """
         if kind == "branch" and name == DEFAULT_BRANCH:
             raise PermissionDeniedError(f"the default branch {DEFAULT_BRANCH!r} cannot be deleted")
         with self._session() as session, session.begin():
-            repo = self._writable(session, repo_type, repo_id, principal)
-            ref = session.get(Ref, (repo.id, kind, name))
-            if ref is None:
-                raise RevisionNotFoundError(f"{kind} {name!r} not found in {repo_id!r}")
-            session.delete(ref)
-
-
-def apply_operations(files: dict[str, AddFile], operations: Sequence[Operation]) -> None:
-    """Apply ``operations`` to a snapshot (path -> file) in place; validates paths."""
-    for op in operations:
-        check_path(op.path)
-        if isinstance(op, DeleteFile):
-            if files.pop(op.path, None) is None:
-                raise EntryNotFoundError(f"cannot delete {op.path!r}: no such file")
-        elif isinstance(op, DeleteFolder):
-            prefix = op.path.rstrip("/") + "/"
-            doomed = [path for path in files if path.startswith(prefix)]
-            if not doomed:
-                raise EntryNotFoundError(f"cannot delete folder {op.path!r}: no such folder")
-            for path in doomed:
-                del files[path]
-        else:
-            files[op.path] = op
-    for path in files:
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            if "/".join(parts[:depth]) in files:
-                raise InvalidRequestError(
-                    f"{path!r} needs {'/'.join(parts[:depth])!r} to be a folder, but it is a file"
-                )
-
-
-def repo_tags(card_data: dict[str, Any]) -> list[str]:
-    """The Hub-style tags of a repo, from its model card metadata."""
-    tags = [str(tag) for tag in card_data.get("tags") or []]
-    for key in ("library_name", "pipeline_tag"):
-        if card_data.get(key):
-            tags.append(str(card_data[key]))
-    license_name = card_data.get("license")
-    if license_name:
-        tags.append(f"license:{license_name}")
-    return list(dict.fromkeys(tags))
+            repo = self._writable(session, ref, principal)
+            row = session.get(Ref, (repo.id, kind, name))
+            if row is None:
+                raise RevisionNotFoundError(f"{kind} {name!r} not found in {ref.repo_id!r}")
+            session.delete(row)

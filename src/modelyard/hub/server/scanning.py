@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
@@ -12,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelyard.hub.server.db import CommitFile, ScanResult
+from modelyard.hub.server.model import FileEntry, ScanStatus
 from modelyard.hub.server.storage import BlobStore
 
 if TYPE_CHECKING:
@@ -75,6 +78,32 @@ class Scanner:
         if missing:
             logger.info("scanning %d committed file(s) without a result", len(missing))
             self.ensure_scanned(missing)
+
+
+def adopt_tensor_data(entries: list[FileEntry]) -> list[FileEntry]:
+    """A file in no known format that a model of the same commit reads as raw tensor data
+    (its ONNX external data) is shown as that model's data, not as unknown.
+
+    Blobs are scanned alone, by content; which model reads a file is a fact of the commit.
+    """
+    from modelyard.scan import ScanReport
+    from modelyard.scan.api import adopt_data_files
+
+    reports = {
+        entry.path: ScanReport.from_dict(entry.scan.report)
+        for entry in entries
+        if entry.scan is not None
+    }
+    results = [(path, result) for path, report in reports.items() for result in report.files]
+    adopted = set(adopt_data_files(results, posixpath.normpath))
+    return [
+        replace(entry, scan=_scan_status(reports[entry.path])) if entry.path in adopted else entry
+        for entry in entries
+    ]
+
+
+def _scan_status(report: ScanReport) -> ScanStatus:
+    return ScanStatus(str(report.verdict), finding_summary(report), report.to_dict())
 
 
 def _anonymize(value: Any, blob_path: str) -> Any:

@@ -212,3 +212,39 @@ def test_onnx_external_data_is_the_models_data(api: HfApi, repo_name: str, tmp_p
         "onnx/model.onnx_data": "safe",
         "stray.bin": "error",
     }
+
+
+def test_the_report_of_adopted_data_names_its_model(
+    api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    save_onnx_with_external_data(tmp_path / "model.onnx", "model.onnx_data")
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    api.upload_folder(folder_path=tmp_path, repo_id=repo)
+    url = f"{api.endpoint}/api/models/{repo}/scan/main/model.onnx_data"
+    answer = get_session().get(url).json()
+    report = answer["report"]
+    assert (answer["status"], "summary" in answer) == ("safe", False)
+    assert report["verdict"] == "safe"
+    assert {key: value for key, value in report["summary"].items() if key != "seconds"} == {
+        "files": 1,
+        "safe": 1,
+        "suspicious": 0,
+        "error": 0,
+        "unsafe": 0,
+    }
+    assert report["files"] == [
+        {
+            "path": "<file>",
+            "format": "tensor-data",
+            "size": answer["size"],
+            "verdict": "safe",
+            "findings": [
+                {
+                    "rule_id": "MY-SCN-005",
+                    "severity": "info",
+                    "message": "read as raw tensor data by model.onnx",
+                }
+            ],
+        }
+    ]

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the hub, the caller, the repo type in the URL, and formatting."""
+"""Request-scoped dependencies: the hub, the caller, and formatting."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from modelyard.hub.errors import AuthenticationError, RepoNotFoundError
+from modelyard.hub.errors import AuthenticationError
 from modelyard.hub.server.accounts import Principal
 from modelyard.hub.server.hub import Hub
-
-_PLURALS = {"models": "model", "datasets": "dataset"}
 
 
 def get_hub(request: Request) -> Hub:
@@ -37,19 +35,6 @@ def required_principal(request: Request) -> Principal:
             ),
         )
     return principal
-
-
-def repo_type_of(kind: str) -> str:
-    """``models`` -> ``model``, ``datasets`` -> ``dataset``; anything else is not found."""
-    repo_type = _PLURALS.get(kind)
-    if repo_type is None:
-        raise RepoNotFoundError(f"unknown repository kind {kind!r}")
-    return repo_type
-
-
-def url_prefix(repo_type: str) -> str:
-    """The path prefix of a repo type in web URLs (``datasets/`` for datasets)."""
-    return "" if repo_type == "model" else f"{repo_type}s/"
 
 
 def iso(moment: datetime) -> str:

@@ -44,17 +44,15 @@ def hub_error_response(error: errors.HubError) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_hub_error(_request: Request, error: Exception) -> Response:
-        assert isinstance(error, errors.HubError)
+    # Starlette picks a handler by the exception's class, so each one is typed by its class.
+    @app.exception_handler(errors.HubError)
+    async def on_hub_error(_request: Request, error: errors.HubError) -> Response:
         return hub_error_response(error)
 
-    async def on_validation_error(_request: Request, error: Exception) -> Response:
-        assert isinstance(error, RequestValidationError)
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(_request: Request, error: RequestValidationError) -> Response:
         details = "; ".join(
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
             for item in error.errors()
         )
         return error_response(400, f"invalid request: {details}")
-
-    app.add_exception_handler(errors.HubError, on_hub_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)

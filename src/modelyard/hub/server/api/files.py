@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, Response
 from modelyard.hub.errors import QuarantinedFileError
 from modelyard.hub.server.api.deps import HubDep, MaybeUser
 from modelyard.hub.server.api.errors import header_value
+from modelyard.hub.server.model import RepoRef, RepoType
 from modelyard.hub.server.scanning import QUARANTINED
 
 router = APIRouter()
@@ -59,13 +60,13 @@ async def _resolve(
     hub: HubDep,
     principal: MaybeUser,
     request: Request,
-    repo_type: str,
+    repo_type: RepoType,
     repo_id: str,
     revision: str,
     path: str,
 ) -> Response:
     commit, entry = await run_in_threadpool(
-        hub.repos.file, repo_type, repo_id, revision, path, principal
+        hub.repos.file, RepoRef(repo_type, repo_id), revision, path, principal
     )
     verdict = entry.scan.verdict if entry.scan else "pending"
     if entry.scan is not None and verdict == QUARANTINED and request.method != "HEAD":

@@ -19,6 +19,7 @@ from modelyard.hub.errors import EntryNotFoundError, InvalidRequestError
 from modelyard.hub.server.accounts import Principal
 from modelyard.hub.server.api.deps import HubDep, User
 from modelyard.hub.server.hub import Hub
+from modelyard.hub.server.model import RepoRef, RepoType
 from modelyard.hub.server.uploads import UploadGrant
 
 router = APIRouter()
@@ -65,7 +66,7 @@ def _batch(
     hub: Hub,
     user: Principal,
     request: Request,
-    repo_type: str,
+    repo_type: RepoType,
     namespace: str,
     name: str,
     body: BatchRequest,
@@ -73,7 +74,7 @@ def _batch(
     """Upload instructions per object: none if stored already, else signed URLs."""
     if not name.endswith(".git"):
         raise EntryNotFoundError(f"no LFS endpoint at {request.url.path}")
-    hub.repos.writable(repo_type, f"{namespace}/{name.removesuffix('.git')}", user)
+    hub.repos.writable(RepoRef(repo_type, f"{namespace}/{name.removesuffix('.git')}"), user)
     if body.operation != "upload":
         raise InvalidRequestError("only LFS uploads are supported; download through /resolve")
     base = str(request.base_url).rstrip("/")

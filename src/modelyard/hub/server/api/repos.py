@@ -10,11 +10,12 @@ from pydantic import BaseModel
 
 from modelyard.hub.errors import ConflictError, EntryNotFoundError, InvalidRequestError
 from modelyard.hub.server.api import views
-from modelyard.hub.server.api.deps import HubDep, MaybeUser, User, iso, repo_type_of
+from modelyard.hub.server.api.deps import HubDep, MaybeUser, User, iso
 from modelyard.hub.server.api.errors import error_response
 from modelyard.hub.server.api.pagination import paginated
 from modelyard.hub.server.cards import CardError, parse_front_matter
-from modelyard.hub.server.names import check_path, check_repo_type
+from modelyard.hub.server.model import RepoRef, check_repo_type, repo_type_of
+from modelyard.hub.server.names import check_path
 from modelyard.hub.server.repos import DEFAULT_BRANCH
 
 router = APIRouter()
@@ -72,7 +73,7 @@ def create_repo(body: RepoRequest, hub: HubDep, user: User, request: Request) ->
     private = body.visibility == "private" if body.visibility else bool(body.private)
     repo_id = _repo_id(body, user.name)
     try:
-        repo = hub.repos.create(repo_type, repo_id, user, private=private)
+        repo = hub.repos.create(RepoRef(repo_type, repo_id), user, private=private)
     except ConflictError as error:
         url = views.repo_url(request, repo_type, repo_id)
         return error_response(409, str(error), extra={"url": url})
@@ -82,7 +83,7 @@ def create_repo(body: RepoRequest, hub: HubDep, user: User, request: Request) ->
 
 @router.delete("/api/repos/delete")
 def delete_repo(body: RepoRequest, hub: HubDep, user: User) -> dict[str, Any]:
-    hub.repos.delete(check_repo_type(body.type), _repo_id(body, user.name), user)
+    hub.repos.delete(RepoRef(check_repo_type(body.type), _repo_id(body, user.name)), user)
     return {}
 
 
@@ -107,18 +108,18 @@ def list_repos(
 
 @router.get("/api/{kind}/{namespace}/{name}")
 def repo_info(kind: str, namespace: str, name: str, hub: HubDep, principal: MaybeUser) -> Any:
-    return _info(hub, kind, f"{namespace}/{name}", DEFAULT_BRANCH, principal)
+    return _info(hub, RepoRef.from_url(kind, namespace, name), DEFAULT_BRANCH, principal)
 
 
 @router.get("/api/{kind}/{namespace}/{name}/revision/{revision:path}")
 def repo_info_at(
     kind: str, namespace: str, name: str, revision: str, hub: HubDep, principal: MaybeUser
 ) -> Any:
-    return _info(hub, kind, f"{namespace}/{name}", revision, principal)
+    return _info(hub, RepoRef.from_url(kind, namespace, name), revision, principal)
 
 
-def _info(hub: HubDep, kind: str, repo_id: str, revision: str, principal: MaybeUser) -> Any:
-    return views.repo_info(hub.repos.snapshot(repo_type_of(kind), repo_id, revision, principal))
+def _info(hub: HubDep, ref: RepoRef, revision: str, principal: MaybeUser) -> Any:
+    return views.repo_info(hub.repos.snapshot(ref, revision, principal))
 
 
 @router.get("/api/{kind}/{namespace}/{name}/tree/{revision}")
@@ -137,7 +138,7 @@ def repo_tree(
     path = path.strip("/")
     if path:
         check_path(path)
-    snapshot = hub.repos.snapshot(repo_type_of(kind), f"{namespace}/{name}", revision, principal)
+    snapshot = hub.repos.snapshot(RepoRef.from_url(kind, namespace, name), revision, principal)
     items = views.tree(snapshot.files, path, recursive)
     if items is None:
         raise EntryNotFoundError(f"folder {path!r} not found at {revision!r}")
@@ -159,7 +160,7 @@ async def paths_info(
         wanted = PathsInfoRequest.model_validate(await request.json()).paths
     else:
         wanted = (await request.form()).getlist("paths")  # type: ignore[assignment]
-    snapshot = hub.repos.snapshot(repo_type_of(kind), f"{namespace}/{name}", revision, principal)
+    snapshot = hub.repos.snapshot(RepoRef.from_url(kind, namespace, name), revision, principal)
     found: list[dict[str, Any]] = []
     for path in {str(path).strip("/") for path in wanted}:
         entry = next((entry for entry in snapshot.files if entry.path == path), None)
@@ -172,7 +173,7 @@ async def paths_info(
 
 @router.get("/api/{kind}/{namespace}/{name}/refs")
 def repo_refs(kind: str, namespace: str, name: str, hub: HubDep, principal: MaybeUser) -> Any:
-    refs = hub.repos.refs(repo_type_of(kind), f"{namespace}/{name}", principal)
+    refs = hub.repos.refs(RepoRef.from_url(kind, namespace, name), principal)
 
     def listed(kind_name: str, prefix: str) -> list[dict[str, str]]:
         return [
@@ -194,7 +195,7 @@ def create_branch(
     kind: str, namespace: str, name: str, branch: str, body: BranchRequest, hub: HubDep, user: User
 ) -> Any:
     start = body.startingPoint or DEFAULT_BRANCH
-    hub.repos.create_ref(repo_type_of(kind), f"{namespace}/{name}", "branch", branch, start, user)
+    hub.repos.create_ref(RepoRef.from_url(kind, namespace, name), "branch", branch, start, user)
     return {}
 
 
@@ -202,7 +203,7 @@ def create_branch(
 def delete_branch(
     kind: str, namespace: str, name: str, branch: str, hub: HubDep, user: User
 ) -> Any:
-    hub.repos.delete_ref(repo_type_of(kind), f"{namespace}/{name}", "branch", branch, user)
+    hub.repos.delete_ref(RepoRef.from_url(kind, namespace, name), "branch", branch, user)
     return {}
 
 
@@ -210,13 +211,13 @@ def delete_branch(
 def create_tag(
     kind: str, namespace: str, name: str, revision: str, body: TagRequest, hub: HubDep, user: User
 ) -> Any:
-    hub.repos.create_ref(repo_type_of(kind), f"{namespace}/{name}", "tag", body.tag, revision, user)
+    hub.repos.create_ref(RepoRef.from_url(kind, namespace, name), "tag", body.tag, revision, user)
     return {}
 
 
 @router.delete("/api/{kind}/{namespace}/{name}/tag/{tag}")
 def delete_tag(kind: str, namespace: str, name: str, tag: str, hub: HubDep, user: User) -> Any:
-    hub.repos.delete_ref(repo_type_of(kind), f"{namespace}/{name}", "tag", tag, user)
+    hub.repos.delete_ref(RepoRef.from_url(kind, namespace, name), "tag", tag, user)
     return {}
 
 
@@ -230,7 +231,7 @@ def repo_commits(
     principal: MaybeUser,
     request: Request,
 ) -> Response:
-    commits = hub.repos.history(repo_type_of(kind), f"{namespace}/{name}", revision, principal)
+    commits = hub.repos.history(RepoRef.from_url(kind, namespace, name), revision, principal)
     items = [
         {
             "id": commit.oid,
@@ -257,7 +258,7 @@ def scan_report(
 ) -> Any:
     """The stored scanner report of one file (shown even for quarantined files)."""
     commit, entry = hub.repos.file(
-        repo_type_of(kind), f"{namespace}/{name}", revision, path, principal
+        RepoRef.from_url(kind, namespace, name), revision, path, principal
     )
     return {
         "path": entry.path,

@@ -14,10 +14,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
-from modelyard.hub.server.api.deps import HubDep, User, repo_type_of, url_prefix
+from modelyard.hub.server.api.deps import HubDep, User
 from modelyard.hub.server.api.errors import error_response
+from modelyard.hub.server.model import (
+    AddFile,
+    DeleteFile,
+    DeleteFolder,
+    Operation,
+    RepoRef,
+    url_prefix,
+)
 from modelyard.hub.server.names import check_path
-from modelyard.hub.server.repos import AddFile, DeleteFile, DeleteFolder, Operation
 from modelyard.hub.server.storage import StoredBlob
 
 router = APIRouter()
@@ -62,8 +69,9 @@ def preupload(
 ) -> Any:
     """Regular upload up to the configured size, LFS above; ``oid`` of the current file if any."""
     _no_pull_requests(request)
-    hub.repos.writable(repo_type_of(kind), f"{namespace}/{name}", user)
-    snapshot = hub.repos.snapshot(repo_type_of(kind), f"{namespace}/{name}", revision, user)
+    ref = RepoRef.from_url(kind, namespace, name)
+    hub.repos.writable(ref, user)
+    snapshot = hub.repos.snapshot(ref, revision, user)
     current = {entry.path: entry for entry in snapshot.files}
     answer = []
     for file in body.files:
@@ -133,9 +141,9 @@ async def commit(
 ) -> Any:
     """Apply an NDJSON commit: a header line, then file / lfsFile / deletedFile / deletedFolder."""
     _no_pull_requests(request)
-    repo_type = repo_type_of(kind)
-    repo_id = f"{namespace}/{name}"
-    repo = await run_in_threadpool(hub.repos.writable, repo_type, repo_id, user)
+    ref = RepoRef.from_url(kind, namespace, name)
+    repo_id = ref.repo_id
+    repo = await run_in_threadpool(hub.repos.writable, ref, user)
     settings = hub.settings
     max_line = settings.regular_upload_max * 4 // 3 + _LINE_OVERHEAD
     header: dict[str, Any] | None = None
@@ -173,8 +181,7 @@ async def commit(
     summary = str(header.get("summary") or "").strip() or "Update files"
     result = await run_in_threadpool(
         lambda: hub.repos.commit(
-            repo_type,
-            repo_id,
+            ref,
             revision,
             operations,
             user,

@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import Request
 
-from modelyard.hub.server.api.deps import iso, url_prefix
-from modelyard.hub.server.repos import FileEntry, RepoView, Snapshot, repo_tags
+from modelyard.hub.server.api.deps import iso
+from modelyard.hub.server.cards import repo_tags
+from modelyard.hub.server.model import FileEntry, RepoType, RepoView, Snapshot, url_prefix
 from modelyard.hub.server.scanning import QUARANTINED
 from modelyard.hub.server.storage import git_blob_sha1, lfs_pointer
 
@@ -58,7 +59,7 @@ def security_status(files: list[FileEntry]) -> dict[str, Any]:
     }
 
 
-def repo_url(request: Request, repo_type: str, repo_id: str) -> str:
+def repo_url(request: Request, repo_type: RepoType, repo_id: str) -> str:
     """The web URL of a repo, which ``create_repo`` returns and ``RepoUrl`` parses."""
     return f"{str(request.base_url).rstrip('/')}/{url_prefix(repo_type)}{repo_id}"
 

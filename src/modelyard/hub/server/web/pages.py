@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from modelyard.hub.errors import AuthenticationError
 from modelyard.hub.server.hub import Hub
+from modelyard.hub.server.model import REPO_TYPES, RepoRef, RepoType
 from modelyard.hub.server.web.render import BADGES, card_html, human_size, metric_value
 from modelyard.hub.server.web.session import COOKIE, csrf_ok, csrf_value, signed_in
 
@@ -67,10 +68,11 @@ def home(
     principal, _ = signed_in(request, hub)
     filters = [value for value in (library, task, tag) if value]
     listed = {
-        kind: hub.repos.list_repos(kind, principal, search=search or None, filters=filters,
-                                   sort="lastModified")
-        for kind in ("model", "dataset")
-    }  # fmt: skip
+        kind: hub.repos.list_repos(
+            kind, principal, search=search or None, filters=filters, sort="lastModified"
+        )
+        for kind in REPO_TYPES
+    }
     everything = hub.repos.list_repos("model", principal) + hub.repos.list_repos(
         "dataset", principal
     )
@@ -87,10 +89,11 @@ def home(
     )
 
 
-def _repo_page(request: Request, kind: str, repo_id: str, revision: str) -> HTMLResponse:
+def _repo_page(request: Request, kind: RepoType, repo_id: str, revision: str) -> HTMLResponse:
     hub = _hub(request)
     principal, _ = signed_in(request, hub)
-    snapshot = hub.repos.snapshot(kind, repo_id, revision, principal)
+    ref = RepoRef(kind, repo_id)
+    snapshot = hub.repos.snapshot(ref, revision, principal)
     files = {entry.path: entry for entry in snapshot.files}
     readme = _text(hub, files.get("README.md"))
     manifest = _json(hub, files.get("modelyard.json"))
@@ -107,8 +110,8 @@ def _repo_page(request: Request, kind: str, repo_id: str, revision: str) -> HTML
             "card": card_html(readme) if readme else None,
             "metrics": (manifest or {}).get("metrics") or {},
             "manifest": manifest,
-            "commits": hub.repos.history(kind, repo_id, revision, principal)[:20],
-            "refs": hub.repos.refs(kind, repo_id, principal),
+            "commits": hub.repos.history(ref, revision, principal)[:20],
+            "refs": hub.repos.refs(ref, principal),
             "endpoint": endpoint,
         },
     )
@@ -157,24 +160,32 @@ def dataset_scan_page(
     return _scan_page(request, "dataset", f"{namespace}/{name}", revision, path)
 
 
-def _scan_page(request: Request, kind: str, repo_id: str, revision: str, path: str) -> HTMLResponse:
+def _scan_page(
+    request: Request, kind: RepoType, repo_id: str, revision: str, path: str
+) -> HTMLResponse:
     from modelyard.scan.rules import RULES
 
     hub = _hub(request)
     principal, _ = signed_in(request, hub)
-    commit, entry = hub.repos.file(kind, repo_id, revision, path, principal)
+    commit, entry = hub.repos.file(RepoRef(kind, repo_id), revision, path, principal)
     findings = []
     for file in entry.scan.report.get("files", []) if entry.scan else []:
         for finding in file.get("findings", []):
             rule = RULES.get(finding.get("rule_id", ""))
-            findings.append({**finding, "title": rule.title if rule else "",
-                             "explanation": rule.explanation if rule else ""})  # fmt: skip
+            title, explanation = (rule.title, rule.explanation) if rule else ("", "")
+            findings.append({**finding, "title": title, "explanation": explanation})
     return _render(
         request,
         "scan.html",
-        {"repo_id": repo_id, "kind": kind, "revision": revision, "commit": commit,
-         "entry": entry, "findings": findings},
-    )  # fmt: skip
+        {
+            "repo_id": repo_id,
+            "kind": kind,
+            "revision": revision,
+            "commit": commit,
+            "entry": entry,
+            "findings": findings,
+        },
+    )
 
 
 @account.get("/login", response_class=HTMLResponse)
@@ -193,9 +204,13 @@ def login(request: Request, token: Annotated[str, Form()]) -> Response:
         return rejected
     response = RedirectResponse("/", status_code=303)
     response.set_cookie(
-        COOKIE, token.strip(), httponly=True, samesite="lax",
-        secure=request.url.scheme == "https", max_age=30 * 24 * 3600,
-    )  # fmt: skip
+        COOKIE,
+        token.strip(),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=30 * 24 * 3600,
+    )
     return response
 
 
