@@ -46,6 +46,29 @@ def _wait_for(port: int) -> None:
     raise SystemExit(f"nothing listens on port {port}")
 
 
+def start_hub(data: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``modelyard hub serve`` on a free loopback port, once it listens: (process, endpoint)."""
+    port = _free_port()
+    command = [str(MODELYARD), "hub", "serve", "--port", str(port), "--data-dir", str(data)]
+    hub = subprocess.Popen(
+        [*command, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_for(port)
+    except BaseException:
+        hub.terminate()
+        raise
+    return hub, f"http://127.0.0.1:{port}"
+
+
+def bench_token(data: Path) -> str:
+    """A new access token for user ``bench`` of the hub in ``data``."""
+    return subprocess.run(
+        [MODELYARD, "hub", "token", "create", "bench", "--data-dir", str(data)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip().splitlines()[-1]  # fmt: skip
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -104,20 +127,10 @@ def main(argv: list[str] | None = None) -> int:
         big = files / "weights.bin"
         _write_file(big, args.size_mb)
         (files / "small.bin").write_bytes(os.urandom(CHUNK))
-        port = _free_port()
         data = root / "hub"
-        hub = subprocess.Popen(
-            [MODELYARD, "hub", "serve", "--port", str(port), "--data-dir", str(data)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        hub, endpoint = start_hub(data)
         try:
-            _wait_for(port)
-            token = subprocess.run(
-                [MODELYARD, "hub", "token", "create", "bench", "--data-dir", str(data)],
-                capture_output=True, text=True, check=True,
-            ).stdout.strip().splitlines()[-1]  # fmt: skip
-            endpoint = f"http://127.0.0.1:{port}"
+            token = bench_token(data)
             api = HfApi(endpoint=endpoint, token=token)
             api.create_repo("bench/big")
             started = time.perf_counter()

@@ -82,12 +82,16 @@ class HubServer:
 
 
 def start_server(
-    data_dir: Path, database_url: str | None = None, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> HubServer:
     port = free_port()
     args = [MODELYARD, "hub", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     if database_url:
         args += ["--database-url", database_url]
+    args += extra_args or []
     log = (data_dir.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
         args, env={**os.environ, **SERVER_ENV, **(extra_env or {})}, stdout=log, stderr=log
@@ -190,14 +194,21 @@ def hub(
 
 @pytest.fixture
 def hub_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Start SQLite hubs for this test only: ``hub_factory(data_dir=None, extra_env=None)``."""
+    """Start SQLite hubs for this test only:
+    ``hub_factory(data_dir=None, extra_env=None, extra_args=None)``."""
     pytest.importorskip(
         "modelyard.scan", reason="the scan engine (modelyard.scan) is not installed"
     )
     servers: list[HubServer] = []
 
-    def start(data_dir: Path | None = None, extra_env: dict[str, str] | None = None) -> HubServer:
-        server = start_server(data_dir or tmp_path / "hub" / "data", extra_env=extra_env)
+    def start(
+        data_dir: Path | None = None,
+        extra_env: dict[str, str] | None = None,
+        extra_args: list[str] | None = None,
+    ) -> HubServer:
+        server = start_server(
+            data_dir or tmp_path / "hub" / "data", extra_env=extra_env, extra_args=extra_args
+        )
         servers.append(server)
         return server
 

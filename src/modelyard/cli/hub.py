@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelyard.cli.console import escape, stderr, stdout
-from modelyard.cli.parsing import Commands, add_command, add_group
+from modelyard.cli.parsing import Commands, add_command, add_group, at_least
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -25,8 +25,15 @@ def _settings(args: argparse.Namespace) -> Settings:
 def serve_command(args: argparse.Namespace) -> None:
     """Serve the hub (API for huggingface_hub clients) until interrupted."""
     from modelyard.hub.server import serve as run
+    from modelyard.hub.server.settings import Settings
 
-    settings = _settings(args)
+    settings = Settings.from_env(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        max_file_size=args.max_file_size,
+        max_repo_size=args.max_repo_size,
+        max_concurrent_scans=args.max_concurrent_scans,
+    )
     url = f"http://{args.host}:{args.port}"
     stderr().print(f"modelyard hub on {url} (data in {escape(str(settings.data_dir))})")
     seeder = _demo_seeder(settings, url) if args.demo else None
@@ -117,6 +124,27 @@ def register(commands: Commands) -> None:
     serve.add_argument("--port", type=int, default=8000, help="TCP port")
     _storage(serve)
     serve.add_argument(
+        "--max-file-size",
+        type=_size,
+        metavar="SIZE",
+        help="refuse files larger than SIZE, e.g. 10GB or 500MB (units are powers of 1024; "
+        "default: $MODELYARD_HUB_MAX_FILE_SIZE or 50GB, as huggingface.co)",
+    )
+    serve.add_argument(
+        "--max-repo-size",
+        type=_size,
+        metavar="SIZE",
+        help="refuse uploads that would grow a repository (every distinct file in its history) "
+        "beyond SIZE (default: $MODELYARD_HUB_MAX_REPO_SIZE or 300GB)",
+    )
+    serve.add_argument(
+        "--max-concurrent-scans",
+        type=at_least(1),
+        metavar="N",
+        help="scan at most N uploaded files at once; further uploads wait their turn, so "
+        "memory stays bounded (default: $MODELYARD_HUB_MAX_CONCURRENT_SCANS or 2)",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         help="on first start, train and push demo models (reused afterwards)",
@@ -141,6 +169,15 @@ def register(commands: Commands) -> None:
     pull.add_argument("repo_id", metavar="REPO_ID", help="namespace/name on the hub")
     pull.add_argument("--revision", help="branch, tag or commit (default: main)")
     pull.add_argument("--out", type=Path, help="destination folder (default: ./NAME)")
+
+
+def _size(text: str) -> int:
+    from modelyard.hub.server.settings import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _storage(parser: argparse.ArgumentParser) -> None:

@@ -37,6 +37,14 @@ class InvalidRequestError(HubError):
     """The request is malformed: bad path, bad name, bad payload."""
 
 
+class InvalidRangeError(InvalidRequestError):
+    """A download's ``Range`` header is malformed or outside the file's ``size`` bytes."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class PayloadTooLargeError(HubError):
     """A file or request exceeds a configured size limit."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from sqlalchemy import select, text
@@ -56,4 +57,24 @@ def test_results_from_before_named_suffixes_are_redone_at_start_up(tmp_path: Pat
     reopened = Hub.open(Settings(data_dir=tmp_path))
     assert _verdicts(reopened) == {
         ".gitattributes": "safe", "notes.txt": "safe", "hubconf.py": "suspicious"
+    }  # fmt: skip
+
+
+def test_uploads_beyond_the_scan_limit_wait_their_turn(tmp_path: Path) -> None:
+    hub = Hub.open(Settings(data_dir=tmp_path, max_concurrent_scans=1))
+    owner = Principal("ops")
+    hub.repos.create("model", "ops/queue", owner, private=False)
+    blobs = [hub.store.put_bytes(CODE + f"# variant {i}\n".encode()) for i in range(6)]
+    hub.repos.register_blobs(blobs)
+
+    def commit(number: int) -> None:
+        add = AddFile(f"code{number}.py", blobs[number].sha256, False)
+        hub.repos.commit("model", "ops/queue", "main", [add], owner, title=f"add {number}")
+
+    with ThreadPoolExecutor(max_workers=len(blobs)) as pool:
+        list(pool.map(commit, range(len(blobs))))  # none is refused: they queue for the slot
+    snapshot = hub.repos.snapshot("model", "ops/queue", "main", None)
+    verdicts = {entry.path: entry.scan.verdict if entry.scan else None for entry in snapshot.files}
+    assert verdicts == {
+        ".gitattributes": "safe", **{f"code{number}.py": "suspicious" for number in range(6)}
     }  # fmt: skip

@@ -30,6 +30,8 @@ def parse_front_matter(text: str) -> dict[str, Any]:
         data = yaml.safe_load(text[3:end])
     except yaml.YAMLError as error:
         raise CardError(f"invalid YAML metadata: {error}") from None
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise CardError("invalid YAML metadata: it nests too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

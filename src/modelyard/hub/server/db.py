@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from modelyard.hub.errors import InvalidRequestError
 from modelyard.hub.server.model import RefKind, RepoType
 from modelyard.hub.server.settings import Settings
 
@@ -149,6 +150,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _refuse_nul(
+    _connection: Any,
+    _cursor: Any,
+    _statement: str,
+    parameters: Any,
+    _context: Any,
+    executemany: bool,
+) -> None:
+    """PostgreSQL cannot hold NUL in text: a name, path or message a client sent with one is a
+    bad request, on every database alike, rather than a driver error."""
+    for row in parameters if executemany else [parameters]:
+        values = row.values() if isinstance(row, dict) else row or ()
+        for value in values:
+            if isinstance(value, str) and "\0" in value:
+                raise InvalidRequestError(f"{value!r} contains a NUL character")
+
+
 def make_engine(settings: Settings) -> Engine:
     """Create the engine and the schema (idempotent)."""
     url = settings.effective_database_url
@@ -158,6 +176,7 @@ def make_engine(settings: Settings) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     _drop_outdated_scan_results(engine)
     Base.metadata.create_all(engine)
     return engine

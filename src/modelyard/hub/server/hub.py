@@ -8,7 +8,8 @@ from sqlalchemy import Engine
 
 from modelyard.hub.server.accounts import Accounts
 from modelyard.hub.server.db import make_engine
-from modelyard.hub.server.repos import Repos
+from modelyard.hub.server.quota import RepoUsage, repo_usage
+from modelyard.hub.server.repos import Repos, RepoView
 from modelyard.hub.server.scanning import Scanner
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.storage import BlobStore
@@ -34,7 +35,7 @@ class Hub:
         engine = make_engine(settings)
         store = BlobStore(settings.blob_dir, settings.tmp_dir, settings.max_file_size)
         store.clean_stale_temporaries()
-        scanner = Scanner(engine, store)
+        scanner = Scanner(engine, store, settings.max_concurrent_scans)
         scanner.scan_missing()
         return cls(
             settings=settings,
@@ -45,3 +46,7 @@ class Hub:
             scanner=scanner,
             signer=UploadSigner(settings.data_dir / "upload-secret"),
         )
+
+    def usage(self, repo: RepoView) -> RepoUsage:
+        """What ``repo`` stores now, against this hub's per-repository size limit."""
+        return repo_usage(self.engine, repo.pk, repo.repo_id, self.settings.max_repo_size)

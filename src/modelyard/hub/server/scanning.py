@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -26,11 +27,17 @@ QUARANTINED = "unsafe"
 
 
 class Scanner:
-    """Runs modelyard's scanner over blobs and stores one result per blob."""
+    """Runs modelyard's scanner over blobs and stores one result per blob.
 
-    def __init__(self, engine: Engine, store: BlobStore) -> None:
+    At most ``max_concurrent`` scans run at once, whoever asks (commits, repo creation, the
+    startup catch-up): a scan holds the memory of its file's structures, so further callers
+    wait their turn and the hub's memory stays bounded however many uploads arrive together.
+    """
+
+    def __init__(self, engine: Engine, store: BlobStore, max_concurrent: int) -> None:
         self._engine = engine
         self._store = store
+        self._slots = threading.BoundedSemaphore(max_concurrent)
 
     def ensure_scanned(self, files: Iterable[tuple[str, str]]) -> None:
         """Scan every ``(sha256, repo path)`` whose blob has no stored result for that path's
@@ -40,30 +47,39 @@ class Scanner:
 
         keys = {(sha256, named_suffix(path)): path for sha256, path in files}
         for (sha256, suffix), repo_path in keys.items():
-            with Session(self._engine) as session:
-                if session.get(ScanResult, (sha256, suffix)) is not None:
+            if self._has_result(sha256, suffix):
+                continue
+            with self._slots:
+                if self._has_result(sha256, suffix):  # scanned meanwhile by another caller
                     continue
-            path = self._store.path_for(sha256)
-            started = time.perf_counter()
-            result = scan_file(path, name=repo_path.rsplit("/", 1)[-1])
-            report = ScanReport(files=[result], seconds=time.perf_counter() - started)
-            data = _anonymize(report.to_dict(), str(path))
-            summary = _anonymize(finding_summary(report), str(path))
-            logger.info("scanned blob %s (as %s): %s", sha256, suffix or "content", report.verdict)
-            with Session(self._engine) as session:
-                session.add(
-                    ScanResult(
-                        sha256=sha256,
-                        suffix=suffix,
-                        verdict=str(report.verdict),
-                        summary=summary,
-                        report=data,
-                    )
+                path = self._store.path_for(sha256)
+                started = time.perf_counter()
+                result = scan_file(path, name=repo_path.rsplit("/", 1)[-1])
+                report = ScanReport(files=[result], seconds=time.perf_counter() - started)
+                self._store_result(sha256, suffix, report, str(path))
+
+    def _has_result(self, sha256: str, suffix: str) -> bool:
+        with Session(self._engine) as session:
+            return session.get(ScanResult, (sha256, suffix)) is not None
+
+    def _store_result(self, sha256: str, suffix: str, report: ScanReport, blob_path: str) -> None:
+        data = _anonymize(report.to_dict(), blob_path)
+        summary = _anonymize(finding_summary(report), blob_path)
+        logger.info("scanned blob %s (as %s): %s", sha256, suffix or "content", report.verdict)
+        with Session(self._engine) as session:
+            session.add(
+                ScanResult(
+                    sha256=sha256,
+                    suffix=suffix,
+                    verdict=str(report.verdict),
+                    summary=summary,
+                    report=data,
                 )
-                try:
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()  # scanned concurrently by another commit
+            )
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # scanned concurrently by another commit
 
     def scan_missing(self) -> None:
         """Scan every committed file that has no result (after an upgrade or a crash)."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,6 +12,30 @@ from modelyard.hub.errors import InvalidRequestError
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
+_UNITS = {"": 1, "K": 1024, "M": MIB, "G": GIB, "T": 1024 * GIB}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"1048576"``, ``"500MB"``, ``"10GB"`` or ``"1.5TiB"`` (units are powers of 1024).
+
+    Raises ``ValueError`` naming the accepted forms.
+    """
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError(
+            f"invalid size {text!r}: expected bytes or a number with KB, MB, GB or TB, e.g. 10GB"
+        )
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[unit.upper()])
+
+
+def format_size(size: int) -> str:
+    """``size`` bytes in the largest unit that keeps it at least 1, as ``parse_size`` reads it."""
+    for unit in ("T", "G", "M", "K"):
+        if size >= _UNITS[unit]:
+            return f"{size / _UNITS[unit]:.3g}{unit}B"
+    return f"{size} bytes"
 
 
 def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -21,15 +46,30 @@ def default_data_dir(env: Mapping[str, str] | None = None) -> Path:
 
 
 def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
+    return _parsed_env(env, name, default, _integer)
+
+
+def _size_env(env: Mapping[str, str], name: str, default: int) -> int:
+    return _parsed_env(env, name, default, parse_size)
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer, got {text!r}") from None
+
+
+def _parsed_env(
+    env: Mapping[str, str], name: str, default: int, parse: Callable[[str], int]
+) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
-    except ValueError:
-        raise InvalidRequestError(
-            f"{name} must be an integer number of bytes, got {raw!r}"
-        ) from None
+        return parse(raw)
+    except ValueError as error:
+        raise InvalidRequestError(f"{name}: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -40,11 +80,16 @@ class Settings:
     (preupload answers ``regular``); larger files go through the LFS batch API.
     ``multipart_threshold`` / ``multipart_chunk_size``: LFS objects at least this large are
     uploaded in parts of that size.
+    ``max_file_size`` / ``max_repo_size``: uploads that would exceed them are refused (413)
+    before any byte is stored; a repo's size counts every distinct file in its history.
+    ``max_concurrent_scans``: scans running at once; further uploads wait for a free slot.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = None
     max_file_size: int = 50 * GIB
+    max_repo_size: int = 300 * GIB
+    max_concurrent_scans: int = 2
     regular_upload_max: int = 10 * MIB
     multipart_threshold: int = 64 * MIB
     multipart_chunk_size: int = 32 * MIB
@@ -57,14 +102,18 @@ class Settings:
         settings = cls(
             data_dir=default_data_dir(env),
             database_url=env.get("MODELYARD_HUB_DATABASE_URL") or None,
-            max_file_size=_int_env(env, "MODELYARD_HUB_MAX_FILE_SIZE", cls.max_file_size),
-            regular_upload_max=_int_env(
+            max_file_size=_size_env(env, "MODELYARD_HUB_MAX_FILE_SIZE", cls.max_file_size),
+            max_repo_size=_size_env(env, "MODELYARD_HUB_MAX_REPO_SIZE", cls.max_repo_size),
+            max_concurrent_scans=_int_env(
+                env, "MODELYARD_HUB_MAX_CONCURRENT_SCANS", cls.max_concurrent_scans
+            ),
+            regular_upload_max=_size_env(
                 env, "MODELYARD_HUB_REGULAR_UPLOAD_MAX", cls.regular_upload_max
             ),
-            multipart_threshold=_int_env(
+            multipart_threshold=_size_env(
                 env, "MODELYARD_HUB_MULTIPART_THRESHOLD", cls.multipart_threshold
             ),
-            multipart_chunk_size=_int_env(
+            multipart_chunk_size=_size_env(
                 env, "MODELYARD_HUB_MULTIPART_CHUNK_SIZE", cls.multipart_chunk_size
             ),
             page_size=_int_env(env, "MODELYARD_HUB_PAGE_SIZE", cls.page_size),
@@ -72,7 +121,12 @@ class Settings:
         chosen = {name: value for name, value in overrides.items() if value is not None}
         if "data_dir" in chosen:
             chosen["data_dir"] = Path(str(chosen["data_dir"])).expanduser()
-        return replace(settings, **chosen)  # type: ignore[arg-type]
+        settings = replace(settings, **chosen)  # type: ignore[arg-type]
+        if settings.max_concurrent_scans < 1:
+            raise InvalidRequestError(
+                f"max_concurrent_scans must be at least 1, got {settings.max_concurrent_scans}"
+            )
+        return settings
 
     @property
     def effective_database_url(self) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
+from modelyard.hub.server.settings import format_size
 
 _STALE_TMP_SECONDS = 24 * 3600
 
@@ -56,8 +57,9 @@ class BlobWriter:
         self._written += len(chunk)
         if self._written > self._size:
             self.abort()
-            raise InvalidRequestError(
-                f"received more than the announced {self._size} bytes; upload the file again"
+            raise PayloadTooLargeError(
+                f"received more than the announced {self._size} bytes; nothing was stored",
+                hint="upload the file again, sending exactly the size given to the LFS batch API",
             )
         self._sha256.update(chunk)
         self._sha1.update(chunk)
@@ -115,13 +117,17 @@ class BlobStore:
             self.path_for(expected_sha256)  # validates the digest before any byte is written
         return BlobWriter(self, size, expected_sha256)
 
-    def check_size(self, size: int) -> None:
+    def check_size(self, size: int, name: str = "file") -> None:
+        """Refuse a negative size (``InvalidRequestError``) or one above the hub's file size
+        limit (``PayloadTooLargeError``), before any byte of ``name`` is stored."""
         if size < 0:
-            raise InvalidRequestError(f"invalid file size {size}")
+            raise InvalidRequestError(f"invalid size {size} for {name!r}")
         if size > self.max_file_size:
             raise PayloadTooLargeError(
-                f"file of {size} bytes exceeds this hub's limit of {self.max_file_size} bytes",
-                hint="ask the hub operator to raise MODELYARD_HUB_MAX_FILE_SIZE",
+                f"{name!r} has {format_size(size)} ({size} bytes), above this hub's limit of "
+                f"{format_size(self.max_file_size)} per file",
+                hint="split it into smaller files, or ask the hub operator to raise "
+                "`modelyard hub serve --max-file-size`",
             )
 
     def put_bytes(self, content: bytes) -> StoredBlob:

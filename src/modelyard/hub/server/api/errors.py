@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from modelyard.hub import errors
 
@@ -17,6 +19,7 @@ _STATUS: list[tuple[type[errors.HubError], int, str | None]] = [
     (errors.QuarantinedFileError, 403, "Quarantined"),
     (errors.ConflictError, 409, None),
     (errors.PayloadTooLargeError, 413, None),
+    (errors.InvalidRangeError, 416, "RangeNotSatisfiable"),
     (errors.InvalidRequestError, 400, None),
 ]
 
@@ -39,7 +42,10 @@ def error_response(
 def hub_error_response(error: errors.HubError) -> Response:
     for error_type, status, code in _STATUS:
         if isinstance(error, error_type):
-            return error_response(status, str(error), code)
+            response = error_response(status, str(error), code)
+            if isinstance(error, errors.InvalidRangeError):
+                response.headers["Content-Range"] = f"bytes */{error.size}"
+            return response
     return error_response(500, str(error))
 
 
@@ -56,3 +62,13 @@ def install_error_handlers(app: FastAPI) -> None:
             for item in error.errors()
         )
         return error_response(400, f"invalid request: {details}")
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(_request: Request, error: HTTPException) -> Response:
+        # Unknown route, method not allowed, ...
+        return error_response(error.status_code, str(error.detail))
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_disconnect(_request: Request, _error: ClientDisconnect) -> Response:
+        # Nobody reads this answer; it keeps a vanished client from logging a server error.
+        return error_response(400, "the client closed the connection before sending the body")

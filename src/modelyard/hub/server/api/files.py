@@ -4,7 +4,8 @@ Quarantined (unsafe) files are never served: GET answers 403 naming the finding.
 answers with the metadata (and the warning), because huggingface_hub turns any HEAD error other
 than not-found into a vague "check your connection" message, while it shows a GET 403's message.
 Suspicious or unscannable files are served with ``X-Modelyard-Scan`` and an ``X-HF-Warning``
-that the client logs.
+that the client logs. A malformed or unsatisfiable ``Range`` header answers 416 with a JSON error
+and ``Content-Range: bytes */SIZE`` (valid ranges get 206).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from fastapi.responses import FileResponse, Response
 from modelyard.hub.errors import QuarantinedFileError
 from modelyard.hub.server.api.deps import HubDep, MaybeUser
 from modelyard.hub.server.api.errors import header_value
+from modelyard.hub.server.api.limits import BoundedRoute, check_range
 from modelyard.hub.server.model import RepoRef, RepoType
 from modelyard.hub.server.scanning import QUARANTINED
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedRoute)
 
 
 class _BlobResponse(FileResponse):
@@ -75,6 +77,8 @@ async def _resolve(
             f"({entry.scan.summary}); it is listed but never served",
             hint=f"see /api/{repo_type}s/{repo_id}/scan/{commit.oid}/{path}",
         )
+    if "range" in request.headers:
+        check_range(request.headers["range"], entry.size)
     headers = {
         "X-Repo-Commit": commit.oid,
         "Accept-Ranges": "bytes",

@@ -15,14 +15,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from modelyard.hub.errors import EntryNotFoundError, InvalidRequestError
+from modelyard.hub.errors import EntryNotFoundError, InvalidRequestError, PayloadTooLargeError
 from modelyard.hub.server.accounts import Principal
 from modelyard.hub.server.api.deps import HubDep, User
+from modelyard.hub.server.api.limits import BoundedRoute, check_content_length, streams_body
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import RepoRef, RepoType
 from modelyard.hub.server.uploads import UploadGrant
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedRoute)
 
 _COPY_CHUNK = 1024 * 1024
 
@@ -71,25 +72,28 @@ def _batch(
     name: str,
     body: BatchRequest,
 ) -> Response:
-    """Upload instructions per object: none if stored already, else signed URLs."""
+    """Upload instructions per object: none if stored already, else signed URLs.
+
+    Every object is checked against the file and repository size limits first: one too large
+    refuses the whole batch (413) before any upload URL is handed out.
+    """
     if not name.endswith(".git"):
         raise EntryNotFoundError(f"no LFS endpoint at {request.url.path}")
-    hub.repos.writable(RepoRef(repo_type, f"{namespace}/{name.removesuffix('.git')}"), user)
+    repo = hub.repos.writable(RepoRef(repo_type, f"{namespace}/{name.removesuffix('.git')}"), user)
     if body.operation != "upload":
         raise InvalidRequestError("only LFS uploads are supported; download through /resolve")
+    usage = hub.usage(repo)
+    for item in body.objects:
+        hub.store.path_for(item.oid)
+        hub.store.check_size(item.size, f"LFS object {item.oid}")
+        usage.add(item.oid, item.size)
     base = str(request.base_url).rstrip("/")
     multipart_allowed = "multipart" in body.transfers
     objects: list[dict[str, Any]] = []
     used_multipart = False
     for item in body.objects:
-        hub.store.path_for(item.oid)
         entry: dict[str, Any] = {"oid": item.oid, "size": item.size, "authenticated": True}
-        if item.size > hub.settings.max_file_size:
-            entry["error"] = {
-                "code": 413,
-                "message": f"file exceeds this hub's limit of {hub.settings.max_file_size} bytes",
-            }
-        elif hub.repos.blob_size(item.oid) != item.size:
+        if hub.repos.blob_size(item.oid) != item.size:
             grant = hub.signer.grant(item.oid, item.size)
             query = grant.query()
             verify = {"href": f"{base}/api/lfs/verify/{item.oid}?{query}", "header": {}}
@@ -124,9 +128,11 @@ def _grant(hub: Hub, oid: str, request: Request) -> UploadGrant:
 
 
 @router.put("/api/lfs/upload/{oid}")
+@streams_body
 async def upload_basic(oid: str, hub: HubDep, request: Request) -> Response:
-    """Basic transfer: the whole object in one streamed PUT."""
+    """Basic transfer: the whole object in one streamed PUT (cut off beyond its granted size)."""
     grant = _grant(hub, oid, request)
+    check_content_length(request, grant.size, "upload")
     writer = hub.store.writer(grant.size, expected_sha256=oid)
     try:
         async for chunk in request.stream():
@@ -140,23 +146,31 @@ async def upload_basic(oid: str, hub: HubDep, request: Request) -> Response:
 
 
 @router.put("/api/lfs/part/{oid}/{number}")
+@streams_body
 async def upload_part(oid: str, number: int, hub: HubDep, request: Request) -> Response:
     """Multipart transfer: one part, stored under tmp until the completion call."""
     grant = _grant(hub, oid, request)
     chunk_size = hub.settings.multipart_chunk_size
     if number < 1 or number > math.ceil(grant.size / chunk_size):
         raise InvalidRequestError(f"part number {number} is out of range")
+    check_content_length(request, chunk_size, f"part {number}")
     folder = hub.store.part_dir(grant.key)
     partial = folder / f"{number:06d}.partial"
     digest = hashlib.sha256()
     received = 0
-    with partial.open("wb") as file:
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > chunk_size:
-                raise InvalidRequestError(f"part {number} is larger than {chunk_size} bytes")
-            digest.update(chunk)
-            file.write(chunk)
+    try:
+        with partial.open("wb") as file:
+            async for chunk in request.stream():
+                received += len(chunk)
+                if received > chunk_size:
+                    raise PayloadTooLargeError(
+                        f"part {number} is larger than {chunk_size} bytes; nothing was stored"
+                    )
+                digest.update(chunk)
+                file.write(chunk)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(folder / f"{number:06d}")
     return Response(status_code=200, headers={"ETag": f'"{digest.hexdigest()}"'})
 

@@ -14,7 +14,7 @@ from modelyard.hub.errors import InvalidRequestError
 def paginated(request: Request, items: Sequence[Any], page_size: int) -> JSONResponse:
     """One page of ``items`` from the ``cursor`` query parameter, with a next link if more."""
     raw_cursor = request.query_params.get("cursor", "0")
-    if not raw_cursor.isdigit():
+    if not (raw_cursor.isascii() and raw_cursor.isdigit() and len(raw_cursor) < 19):
         raise InvalidRequestError(f"invalid cursor {raw_cursor!r}")
     start = int(raw_cursor)
     end = start + max(page_size, 1)

@@ -12,13 +12,14 @@ from modelyard.hub.errors import ConflictError, EntryNotFoundError, InvalidReque
 from modelyard.hub.server.api import views
 from modelyard.hub.server.api.deps import HubDep, MaybeUser, User, iso
 from modelyard.hub.server.api.errors import error_response
+from modelyard.hub.server.api.limits import BoundedRoute
 from modelyard.hub.server.api.pagination import paginated
 from modelyard.hub.server.cards import CardError, parse_front_matter
 from modelyard.hub.server.model import RepoRef, check_repo_type, repo_type_of
 from modelyard.hub.server.names import check_path
 from modelyard.hub.server.repos import DEFAULT_BRANCH
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedRoute)
 
 
 class RepoRequest(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
 from modelyard.hub.server.api.deps import HubDep, User
 from modelyard.hub.server.api.errors import error_response
+from modelyard.hub.server.api.limits import BoundedRoute, parse_json, streams_body
 from modelyard.hub.server.model import (
     AddFile,
     DeleteFile,
@@ -27,7 +28,7 @@ from modelyard.hub.server.model import (
 from modelyard.hub.server.names import check_path
 from modelyard.hub.server.storage import StoredBlob
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedRoute)
 
 XET_MESSAGE = (
     "This hub does not support Xet storage. Set the environment variable HF_HUB_DISABLE_XET=1 "
@@ -76,7 +77,7 @@ def preupload(
     answer = []
     for file in body.files:
         check_path(file.path)
-        hub.store.check_size(file.size)
+        hub.store.check_size(file.size, file.path)
         regular = file.size <= hub.settings.regular_upload_max
         existing = current.get(file.path)
         oid = None
@@ -136,6 +137,7 @@ def _decode_regular(value: dict[str, Any], max_size: int) -> bytes:
 
 
 @router.post("/api/{kind}/{namespace}/{name}/commit/{revision}")
+@streams_body
 async def commit(
     kind: str, namespace: str, name: str, revision: str, hub: HubDep, user: User, request: Request
 ) -> Any:
@@ -146,20 +148,26 @@ async def commit(
     repo = await run_in_threadpool(hub.repos.writable, ref, user)
     settings = hub.settings
     max_line = settings.regular_upload_max * 4 // 3 + _LINE_OVERHEAD
+    usage = await run_in_threadpool(hub.usage, repo)
     header: dict[str, Any] | None = None
     operations: list[Operation] = []
     stored: list[StoredBlob] = []
     async for line in _lines(request.stream(), max_line):
+        item = parse_json(line, "commit line", max_line)
         try:
-            item = json.loads(line)
             key, value = item["key"], item["value"]
-        except (ValueError, KeyError, TypeError):
-            raise InvalidRequestError("malformed commit payload: expected NDJSON lines") from None
+            if not isinstance(value, dict):
+                raise TypeError
+        except (KeyError, TypeError):
+            raise InvalidRequestError(
+                'malformed commit payload: expected NDJSON lines of {"key": ..., "value": {...}}'
+            ) from None
         if key == "header":
             header = value
         elif key == "file":
             path = check_path(str(value.get("path", "")))
             content = _decode_regular(value, settings.regular_upload_max)
+            usage.add(hashlib.sha256(content).hexdigest(), len(content))
             blob = await run_in_threadpool(hub.store.put_bytes, content)
             stored.append(blob)
             operations.append(AddFile(path, blob.sha256, is_lfs=False))
@@ -167,6 +175,8 @@ async def commit(
             path = check_path(str(value.get("path", "")))
             oid = str(value.get("oid", ""))
             hub.store.path_for(oid)
+            size = await run_in_threadpool(hub.repos.blob_size, oid)
+            usage.add(oid, size or 0)  # never uploaded: the commit refuses it below
             operations.append(AddFile(path, oid, is_lfs=True))
         elif key == "deletedFile":
             operations.append(DeleteFile(check_path(str(value.get("path", "")))))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,7 +10,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from modelyard.hub.errors import AuthenticationError
+from modelyard.hub.errors import AuthenticationError, InvalidRequestError
+from modelyard.hub.server.api.limits import BoundedRoute, parse_json
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import REPO_TYPES, RepoRef, RepoType
 from modelyard.hub.server.web.render import BADGES, card_html, human_size, metric_value
@@ -22,9 +22,9 @@ templates = Jinja2Templates(directory=_HERE / "templates")
 templates.env.filters["size"] = human_size
 templates.env.filters["metric"] = metric_value
 templates.env.globals["badges"] = BADGES
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=BoundedRoute)
 # Fixed paths such as /settings/tokens must be matched before /{namespace}/{name}.
-account = APIRouter(include_in_schema=False)
+account = APIRouter(include_in_schema=False, route_class=BoundedRoute)
 
 
 def _hub(request: Request) -> Hub:
@@ -126,8 +126,8 @@ def _text(hub: Hub, entry: Any) -> str | None:
 def _json(hub: Hub, entry: Any) -> dict[str, Any] | None:
     text = _text(hub, entry)
     try:
-        data = json.loads(text) if text else None
-    except ValueError:
+        data = parse_json(text.encode(), what=entry.path) if text else None
+    except InvalidRequestError:
         return None
     return data if isinstance(data, dict) else None
 
