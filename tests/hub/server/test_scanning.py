@@ -63,18 +63,18 @@ def test_results_from_before_named_suffixes_are_redone_at_start_up(tmp_path: Pat
 def test_uploads_beyond_the_scan_limit_wait_their_turn(tmp_path: Path) -> None:
     hub = Hub.open(Settings(data_dir=tmp_path, max_concurrent_scans=1))
     owner = Principal("ops")
-    hub.repos.create("model", "ops/queue", owner, private=False)
+    queue = RepoRef("model", "ops/queue")
+    hub.repos.create(queue, owner, private=False)
     blobs = [hub.store.put_bytes(CODE + f"# variant {i}\n".encode()) for i in range(6)]
     hub.repos.register_blobs(blobs)
 
     def commit(number: int) -> None:
         add = AddFile(f"code{number}.py", blobs[number].sha256, False)
-        hub.repos.commit("model", "ops/queue", "main", [add], owner, title=f"add {number}")
+        hub.repos.commit(queue, "main", [add], owner, title=f"add {number}")
 
     with ThreadPoolExecutor(max_workers=len(blobs)) as pool:
         list(pool.map(commit, range(len(blobs))))  # none is refused: they queue for the slot
-    snapshot = hub.repos.snapshot("model", "ops/queue", "main", None)
+    snapshot = hub.repos.snapshot(queue, "main", None)
     verdicts = {entry.path: entry.scan.verdict if entry.scan else None for entry in snapshot.files}
-    assert verdicts == {
-        ".gitattributes": "safe", **{f"code{number}.py": "suspicious" for number in range(6)}
-    }  # fmt: skip
+    expected = {f"code{number}.py": "suspicious" for number in range(6)}
+    assert verdicts == {".gitattributes": "safe", **expected}
