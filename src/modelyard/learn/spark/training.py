@@ -256,7 +256,8 @@ def _fit(
         max_bins=max(32, largest_category_count(prepared_model)),
         workers=session.parallelism(spark),
     )
-    fitted = spec.estimator(job.task, settings, params).fit(prepared)
+    estimator = spec.estimator(job.task, settings, params)
+    fitted = registry.fit_estimator(estimator, prepared, LABEL, [])
     stages = [*prepared_model.stages, fitted]
     if job.task == "classification":
         stages.append(
