@@ -15,9 +15,10 @@ from modelyard.learn.errors import LearnError
 from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_metrics
 from modelyard.learn.model import EpochProgress, Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
-from modelyard.learn.registry import DataKind, Task
+from modelyard.learn.registry import DataKind, Task, TaskOrAuto
 from modelyard.learn.results import LeaderboardEntry, TrainSummary
-from modelyard.learn.task import check_target, infer_task
+from modelyard.learn.task import resolve_task
+from modelyard.learn.validation import SEEDS, TASKS, Interval, check_param
 
 MIN_ROWS = 10
 Progress = Callable[[int, int, str], None]
@@ -59,14 +60,6 @@ def _load(data: str | Path | Dataset, target: str) -> Dataset:
     return dataset
 
 
-def _resolve_task(task: str, dataset: Dataset) -> Task:
-    resolved: Task = infer_task(dataset.y) if task == "auto" else task  # type: ignore[assignment]
-    if resolved not in ("classification", "regression"):
-        raise LearnError(f"unknown task {task!r}", hint="use auto, classification or regression")
-    check_target(dataset.y, resolved, dataset.target or "target")
-    return resolved
-
-
 def evaluate_model(model: Model, X: Any, y: Any) -> dict[str, float]:
     """Metrics of a fitted model on rows with known targets."""
     import numpy as np
@@ -87,7 +80,7 @@ def train(
     target: str,
     *,
     model: str | None = None,
-    task: str = "auto",
+    task: TaskOrAuto = "auto",
     out: str | Path | None = None,
     seed: int = 0,
     test_size: float = 0.2,
@@ -100,10 +93,14 @@ def train(
     """
     from sklearn.model_selection import train_test_split
 
+    check_param("train", "task", task, TASKS)
+    check_param("train", "seed", seed, SEEDS)
+    check_param("train", "test_size", test_size, Interval(0, 1, closed="neither"))
+    chosen = get_spec(model) if model else None
     dataset = _load(data, target)
-    name = model or (DEFAULT_ARRAY_MODEL if dataset.kind == "array" else DEFAULT_MODEL)
-    spec = get_spec(name)
-    resolved = _resolve_task(task, dataset)
+    default = DEFAULT_ARRAY_MODEL if dataset.kind == "array" else DEFAULT_MODEL
+    spec = chosen or get_spec(default)
+    resolved = resolve_task(task, dataset.y, dataset.target or "target")
     stratify = dataset.y if resolved == "classification" and _stratifiable(dataset.y) else None
     X_train, X_test, y_train, y_test = train_test_split(
         dataset.X, dataset.y, test_size=test_size, random_state=seed, stratify=stratify
@@ -137,7 +134,7 @@ def compare(
     models: list[str] | None = None,
     cv: int = 5,
     time_budget: float | None = None,
-    task: str = "auto",
+    task: TaskOrAuto = "auto",
     seed: int = 0,
     progress: Progress | None = None,
 ) -> Leaderboard:
@@ -149,12 +146,15 @@ def compare(
     import numpy as np
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
+    check_param("compare", "cv", cv, Interval(2, integer=True))
+    check_param("compare", "time_budget", time_budget, Interval(0), None)
+    check_param("compare", "task", task, TASKS)
+    check_param("compare", "seed", seed, SEEDS)
+    chosen = [get_spec(name) for name in models] if models else None
     dataset = _load(data, target)
-    resolved = _resolve_task(task, dataset)
+    resolved = resolve_task(task, dataset.y, dataset.target or "target")
     data_kind: DataKind = "array" if dataset.kind == "array" else "table"
-    specs = [get_spec(name) for name in models] if models else candidates(resolved, data_kind)
-    if cv < 2:
-        raise LearnError("--cv must be at least 2")
+    specs = chosen or candidates(resolved, data_kind)
     splitter: Any
     if resolved == "classification" and _stratifiable(dataset.y):
         splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)

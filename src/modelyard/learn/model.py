@@ -15,8 +15,9 @@ from modelyard.data.schema import Schema, infer_schema
 from modelyard.learn.errors import LearnError, NotFittedError
 from modelyard.learn.models import DEFAULT_MODEL, backend_of, get_spec
 from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
-from modelyard.learn.registry import ModelSpec, Task
-from modelyard.learn.task import check_target, infer_task
+from modelyard.learn.registry import ModelSpec, TaskOrAuto
+from modelyard.learn.task import resolve_task
+from modelyard.learn.validation import SEEDS, TASKS, check_param
 
 EpochProgress = Callable[[int, int, dict[str, float]], None]
 
@@ -37,7 +38,9 @@ class Model(BaseEstimator):
     models) or a scipy sparse matrix; class labels may be any values and come back as given.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, task: str = "auto", seed: int = 0) -> None:
+    def __init__(
+        self, model: str = DEFAULT_MODEL, task: TaskOrAuto = "auto", seed: int = 0
+    ) -> None:
         self.model = model
         self.task = task
         self.seed = seed
@@ -65,6 +68,8 @@ class Model(BaseEstimator):
         models that train in epochs (Keras)."""
         import numpy as np
 
+        check_param("Model", "task", self.task, TASKS)
+        check_param("Model", "seed", self.seed, SEEDS)
         spec = get_spec(self.model)
         X, kind = _as_input(X, spec)
         if X.shape[0] == 0:
@@ -79,10 +84,9 @@ class Model(BaseEstimator):
             y = y.ravel()
         if y.ndim != 1 or len(y) != X.shape[0]:
             raise LearnError(f"y must be one value per row ({X.shape[0]} rows), got {y.shape}")
-        task: Task = infer_task(y) if self.task == "auto" else self.task  # type: ignore[assignment]
+        task = resolve_task(self.task, y, "y")
         if task not in spec.tasks:
             raise LearnError(f"{spec.name} does not do {task}")
-        check_target(y, task, "y")
         if task == "classification" and _is_continuous(y):
             raise LearnError(
                 "Unknown label type: continuous values cannot be classes",

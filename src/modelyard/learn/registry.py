@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Task = Literal["classification", "regression"]
+TaskOrAuto = Literal["auto", Task]
+"""What callers may ask for: a task, or ``"auto"`` to infer it from the target."""
 DataKind = Literal["table", "array"]
 
 

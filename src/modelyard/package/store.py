@@ -143,7 +143,7 @@ def load(directory: str | Path) -> Model:
         logger.warning("package %s has suspicious files; loading anyway", directory)
     spec = get_spec(manifest.model)
     model = Model(model=manifest.model, task=manifest.task, seed=manifest.seed)
-    model.task_ = manifest.task  # type: ignore[assignment]
+    model.task_ = manifest.task
     model.spec_ = spec
     model.input_kind_ = manifest.input["kind"]
     model.n_features_in_ = manifest.input["n_features"]
