@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from modelyard.cli.console import escape, stderr, stdout
 from modelyard.cli.parsing import Commands, add_command, at_least
 from modelyard.errors import UsageError
+from modelyard.package.manifest import manifest_backend
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -48,14 +49,6 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
 
 def _echo_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _is_spark_package(package: Path) -> bool:
-    try:
-        manifest = json.loads((package / "modelyard.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return manifest.get("backend") == "spark"
 
 
 def train_command(args: argparse.Namespace) -> None:
@@ -156,7 +149,7 @@ def compare_command(args: argparse.Namespace) -> None:
 def predict_command(args: argparse.Namespace) -> None:
     """Predict for every row of DATA (CSV to stdout without --out)."""
     package, data, out, proba = args.package, args.data, args.out, args.proba
-    if args.engine == "spark" or _is_spark_package(package):
+    if args.engine == "spark" or manifest_backend(package) == "spark":
         from modelyard.learn import spark
 
         frame = spark.predict(
@@ -183,7 +176,7 @@ def predict_command(args: argparse.Namespace) -> None:
 def evaluate_command(args: argparse.Namespace) -> None:
     """Measure a saved model on DATA, which holds the target column."""
     package, data, as_json = args.package, args.data, args.json
-    if args.engine == "spark" or _is_spark_package(package):
+    if args.engine == "spark" or manifest_backend(package) == "spark":
         from modelyard.learn import spark
 
         metrics = spark.evaluate(package, str(data), master=args.spark_master)

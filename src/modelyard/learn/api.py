@@ -13,9 +13,9 @@ from modelyard.data.errors import MissingColumnError, UnreadableDataError
 from modelyard.data.reading import Dataset, read_dataset
 from modelyard.learn.errors import LearnError
 from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_metrics
-from modelyard.learn.model import EpochProgress, Model
+from modelyard.learn.model import Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
-from modelyard.learn.registry import DataKind, Task, TaskOrAuto
+from modelyard.learn.registry import DataKind, EpochProgress, Task, TaskOrAuto
 from modelyard.learn.results import LeaderboardEntry, TrainSummary
 from modelyard.learn.task import resolve_task
 from modelyard.learn.validation import SEEDS, TASKS, Interval, check_param

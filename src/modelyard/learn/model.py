@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -15,11 +14,9 @@ from modelyard.data.schema import Schema, infer_schema
 from modelyard.learn.errors import LearnError, NotFittedError
 from modelyard.learn.models import DEFAULT_MODEL, backend_of, get_spec
 from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
-from modelyard.learn.registry import ModelSpec, TaskOrAuto
+from modelyard.learn.registry import EpochProgress, ModelSpec, TaskOrAuto
 from modelyard.learn.task import resolve_task
 from modelyard.learn.validation import SEEDS, TASKS, check_param
-
-EpochProgress = Callable[[int, int, dict[str, float]], None]
 
 _DENSE_LIMIT = 50_000_000  # cells; sparse data is densified for dense-only models up to this
 

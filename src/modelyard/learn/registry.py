@@ -11,6 +11,9 @@ TaskOrAuto = Literal["auto", Task]
 """What callers may ask for: a task, or ``"auto"`` to infer it from the target."""
 DataKind = Literal["table", "array"]
 
+EpochProgress = Callable[[int, int, dict[str, float]], None]
+"""Called as ``progress(epoch, epochs, logs)`` after each epoch of models that train in epochs."""
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -66,6 +66,17 @@ class Manifest:
         return manifest
 
 
+def manifest_backend(directory: Path) -> str | None:
+    """The backend a package's manifest names, or ``None`` if ``directory`` holds no readable
+    manifest. Unlike ``Manifest.read``, this also reads the manifests of Spark packages."""
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    backend = data.get("backend") if isinstance(data, dict) else None
+    return backend if isinstance(backend, str) else None
+
+
 def file_digest(path: Path) -> dict[str, Any]:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

@@ -14,15 +14,13 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from modelyard.learn.registry import ModelSpec, Task
+from modelyard.learn.registry import EpochProgress, ModelSpec, Task
 from modelyard.runtime import configure_keras
 
 NAME = "keras"
 _MODEL_FILE = "model.keras"
 _WRAPPER_FILE = "estimator.json"
 _BOTH: frozenset[Task] = frozenset({"classification", "regression"})
-
-EpochProgress = Callable[[int, int, dict[str, float]], None]
 
 
 def available() -> bool:

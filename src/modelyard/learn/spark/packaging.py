@@ -20,11 +20,11 @@ from modelyard.learn.backends import spark as backend
 from modelyard.learn.spark import session
 from modelyard.learn.spark.errors import SparkPackageError
 from modelyard.learn.spark.schema import FeatureColumn, Task
+from modelyard.package.manifest import MANIFEST
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
 
-MANIFEST = "modelyard.json"
 CARD = "README.md"
 MODEL_DIR = "spark-model"
 FRAMEWORK = "spark"
