@@ -6,12 +6,13 @@ import re
 
 import pytest
 
-from modelyard.learn.api import compare, train
+from modelyard.learn.api import compare, evaluate, predict, train
 from modelyard.learn.errors import LearnError, UnknownModelError
 from modelyard.learn.model import Model
 
 TASK = "must be one of {'auto', 'classification', 'regression'}. Got 'x' instead."
 SEED = "must be an int in [0, 4294967295]. Got -1 instead."
+ENGINE = "must be one of {'local', 'spark'}. Got 'gpu' instead."
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,8 @@ def test_model_checks_its_parameters_before_touching_the_data(params, message):
     ("params", "message"),
     [
         ({"task": "x"}, f"The 'task' parameter of train {TASK}"),
+        ({"task": "clustering"}, "The 'task' parameter of train must be one of {'auto', "),
+        ({"engine": "gpu"}, f"The 'engine' parameter of train {ENGINE}"),
         ({"seed": -1}, f"The 'seed' parameter of train {SEED}"),
         (
             {"test_size": 1.5},
@@ -54,6 +57,8 @@ def test_train_checks_its_arguments_before_reading_the_data(tmp_path, params, me
             "Got -1 instead.",
         ),
         ({"task": "x"}, f"The 'task' parameter of compare {TASK}"),
+        ({"task": "x", "engine": "spark"}, "parameter of compare must be one of {'auto', 'cl"),
+        ({"engine": "gpu"}, f"The 'engine' parameter of compare {ENGINE}"),
         ({"seed": -1}, f"The 'seed' parameter of compare {SEED}"),
     ],
 )
@@ -67,3 +72,16 @@ def test_unknown_model_names_win_over_a_missing_file(tmp_path):
         train(tmp_path / "missing.csv", "t", model="gpt")
     with pytest.raises(UnknownModelError, match="lightgbm"):
         compare(tmp_path / "missing.csv", "t", models=["gpt"])
+
+
+def test_clustering_points_to_the_spark_engine(tmp_path):
+    with pytest.raises(LearnError) as caught:
+        train(tmp_path / "missing.csv", "t", task="clustering")
+    assert caught.value.hint == "clustering runs on the Spark engine: pass engine='spark'"
+
+
+@pytest.mark.parametrize("job", [predict, evaluate])
+def test_predict_and_evaluate_check_the_engine_before_reading_the_package(tmp_path, job):
+    message = f"The 'engine' parameter of {job.__name__} {ENGINE}"
+    with pytest.raises(LearnError, match=re.escape(message)):
+        job(tmp_path / "missing", tmp_path / "missing.csv", engine="gpu")

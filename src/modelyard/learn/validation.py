@@ -10,10 +10,10 @@ import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Literal, get_args
+from typing import Literal, NoReturn, get_args
 
 from modelyard.learn.errors import LearnError
-from modelyard.learn.registry import TaskOrAuto
+from modelyard.learn.registry import Clustering, Engine, TaskOrAuto
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ Constraint = Interval | Options | None
 
 
 TASKS = Options(get_args(TaskOrAuto))
+SPARK_TASKS = Options(get_args(TaskOrAuto) + get_args(Clustering))
+ENGINES = Options(get_args(Engine))
 SEEDS = Interval(0, 2**32 - 1, integer=True)
 
 
@@ -67,9 +69,17 @@ def check_param(caller: str, name: str, value: object, *constraints: Constraint)
     for constraint in constraints:
         if value is None if constraint is None else constraint.accepts(value):
             return
+    reject_param(caller, name, value, *constraints)
+
+
+def reject_param(
+    caller: str, name: str, value: object, *constraints: Constraint, hint: str | None = None
+) -> NoReturn:
+    """Raise the ``LearnError`` that says ``value`` is none of ``constraints``."""
     expected = " or ".join("None" if c is None else str(c) for c in constraints)
     raise LearnError(
-        f"The {name!r} parameter of {caller} must be {expected}. Got {value!r} instead."
+        f"The {name!r} parameter of {caller} must be {expected}. Got {value!r} instead.",
+        hint=hint,
     )
 
 
