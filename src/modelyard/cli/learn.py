@@ -184,18 +184,18 @@ def evaluate_command(args: argparse.Namespace) -> None:
 def models_command(args: argparse.Namespace) -> None:
     """List every model name with its backend and tasks."""
     as_json = args.json
-    from modelyard.learn.backends.spark import MODELS as SPARK_MODELS
+    from modelyard.learn.backends import spark
     from modelyard.learn.models import all_specs
 
-    rows: list[dict[str, Any]] = [
-        {"model": spec.name, "backend": spec.backend, "tasks": sorted(spec.tasks),
-         "data": spec.data, "engine": "local", "summary": spec.summary}
+    local = [
+        _model_row(spec.name, spec.backend, sorted(spec.tasks), spec.data, "local", spec.summary)
         for spec in all_specs()
-    ] + [
-        {"model": model.name, "backend": "spark", "tasks": list(model.tasks), "data": "table",
-         "engine": "spark", "summary": model.summary}
-        for model in SPARK_MODELS.values()
-    ]  # fmt: skip
+    ]
+    on_spark = [
+        _model_row(model.name, spark.NAME, list(model.tasks), "table", "spark", model.summary)
+        for model in spark.model_specs()
+    ]
+    rows = local + on_spark
     if as_json:
         _echo_json(rows)
         return
@@ -210,6 +210,20 @@ def models_command(args: argparse.Namespace) -> None:
             row["model"], row["backend"], tasks, row["data"], row["engine"], row["summary"]
         )
     stdout().print(table)
+
+
+def _model_row(
+    model: str, backend: str, tasks: list[str], data: str, engine: str, summary: str
+) -> dict[str, Any]:
+    """One line of ``modelyard models`` (and one object of its ``--json``)."""
+    return {
+        "model": model,
+        "backend": backend,
+        "tasks": tasks,
+        "data": data,
+        "engine": engine,
+        "summary": summary,
+    }
 
 
 def register(commands: Commands) -> None:
@@ -228,9 +242,11 @@ def register(commands: Commands) -> None:
         "--cv", type=at_least(2), default=5, help="cross-validation folds (default: 5)"
     )
     compare.add_argument(
-        "--time-budget", type=at_least(0, float), metavar="SECONDS",
+        "--time-budget",
+        type=at_least(0, float),
+        metavar="SECONDS",
         help="no candidate starts after this many seconds",
-    )  # fmt: skip
+    )
     _task(compare)
     _common(compare, seed=True)
 
@@ -278,13 +294,17 @@ def _json(parser: argparse.ArgumentParser) -> None:
 
 def _engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--engine", choices=ENGINES, default="local",
+        "--engine",
+        choices=ENGINES,
+        default="local",
         help="local (one machine) or spark (data read by Spark)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--spark-master", default=DEFAULT_MASTER, metavar="URL",
+        "--spark-master",
+        default=DEFAULT_MASTER,
+        metavar="URL",
         help="local[*], spark://HOST:PORT or sc://HOST:PORT (Spark Connect)",
-    )  # fmt: skip
+    )
 
 
 def _common(parser: argparse.ArgumentParser, *, seed: bool) -> None:

@@ -67,7 +67,10 @@ def register(commands: Commands) -> None:
         "--strict", action="store_true", help="exit 1 for suspicious files too, not only unsafe"
     )
     parser.add_argument(
-        "-j", "--jobs", type=at_least(0), default=0,
+        "-j",
+        "--jobs",
+        type=at_least(0),
+        default=0,
         help="processes to scan with (default 0: one per CPU when the input is large)",
-    )  # fmt: skip
+    )
     parser.add_argument("--explain", metavar="RULE", help="explain a rule ID (e.g. MY-PKL-001)")

@@ -90,15 +90,15 @@ class Model(BaseEstimator):
                 hint="use task='regression'",
             )
         keep = ~_missing(y)
-        X, y = X[keep] if kind != "table" else X.loc[keep], y[keep]
+        X = X.loc[keep] if kind == "table" else X[keep]
+        y = y[keep]
         self.task_ = task
         self.spec_ = spec
         self.input_kind_ = kind
         self.n_features_in_ = X.shape[1] if X.ndim == 2 else int(np.prod(X.shape[1:]))
         if task == "classification":
-            self.classes_, codes = np.unique(y.astype(str) if y.dtype == object else y,
-                                             return_inverse=True)  # fmt: skip
-            target = codes
+            labels = y.astype(str) if y.dtype == object else y
+            self.classes_, target = np.unique(labels, return_inverse=True)
         else:
             target = y.astype("float64")
         features, categorical = self._fit_preprocessing(X, spec)

@@ -194,13 +194,26 @@ def _factory(architecture: str) -> Callable[[Task, int], KerasNetwork]:
 
 def model_specs() -> list[ModelSpec]:
     return [
-        ModelSpec("keras.mlp", NAME, _BOTH, _factory("mlp"), "multi-layer perceptron",
-                  needs_scaling=True),
-        ModelSpec("keras.cnn", NAME, _BOTH, _factory("cnn"),
-                  "convolutional network for images and sequences (.npz)", data="array"),
-        ModelSpec("keras.rnn", NAME, _BOTH, _factory("rnn"), "LSTM network for sequences (.npz)",
-                  data="array"),
-    ]  # fmt: skip
+        ModelSpec(
+            "keras.mlp", NAME, _BOTH, _factory("mlp"), "multi-layer perceptron", needs_scaling=True
+        ),
+        ModelSpec(
+            "keras.cnn",
+            NAME,
+            _BOTH,
+            _factory("cnn"),
+            "convolutional network for images and sequences (.npz)",
+            data="array",
+        ),
+        ModelSpec(
+            "keras.rnn",
+            NAME,
+            _BOTH,
+            _factory("rnn"),
+            "LSTM network for sequences (.npz)",
+            data="array",
+        ),
+    ]
 
 
 def fit_estimator(estimator: Any, X: Any, y: Any, categorical: list[int]) -> Any:

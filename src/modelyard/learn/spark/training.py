@@ -126,9 +126,14 @@ def train(
     )
     package = packaging.save(pipeline, info, out) if out is not None else None
     return SparkTrainResult(
-        model=spec.name, task=job.task, target=job.target, metrics=metrics, package=package,
-        classes=job.classes, dropped=job.plan.dropped,
-    )  # fmt: skip
+        model=spec.name,
+        task=job.task,
+        target=job.target,
+        metrics=metrics,
+        package=package,
+        classes=job.classes,
+        dropped=job.plan.dropped,
+    )
 
 
 def compare(
