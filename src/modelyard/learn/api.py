@@ -148,7 +148,29 @@ def train(
     """Train one model, measure it on a held-out share of the rows, and save it as a package.
 
     The saved model is the one the metrics describe (trained on the other rows).
-    ``progress(epoch, epochs, logs)`` reports training epochs of Keras models.
+
+    Args:
+        data: a data file (CSV, TSV, Parquet, JSON lines, libsvm, ``.npz``) or a loaded
+            ``Dataset``; the Spark engine takes a path only.
+        target: the column to predict.
+        model: a name from ``modelyard models``; by default LightGBM for tables and
+            ``keras.cnn`` for arrays (on Spark: XGBoost, or random forest over Spark Connect).
+        task: ``"auto"`` infers classification or regression from the target;
+            ``"clustering"`` runs on Spark only.
+        out: the package folder to write; ``None`` saves nothing.
+        test_size: the share of rows held out for the metrics, in (0, 1).
+        progress: called as ``progress(epoch, epochs, logs)`` after each Keras epoch.
+        engine: ``"local"`` trains on this machine, ``"spark"`` on ``spark_master``
+            (``local[*]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT``).
+
+    Raises:
+        LearnError: an argument is invalid (checked before the data is read);
+            ``UnknownModelError`` names an unknown ``model``.
+        DataError: the data is missing, unreadable, too small or lacks ``target``
+            (``UnusableTargetError``: the target cannot be learned for the task).
+        PackageError: ``out`` exists and is not a model package.
+        SparkEngineError: with ``engine="spark"``, Spark cannot start, read the data or
+            fit the model.
     """
     check_param("train", "engine", engine, ENGINES)
     check_param("train", "seed", seed, SEEDS)
@@ -273,8 +295,21 @@ def compare(
 ) -> Leaderboard | SparkLeaderboard:
     """Cross-validate candidates (default: every installed model for the task), best first.
 
-    With ``time_budget`` (seconds), no candidate after the first starts once the budget is
-    spent; those not run are listed in ``skipped``.
+    Args:
+        data, target, task, seed, engine, spark_master: as for ``train``.
+        models: the candidates' names; by default every installed model that fits the task
+            and the data (models slow on this many rows are skipped).
+        cv: the number of folds, at least 2.
+        time_budget: seconds after which no further candidate starts (the first always
+            runs); those not run are listed in ``skipped``.
+        progress: called as ``progress(done, total, model_name)`` as candidates run.
+
+    Raises:
+        LearnError: an argument is invalid (checked before the data is read), a name in
+            ``models`` is unknown (``UnknownModelError``), or no candidate could be trained.
+        DataError: the data is missing, unreadable, too small or lacks ``target``.
+        SparkEngineError: with ``engine="spark"``, Spark cannot start, read the data or
+            fit a candidate.
     """
     check_param("compare", "engine", engine, ENGINES)
     check_param("compare", "cv", cv, Interval(2, integer=True))
@@ -369,7 +404,20 @@ def evaluate(
     engine: Engine = "local",
     spark_master: str = DEFAULT_MASTER,
 ) -> dict[str, float]:
-    """Metrics of a saved model on data that holds its target column."""
+    """Metrics of a saved model on data that holds its target column.
+
+    Args:
+        package: a model package folder. Spark packages run on Spark whatever ``engine``
+            says; ``engine="spark"`` sends any package there.
+        data: a data file holding the columns the model was trained on and its target.
+
+    Raises:
+        LearnError: ``engine`` is invalid, or the package does not record its target.
+        PackageError: the package is missing, damaged or modified since it was saved
+            (``UnsafePackageError``: the scanner judged a file unsafe; nothing was loaded).
+        DataError: the data is missing, unreadable or lacks the target column.
+        SparkEngineError: a Spark package cannot be loaded or run.
+    """
     check_param("evaluate", "engine", engine, ENGINES)
     if _runs_on_spark(package, engine):
         from modelyard.learn import spark
@@ -394,8 +442,25 @@ def predict(
     engine: Engine = "local",
     spark_master: str = DEFAULT_MASTER,
 ) -> pandas.DataFrame | pyspark.sql.DataFrame:
-    """Predictions for every row of ``data`` as a frame: a column named after the target,
-    plus one probability column per class with ``proba``."""
+    """Predictions for every row of ``data``: a column named after the target, plus one
+    ``proba_<class>`` column per class with ``proba``.
+
+    Returns a pandas frame or, on the Spark engine, a Spark frame that also keeps the input
+    columns.
+
+    Args:
+        package, engine, spark_master: as for ``evaluate``.
+        data: a data file holding the columns the model was trained on.
+        out: also write the predictions here, as CSV or Parquet by suffix (Spark writes a
+            folder of part files and never replaces an existing ``out``).
+
+    Raises:
+        LearnError: ``engine`` is invalid, or ``proba`` is asked of a regression model.
+        PackageError: the package is missing, damaged or modified since it was saved
+            (``UnsafePackageError``: the scanner judged a file unsafe; nothing was loaded).
+        DataError: the data is missing, unreadable or lacks a feature column.
+        SparkEngineError: a Spark package cannot be loaded or run, or ``out`` exists.
+    """
     check_param("predict", "engine", engine, ENGINES)
     if _runs_on_spark(package, engine):
         from modelyard.learn import spark
