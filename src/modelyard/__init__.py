@@ -1,13 +1,20 @@
 """modelyard: train, scan, share and serve machine-learning models.
 
 The public API mirrors the CLI. Names are imported lazily so that ``import modelyard`` stays
-fast and pulls in no machine-learning framework until one is used.
+fast and pulls in no machine-learning framework until one is used; type checkers see them
+through the ``TYPE_CHECKING`` imports below.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.hub.client import pull, push
+    from modelyard.learn.api import compare, train
+    from modelyard.package.store import load
+    from modelyard.scan.api import scan
 
 __version__ = "0.1.0"
 
@@ -20,11 +27,17 @@ _PUBLIC: dict[str, str] = {
     "pull": "modelyard.hub.client",
 }
 
-__all__ = ["__version__", *_PUBLIC]
+__all__ = ["__version__", "compare", "load", "pull", "push", "scan", "train"]
 
 
 def __getattr__(name: str) -> Any:
     module_name = _PUBLIC.get(name)
     if module_name is None:
         raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
-    return getattr(importlib.import_module(module_name), name)
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

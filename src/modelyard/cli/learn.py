@@ -6,18 +6,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from modelyard.cli.console import escape, stderr, stdout
 from modelyard.cli.parsing import Commands, add_command, at_least
 from modelyard.errors import UsageError
+from modelyard.learn.registry import Clustering, Engine, TaskOrAuto
+from modelyard.learn.spark.session import DEFAULT_MASTER
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-TASKS = ("auto", "classification", "regression", "clustering")
-ENGINES = ("local", "spark")
-_SPARK_MASTER = "local[*]"
+TASKS = (*get_args(TaskOrAuto), *get_args(Clustering))
+ENGINES = get_args(Engine)
 
 
 def _bar(*, disable: bool) -> Progress:
@@ -50,45 +51,36 @@ def _echo_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def _is_spark_package(package: Path) -> bool:
-    try:
-        manifest = json.loads((package / "modelyard.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return manifest.get("backend") == "spark"
-
-
 def train_command(args: argparse.Namespace) -> None:
     """Train a model, print its hold-out metrics and save it as a package."""
-    data, target, model, task, out = args.data, args.target, args.model, args.task, args.out
-    seed, as_json = args.seed, args.json
-    if args.engine == "spark":
-        from modelyard.learn import spark
+    from modelyard.learn.api import train
+    from modelyard.learn.models import DEFAULT_MODEL
 
-        result: Any = spark.train(
-            str(data), target=target, model=model, task=task, master=args.spark_master,
-            out=out or Path("models") / f"{data.stem}-{model or 'spark'}", seed=seed,
-        )  # fmt: skip
-    else:
-        from modelyard.learn.api import train
-        from modelyard.learn.models import DEFAULT_MODEL
+    data, model, task, engine, as_json = args.data, args.model, args.task, args.engine, args.json
+    if task == "clustering" and engine == "local":
+        raise UsageError("--task clustering runs with --engine spark")
+    name = model or (DEFAULT_MODEL if engine == "local" else "spark")
+    # Spark logs to the terminal itself, which a live progress bar would garble.
+    with _bar(disable=as_json or engine == "spark") as bar:
+        job = bar.add_task(f"training {name} on {data.name}", total=None)
 
-        if task == "clustering":
-            raise UsageError("--task clustering runs with --engine spark")
-        out = out or Path("models") / f"{data.stem}-{model or DEFAULT_MODEL}"
-        with _bar(disable=as_json) as bar:
-            job = bar.add_task(f"training {model or DEFAULT_MODEL} on {data.name}", total=None)
+        def epoch_done(epoch: int, epochs: int, logs: dict[str, float]) -> None:
+            loss = logs.get("val_loss", logs.get("loss"))
+            suffix = f" (loss {loss:.4f})" if loss is not None else ""
+            description = f"training {model} epoch {epoch}{suffix}"
+            bar.update(job, completed=epoch, total=epochs, description=description)
 
-            def epoch_done(epoch: int, epochs: int, logs: dict[str, float]) -> None:
-                loss = logs.get("val_loss", logs.get("loss"))
-                suffix = f" (loss {loss:.4f})" if loss is not None else ""
-                bar.update(job, completed=epoch, total=epochs,
-                           description=f"training {model} epoch {epoch}{suffix}")  # fmt: skip
-
-            result = train(
-                data, target, model=model, task=task, out=out, seed=seed,
-                progress=epoch_done,
-            )  # fmt: skip
+        result = train(
+            data,
+            args.target,
+            model=model,
+            task=task,
+            out=args.out or Path("models") / f"{data.stem}-{name}",
+            seed=args.seed,
+            progress=epoch_done,
+            engine=engine,
+            spark_master=args.spark_master,
+        )
     if as_json:
         _echo_json(result.to_dict())
         return
@@ -100,9 +92,9 @@ def train_command(args: argparse.Namespace) -> None:
 
 def compare_command(args: argparse.Namespace) -> None:
     """Cross-validate candidate models and show a leaderboard, best first."""
-    data, target, models, cv, task = args.data, args.target, args.models, args.cv, args.task
-    seed, as_json = args.seed, args.json
-    time_budget = args.time_budget
+    from modelyard.learn.api import compare
+
+    models, cv, as_json = args.models, args.cv, args.json
     names = [name.strip() for name in models.split(",") if name.strip()] if models else None
     with _bar(disable=as_json) as bar:
         job = bar.add_task("comparing", total=None)
@@ -110,20 +102,18 @@ def compare_command(args: argparse.Namespace) -> None:
         def progress(done: int, total: int, what: str) -> None:
             bar.update(job, completed=done, total=total, description=f"cross-validating {what}")
 
-        if args.engine == "spark":
-            from modelyard.learn import spark
-
-            board: Any = spark.compare(
-                str(data), target=target, models=names, task=task, cv=cv,
-                time_budget=time_budget, master=args.spark_master, seed=seed, progress=progress,
-            )  # fmt: skip
-        else:
-            from modelyard.learn.api import compare
-
-            board = compare(
-                data, target, models=names, cv=cv, time_budget=time_budget, task=task,
-                seed=seed, progress=progress,
-            )  # fmt: skip
+        board = compare(
+            args.data,
+            args.target,
+            models=names,
+            cv=cv,
+            time_budget=args.time_budget,
+            task=args.task,
+            seed=args.seed,
+            progress=progress,
+            engine=args.engine,
+            spark_master=args.spark_master,
+        )
     if as_json:
         _echo_json(board.to_dict())
         return
@@ -144,10 +134,8 @@ def compare_command(args: argparse.Namespace) -> None:
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for rank, entry in enumerate(board.leaderboard, start=1):
-        table.add_row(
-            str(rank), entry.model, entry.backend, f"{entry.score:.4f}", f"{entry.std:.4f}",
-            f"{entry.fit_seconds:.2f}",
-        )  # fmt: skip
+        score, std, seconds = f"{entry.score:.4f}", f"{entry.std:.4f}", f"{entry.fit_seconds:.2f}"
+        table.add_row(str(rank), entry.model, entry.backend, score, std, seconds)
     stdout().print(table)
     for name, reason in getattr(board, "skipped", {}).items():
         stderr().print(f"[dim]skipped {escape(name)}: {escape(reason)}[/]")
@@ -155,43 +143,39 @@ def compare_command(args: argparse.Namespace) -> None:
 
 def predict_command(args: argparse.Namespace) -> None:
     """Predict for every row of DATA (CSV to stdout without --out)."""
-    package, data, out, proba = args.package, args.data, args.out, args.proba
-    if args.engine == "spark" or _is_spark_package(package):
-        from modelyard.learn import spark
+    import pandas as pd
 
-        frame = spark.predict(
-            package, str(data), out=str(out) if out else None, proba=proba, master=args.spark_master
-        )
+    from modelyard.learn.api import predict
+
+    out = args.out
+    predictions = predict(
+        args.package,
+        args.data,
+        proba=args.proba,
+        out=out,
+        engine=args.engine,
+        spark_master=args.spark_master,
+    )
+    if not isinstance(predictions, pd.DataFrame):
+        # A Spark frame, written by Spark as a folder of part files; counting rows costs a job.
         if out is None:
-            sys.stdout.write(frame.toPandas().to_csv(index=False))  # type: ignore[attr-defined]
+            sys.stdout.write(predictions.toPandas().to_csv(index=False))  # type: ignore[operator]
         else:
             stderr().print(f"wrote predictions to {escape(str(out))}")
         return
-    from modelyard.learn.api import predict
-
-    predictions = predict(package, data, proba=proba)
     if out is None:
         sys.stdout.write(predictions.to_csv(index=False))
-    elif out.suffix.lower() in (".parquet", ".pq"):
-        predictions.to_parquet(out, index=False)
     else:
-        predictions.to_csv(out, index=False)
-    if out is not None:
         stderr().print(f"wrote {len(predictions)} predictions to {escape(str(out))}")
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
     """Measure a saved model on DATA, which holds the target column."""
-    package, data, as_json = args.package, args.data, args.json
-    if args.engine == "spark" or _is_spark_package(package):
-        from modelyard.learn import spark
+    from modelyard.learn.api import evaluate
 
-        metrics = spark.evaluate(package, str(data), master=args.spark_master)
-    else:
-        from modelyard.learn.api import evaluate
-
-        metrics = evaluate(package, data)
-    if as_json:
+    package, data = args.package, args.data
+    metrics = evaluate(package, data, engine=args.engine, spark_master=args.spark_master)
+    if args.json:
         _echo_json(metrics)
     else:
         _print_metrics(metrics, f"{package.name} on {data.name}")
@@ -200,18 +184,18 @@ def evaluate_command(args: argparse.Namespace) -> None:
 def models_command(args: argparse.Namespace) -> None:
     """List every model name with its backend and tasks."""
     as_json = args.json
-    from modelyard.learn.backends.spark import MODELS as SPARK_MODELS
+    from modelyard.learn.backends import spark
     from modelyard.learn.models import all_specs
 
-    rows: list[dict[str, Any]] = [
-        {"model": spec.name, "backend": spec.backend, "tasks": sorted(spec.tasks),
-         "data": spec.data, "engine": "local", "summary": spec.summary}
+    local = [
+        _model_row(spec.name, spec.backend, sorted(spec.tasks), spec.data, "local", spec.summary)
         for spec in all_specs()
-    ] + [
-        {"model": model.name, "backend": "spark", "tasks": list(model.tasks), "data": "table",
-         "engine": "spark", "summary": model.summary}
-        for model in SPARK_MODELS.values()
-    ]  # fmt: skip
+    ]
+    on_spark = [
+        _model_row(model.name, spark.NAME, list(model.tasks), "table", "spark", model.summary)
+        for model in spark.model_specs()
+    ]
+    rows = local + on_spark
     if as_json:
         _echo_json(rows)
         return
@@ -226,6 +210,20 @@ def models_command(args: argparse.Namespace) -> None:
             row["model"], row["backend"], tasks, row["data"], row["engine"], row["summary"]
         )
     stdout().print(table)
+
+
+def _model_row(
+    model: str, backend: str, tasks: list[str], data: str, engine: str, summary: str
+) -> dict[str, Any]:
+    """One line of ``modelyard models`` (and one object of its ``--json``)."""
+    return {
+        "model": model,
+        "backend": backend,
+        "tasks": tasks,
+        "data": data,
+        "engine": engine,
+        "summary": summary,
+    }
 
 
 def register(commands: Commands) -> None:
@@ -244,9 +242,11 @@ def register(commands: Commands) -> None:
         "--cv", type=at_least(2), default=5, help="cross-validation folds (default: 5)"
     )
     compare.add_argument(
-        "--time-budget", type=at_least(0, float), metavar="SECONDS",
+        "--time-budget",
+        type=at_least(0, float),
+        metavar="SECONDS",
         help="no candidate starts after this many seconds",
-    )  # fmt: skip
+    )
     _task(compare)
     _common(compare, seed=True)
 
@@ -294,13 +294,17 @@ def _json(parser: argparse.ArgumentParser) -> None:
 
 def _engine(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--engine", choices=ENGINES, default="local",
+        "--engine",
+        choices=ENGINES,
+        default="local",
         help="local (one machine) or spark (data read by Spark)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--spark-master", default=_SPARK_MASTER, metavar="URL",
+        "--spark-master",
+        default=DEFAULT_MASTER,
+        metavar="URL",
         help="local[*], spark://HOST:PORT or sc://HOST:PORT (Spark Connect)",
-    )  # fmt: skip
+    )
 
 
 def _common(parser: argparse.ArgumentParser, *, seed: bool) -> None:

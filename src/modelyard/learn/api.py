@@ -7,19 +7,45 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from modelyard.data.errors import MissingColumnError, UnreadableDataError
 from modelyard.data.reading import Dataset, read_dataset
 from modelyard.learn.errors import LearnError
 from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_metrics
-from modelyard.learn.model import EpochProgress, Model
+from modelyard.learn.model import Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
-from modelyard.learn.registry import DataKind, Task
+from modelyard.learn.registry import (
+    Clustering,
+    DataKind,
+    Engine,
+    EpochProgress,
+    ModelSpec,
+    Task,
+    TaskOrAuto,
+)
 from modelyard.learn.results import LeaderboardEntry, TrainSummary
-from modelyard.learn.task import check_target, infer_task
+from modelyard.learn.spark.session import DEFAULT_MASTER
+from modelyard.learn.task import resolve_task
+from modelyard.learn.validation import (
+    ENGINES,
+    SEEDS,
+    SPARK_TASKS,
+    TASKS,
+    Interval,
+    check_param,
+    reject_param,
+)
+from modelyard.package.manifest import manifest_backend
+
+if TYPE_CHECKING:
+    import pandas
+    import pyspark.sql
+
+    from modelyard.learn.spark.training import SparkLeaderboard, SparkTrainResult
 
 MIN_ROWS = 10
+_CLUSTERING_HINT = "clustering runs on the Spark engine: pass engine='spark'"
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done, total, what)`` while a job runs."""
 
@@ -59,14 +85,6 @@ def _load(data: str | Path | Dataset, target: str) -> Dataset:
     return dataset
 
 
-def _resolve_task(task: str, dataset: Dataset) -> Task:
-    resolved: Task = infer_task(dataset.y) if task == "auto" else task  # type: ignore[assignment]
-    if resolved not in ("classification", "regression"):
-        raise LearnError(f"unknown task {task!r}", hint="use auto, classification or regression")
-    check_target(dataset.y, resolved, dataset.target or "target")
-    return resolved
-
-
 def evaluate_model(model: Model, X: Any, y: Any) -> dict[str, float]:
     """Metrics of a fitted model on rows with known targets."""
     import numpy as np
@@ -82,28 +100,123 @@ def evaluate_model(model: Model, X: Any, y: Any) -> dict[str, float]:
     return regression_metrics(y.astype(float), model.predict(X))
 
 
+@overload
 def train(
     data: str | Path | Dataset,
     target: str,
     *,
     model: str | None = None,
-    task: str = "auto",
+    task: TaskOrAuto = "auto",
     out: str | Path | None = None,
     seed: int = 0,
     test_size: float = 0.2,
     progress: EpochProgress | None = None,
-) -> TrainResult:
+    engine: Literal["local"] = "local",
+    spark_master: str = DEFAULT_MASTER,
+) -> TrainResult: ...
+
+
+@overload
+def train(
+    data: str | Path | Dataset,
+    target: str,
+    *,
+    model: str | None = None,
+    task: TaskOrAuto | Clustering = "auto",
+    out: str | Path | None = None,
+    seed: int = 0,
+    test_size: float = 0.2,
+    progress: EpochProgress | None = None,
+    engine: Literal["spark"],
+    spark_master: str = DEFAULT_MASTER,
+) -> SparkTrainResult: ...
+
+
+def train(
+    data: str | Path | Dataset,
+    target: str,
+    *,
+    model: str | None = None,
+    task: TaskOrAuto | Clustering = "auto",
+    out: str | Path | None = None,
+    seed: int = 0,
+    test_size: float = 0.2,
+    progress: EpochProgress | None = None,
+    engine: Engine = "local",
+    spark_master: str = DEFAULT_MASTER,
+) -> TrainResult | SparkTrainResult:
     """Train one model, measure it on a held-out share of the rows, and save it as a package.
 
     The saved model is the one the metrics describe (trained on the other rows).
-    ``progress(epoch, epochs, logs)`` reports training epochs of Keras models.
+
+    Args:
+        data: a data file (CSV, TSV, Parquet, JSON lines, libsvm, ``.npz``) or a loaded
+            ``Dataset``; the Spark engine takes a path only.
+        target: the column to predict.
+        model: a name from ``modelyard models``; by default LightGBM for tables and
+            ``keras.cnn`` for arrays (on Spark: XGBoost, or random forest over Spark Connect).
+        task: ``"auto"`` infers classification or regression from the target;
+            ``"clustering"`` runs on Spark only.
+        out: the package folder to write; ``None`` saves nothing.
+        test_size: the share of rows held out for the metrics, in (0, 1).
+        progress: called as ``progress(epoch, epochs, logs)`` after each Keras epoch.
+        engine: ``"local"`` trains on this machine, ``"spark"`` on ``spark_master``
+            (``local[*]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT``).
+
+    Raises:
+        LearnError: an argument is invalid (checked before the data is read);
+            ``UnknownModelError`` names an unknown ``model``.
+        DataError: the data is missing, unreadable, too small or lacks ``target``
+            (``UnusableTargetError``: the target cannot be learned for the task).
+        PackageError: ``out`` exists and is not a model package.
+        SparkEngineError: with ``engine="spark"``, Spark cannot start, read the data or
+            fit the model.
     """
+    check_param("train", "engine", engine, ENGINES)
+    check_param("train", "seed", seed, SEEDS)
+    check_param("train", "test_size", test_size, Interval(0, 1, closed="neither"))
+    if engine == "spark":
+        check_param("train", "task", task, SPARK_TASKS)
+        from modelyard.learn import spark
+
+        return spark.train(
+            _spark_path("train", data),
+            target=target,
+            model=model,
+            task=task,
+            master=spark_master,
+            out=out,
+            seed=seed,
+            holdout=test_size,
+        )
+    local_task = _local_task("train", task)
+    chosen = get_spec(model) if model else None
+    dataset = _load(data, target)
+    default = DEFAULT_ARRAY_MODEL if dataset.kind == "array" else DEFAULT_MODEL
+    spec = chosen or get_spec(default)
+    return _train(dataset, spec, local_task, out, seed, test_size, progress)
+
+
+def _local_task(caller: str, task: TaskOrAuto | Clustering) -> TaskOrAuto:
+    """``task``, once checked as an argument of ``caller`` on the local engine."""
+    if task == "clustering":
+        reject_param(caller, "task", task, TASKS, hint=_CLUSTERING_HINT)
+    check_param(caller, "task", task, TASKS)
+    return task
+
+
+def _train(
+    dataset: Dataset,
+    spec: ModelSpec,
+    task: TaskOrAuto,
+    out: str | Path | None,
+    seed: int,
+    test_size: float,
+    progress: EpochProgress | None,
+) -> TrainResult:
     from sklearn.model_selection import train_test_split
 
-    dataset = _load(data, target)
-    name = model or (DEFAULT_ARRAY_MODEL if dataset.kind == "array" else DEFAULT_MODEL)
-    spec = get_spec(name)
-    resolved = _resolve_task(task, dataset)
+    resolved = resolve_task(task, dataset.y, dataset.target or "target")
     stratify = dataset.y if resolved == "classification" and _stratifiable(dataset.y) else None
     X_train, X_test, y_train, y_test = train_test_split(
         dataset.X, dataset.y, test_size=test_size, random_state=seed, stratify=stratify
@@ -118,9 +231,14 @@ def train(
         source = Path(dataset.source).name if dataset.source else None
         package = save(estimator, out, metrics=metrics, target=dataset.target, dataset=source)
     return TrainResult(
-        model=spec.name, backend=spec.backend, task=resolved, metrics=metrics, package=package,
-        estimator=estimator, dropped=estimator.dropped_columns,
-    )  # fmt: skip
+        model=spec.name,
+        backend=spec.backend,
+        task=resolved,
+        metrics=metrics,
+        package=package,
+        estimator=estimator,
+        dropped=estimator.dropped_columns,
+    )
 
 
 def _stratifiable(y: Any) -> bool:
@@ -130,6 +248,7 @@ def _stratifiable(y: Any) -> bool:
     return bool(counts.min() >= 2)
 
 
+@overload
 def compare(
     data: str | Path | Dataset,
     target: str,
@@ -137,24 +256,102 @@ def compare(
     models: list[str] | None = None,
     cv: int = 5,
     time_budget: float | None = None,
-    task: str = "auto",
+    task: TaskOrAuto = "auto",
     seed: int = 0,
     progress: Progress | None = None,
-) -> Leaderboard:
+    engine: Literal["local"] = "local",
+    spark_master: str = DEFAULT_MASTER,
+) -> Leaderboard: ...
+
+
+@overload
+def compare(
+    data: str | Path | Dataset,
+    target: str,
+    *,
+    models: list[str] | None = None,
+    cv: int = 5,
+    time_budget: float | None = None,
+    task: TaskOrAuto | Clustering = "auto",
+    seed: int = 0,
+    progress: Progress | None = None,
+    engine: Literal["spark"],
+    spark_master: str = DEFAULT_MASTER,
+) -> SparkLeaderboard: ...
+
+
+def compare(
+    data: str | Path | Dataset,
+    target: str,
+    *,
+    models: list[str] | None = None,
+    cv: int = 5,
+    time_budget: float | None = None,
+    task: TaskOrAuto | Clustering = "auto",
+    seed: int = 0,
+    progress: Progress | None = None,
+    engine: Engine = "local",
+    spark_master: str = DEFAULT_MASTER,
+) -> Leaderboard | SparkLeaderboard:
     """Cross-validate candidates (default: every installed model for the task), best first.
 
-    With ``time_budget`` (seconds), no candidate after the first starts once the budget is
-    spent; those not run are listed in ``skipped``.
+    Args:
+        data, target, task, seed, engine, spark_master: as for ``train``.
+        models: the candidates' names; by default every installed model that fits the task
+            and the data (models slow on this many rows are skipped).
+        cv: the number of folds, at least 2.
+        time_budget: seconds after which no further candidate starts (the first always
+            runs); those not run are listed in ``skipped``.
+        progress: called as ``progress(done, total, model_name)`` as candidates run.
+
+    Raises:
+        LearnError: an argument is invalid (checked before the data is read), a name in
+            ``models`` is unknown (``UnknownModelError``), or no candidate could be trained.
+        DataError: the data is missing, unreadable, too small or lacks ``target``.
+        SparkEngineError: with ``engine="spark"``, Spark cannot start, read the data or
+            fit a candidate.
     """
+    check_param("compare", "engine", engine, ENGINES)
+    check_param("compare", "cv", cv, Interval(2, integer=True))
+    check_param("compare", "time_budget", time_budget, Interval(0), None)
+    check_param("compare", "seed", seed, SEEDS)
+    if engine == "spark":
+        check_param("compare", "task", task, SPARK_TASKS)
+        from modelyard.learn import spark
+
+        return spark.compare(
+            _spark_path("compare", data),
+            target=target,
+            models=models,
+            task=task,
+            cv=cv,
+            time_budget=time_budget,
+            master=spark_master,
+            seed=seed,
+            progress=progress,
+        )
+    local_task = _local_task("compare", task)
+    return _compare(data, target, models, cv, time_budget, local_task, seed, progress)
+
+
+def _compare(
+    data: str | Path | Dataset,
+    target: str,
+    models: list[str] | None,
+    cv: int,
+    time_budget: float | None,
+    task: TaskOrAuto,
+    seed: int,
+    progress: Progress | None,
+) -> Leaderboard:
     import numpy as np
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
+    chosen = [get_spec(name) for name in models] if models else None
     dataset = _load(data, target)
-    resolved = _resolve_task(task, dataset)
+    resolved = resolve_task(task, dataset.y, dataset.target or "target")
     data_kind: DataKind = "array" if dataset.kind == "array" else "table"
-    specs = [get_spec(name) for name in models] if models else candidates(resolved, data_kind)
-    if cv < 2:
-        raise LearnError("--cv must be at least 2")
+    specs = chosen or candidates(resolved, data_kind)
     splitter: Any
     if resolved == "classification" and _stratifiable(dataset.y):
         splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
@@ -200,8 +397,32 @@ def compare(
     return Leaderboard(resolved, PRIMARY[resolved], entries, skipped)
 
 
-def evaluate(package: str | Path, data: str | Path) -> dict[str, float]:
-    """Metrics of a saved model on data that holds its target column."""
+def evaluate(
+    package: str | Path,
+    data: str | Path,
+    *,
+    engine: Engine = "local",
+    spark_master: str = DEFAULT_MASTER,
+) -> dict[str, float]:
+    """Metrics of a saved model on data that holds its target column.
+
+    Args:
+        package: a model package folder. Spark packages run on Spark whatever ``engine``
+            says; ``engine="spark"`` sends any package there.
+        data: a data file holding the columns the model was trained on and its target.
+
+    Raises:
+        LearnError: ``engine`` is invalid, or the package does not record its target.
+        PackageError: the package is missing, damaged or modified since it was saved
+            (``UnsafePackageError``: the scanner judged a file unsafe; nothing was loaded).
+        DataError: the data is missing, unreadable or lacks the target column.
+        SparkEngineError: a Spark package cannot be loaded or run.
+    """
+    check_param("evaluate", "engine", engine, ENGINES)
+    if _runs_on_spark(package, engine):
+        from modelyard.learn import spark
+
+        return spark.evaluate(package, str(data), master=spark_master)
     from modelyard.package import load
 
     model = load(package)
@@ -212,9 +433,51 @@ def evaluate(package: str | Path, data: str | Path) -> dict[str, float]:
     return evaluate_model(model, dataset.X, dataset.y)
 
 
-def predict(package: str | Path, data: str | Path, *, proba: bool = False) -> Any:
-    """Predictions for every row of ``data`` as a frame: a column named after the target,
-    plus one probability column per class with ``proba``."""
+def predict(
+    package: str | Path,
+    data: str | Path,
+    *,
+    proba: bool = False,
+    out: str | Path | None = None,
+    engine: Engine = "local",
+    spark_master: str = DEFAULT_MASTER,
+) -> pandas.DataFrame | pyspark.sql.DataFrame:
+    """Predictions for every row of ``data``: a column named after the target, plus one
+    ``proba_<class>`` column per class with ``proba``.
+
+    Returns a pandas frame or, on the Spark engine, a Spark frame that also keeps the input
+    columns.
+
+    Args:
+        package, engine, spark_master: as for ``evaluate``.
+        data: a data file holding the columns the model was trained on.
+        out: also write the predictions here, as CSV or Parquet by suffix (Spark writes a
+            folder of part files and never replaces an existing ``out``).
+
+    Raises:
+        LearnError: ``engine`` is invalid, or ``proba`` is asked of a regression model.
+        PackageError: the package is missing, damaged or modified since it was saved
+            (``UnsafePackageError``: the scanner judged a file unsafe; nothing was loaded).
+        DataError: the data is missing, unreadable or lacks a feature column.
+        SparkEngineError: a Spark package cannot be loaded or run, or ``out`` exists.
+    """
+    check_param("predict", "engine", engine, ENGINES)
+    if _runs_on_spark(package, engine):
+        from modelyard.learn import spark
+
+        destination = str(out) if out is not None else None
+        return spark.predict(package, str(data), out=destination, proba=proba, master=spark_master)
+    frame = _predict(package, data, proba=proba)
+    if out is None:
+        return frame
+    if Path(out).suffix.lower() in (".parquet", ".pq"):
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+    return frame
+
+
+def _predict(package: str | Path, data: str | Path, *, proba: bool) -> pandas.DataFrame:
     import pandas as pd
 
     from modelyard.package import load
@@ -232,3 +495,20 @@ def predict(package: str | Path, data: str | Path, *, proba: bool = False) -> An
         for index, label in enumerate(model.classes_):
             frame[f"proba_{label}"] = probabilities[:, index]
     return frame
+
+
+def _runs_on_spark(package: str | Path, engine: Engine) -> bool:
+    """Spark packages always run on Spark; ``engine="spark"`` sends any package there."""
+    from modelyard.learn.backends import spark
+
+    return engine == "spark" or manifest_backend(Path(package)) == spark.NAME
+
+
+def _spark_path(caller: str, data: str | Path | Dataset) -> str:
+    """The Spark engine reads files itself, so it takes a path, not a loaded ``Dataset``."""
+    if isinstance(data, Dataset):
+        raise LearnError(
+            f"The 'data' parameter of {caller} must be a path with engine='spark'. "
+            "Got a Dataset instead."
+        )
+    return str(data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -15,10 +14,9 @@ from modelyard.data.schema import Schema, infer_schema
 from modelyard.learn.errors import LearnError, NotFittedError
 from modelyard.learn.models import DEFAULT_MODEL, backend_of, get_spec
 from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
-from modelyard.learn.registry import ModelSpec, Task
-from modelyard.learn.task import check_target, infer_task
-
-EpochProgress = Callable[[int, int, dict[str, float]], None]
+from modelyard.learn.registry import EpochProgress, ModelSpec, TaskOrAuto
+from modelyard.learn.task import resolve_task
+from modelyard.learn.validation import SEEDS, TASKS, check_param
 
 _DENSE_LIMIT = 50_000_000  # cells; sparse data is densified for dense-only models up to this
 
@@ -37,7 +35,9 @@ class Model(BaseEstimator):
     models) or a scipy sparse matrix; class labels may be any values and come back as given.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, task: str = "auto", seed: int = 0) -> None:
+    def __init__(
+        self, model: str = DEFAULT_MODEL, task: TaskOrAuto = "auto", seed: int = 0
+    ) -> None:
         self.model = model
         self.task = task
         self.seed = seed
@@ -65,6 +65,8 @@ class Model(BaseEstimator):
         models that train in epochs (Keras)."""
         import numpy as np
 
+        check_param("Model", "task", self.task, TASKS)
+        check_param("Model", "seed", self.seed, SEEDS)
         spec = get_spec(self.model)
         X, kind = _as_input(X, spec)
         if X.shape[0] == 0:
@@ -79,25 +81,24 @@ class Model(BaseEstimator):
             y = y.ravel()
         if y.ndim != 1 or len(y) != X.shape[0]:
             raise LearnError(f"y must be one value per row ({X.shape[0]} rows), got {y.shape}")
-        task: Task = infer_task(y) if self.task == "auto" else self.task  # type: ignore[assignment]
+        task = resolve_task(self.task, y, "y")
         if task not in spec.tasks:
             raise LearnError(f"{spec.name} does not do {task}")
-        check_target(y, task, "y")
         if task == "classification" and _is_continuous(y):
             raise LearnError(
                 "Unknown label type: continuous values cannot be classes",
                 hint="use task='regression'",
             )
         keep = ~_missing(y)
-        X, y = X[keep] if kind != "table" else X.loc[keep], y[keep]
+        X = X.loc[keep] if kind == "table" else X[keep]
+        y = y[keep]
         self.task_ = task
         self.spec_ = spec
         self.input_kind_ = kind
         self.n_features_in_ = X.shape[1] if X.ndim == 2 else int(np.prod(X.shape[1:]))
         if task == "classification":
-            self.classes_, codes = np.unique(y.astype(str) if y.dtype == object else y,
-                                             return_inverse=True)  # fmt: skip
-            target = codes
+            labels = y.astype(str) if y.dtype == object else y
+            self.classes_, target = np.unique(labels, return_inverse=True)
         else:
             target = y.astype("float64")
         features, categorical = self._fit_preprocessing(X, spec)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from types import ModuleType
+from typing import Any
 
+from modelyard.learn.backends.base import Backend
 from modelyard.learn.errors import UnknownModelError
 from modelyard.learn.registry import DataKind, ModelSpec, Task
 
@@ -11,18 +12,28 @@ DEFAULT_MODEL = "lightgbm"
 DEFAULT_ARRAY_MODEL = "keras.cnn"
 
 
-def backend_modules() -> dict[str, ModuleType]:
-    """Backend name -> module, for the backends whose framework is installed."""
+def local_backends() -> tuple[Backend[ModelSpec], ...]:
+    """Every single-machine backend, installed or not."""
     from modelyard.learn.backends import keras, lightgbm, sklearn, xgboost
 
-    return {
-        module.NAME: module for module in (sklearn, xgboost, lightgbm, keras) if module.available()
-    }
+    return (sklearn, xgboost, lightgbm, keras)
+
+
+def all_backends() -> tuple[Backend[Any], ...]:
+    """Every backend, the Spark engine's included, installed or not."""
+    from modelyard.learn.backends import spark
+
+    return (*local_backends(), spark)
+
+
+def installed_backends() -> dict[str, Backend[ModelSpec]]:
+    """Backend name -> backend, for the single-machine backends whose framework is installed."""
+    return {backend.NAME: backend for backend in local_backends() if backend.available()}
 
 
 def all_specs() -> list[ModelSpec]:
     """Every model of every installed backend, in a stable order."""
-    return [spec for module in backend_modules().values() for spec in module.model_specs()]
+    return [spec for backend in installed_backends().values() for spec in backend.model_specs()]
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -41,5 +52,6 @@ def candidates(task: Task, data: DataKind) -> list[ModelSpec]:
     return [spec for spec in all_specs() if task in spec.tasks and spec.data == data]
 
 
-def backend_of(spec: ModelSpec) -> ModuleType:
-    return backend_modules()[spec.backend]
+def backend_of(spec: ModelSpec) -> Backend[ModelSpec]:
+    """The backend that fits, saves and loads ``spec``'s estimators."""
+    return installed_backends()[spec.backend]

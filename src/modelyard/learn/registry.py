@@ -1,4 +1,5 @@
-"""Named models of every single-machine backend, and what each needs from preprocessing."""
+"""Named models of every single-machine backend, what each needs from preprocessing, and the
+closed vocabularies of the learning jobs (tasks, engines)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Task = Literal["classification", "regression"]
+TaskOrAuto = Literal["auto", Task]
+"""What callers may ask for: a task, or ``"auto"`` to infer it from the target."""
+Clustering = Literal["clustering"]
+"""The task only the Spark engine does (k-means)."""
+Engine = Literal["local", "spark"]
+"""Where a job runs: on this machine, or on Spark (data read and kept by Spark)."""
 DataKind = Literal["table", "array"]
+
+EpochProgress = Callable[[int, int, dict[str, float]], None]
+"""Called as ``progress(epoch, epochs, logs)`` after each epoch of models that train in epochs."""
 
 
 @dataclass(frozen=True)

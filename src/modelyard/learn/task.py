@@ -5,10 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.data.errors import UnusableTargetError
-from modelyard.learn.registry import Task
+from modelyard.learn.registry import Task, TaskOrAuto
 
 # Integer targets with at most this many distinct values are treated as classes.
 _MAX_INTEGER_CLASSES = 20
+
+
+def resolve_task(task: TaskOrAuto, y: Any, name: str) -> Task:
+    """The task asked for, or the one ``y`` suggests for ``"auto"``, once ``y`` (the target
+    called ``name``) is known to be learnable for it; raises ``UnusableTargetError``."""
+    resolved = infer_task(y) if task == "auto" else task
+    check_target(y, resolved, name)
+    return resolved
 
 
 def infer_task(y: Any) -> Task:

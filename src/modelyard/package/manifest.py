@@ -6,8 +6,9 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+from modelyard.learn.registry import Task
 from modelyard.package.errors import PackageError
 
 MANIFEST = "modelyard.json"
@@ -21,7 +22,7 @@ class Manifest:
     model: str
     backend: str
     framework: dict[str, str]
-    task: str
+    task: Task
     target: str | None
     input: dict[str, Any]
     classes: list[Any] = field(default_factory=list)
@@ -53,6 +54,8 @@ class Manifest:
                     hint="use `modelyard predict --engine spark` or modelyard.learn.spark",
                 )
             manifest = cls(**data)
+            if manifest.task not in get_args(Task):
+                raise ValueError(f"unknown task {manifest.task!r}")
         except (ValueError, TypeError) as error:
             raise PackageError(f"{path} is damaged: {error}") from None
         if manifest.format_version > FORMAT_VERSION:
@@ -61,6 +64,17 @@ class Manifest:
                 hint="upgrade modelyard to load it",
             )
         return manifest
+
+
+def manifest_backend(directory: Path) -> str | None:
+    """The backend a package's manifest names, or ``None`` if ``directory`` holds no readable
+    manifest. Unlike ``Manifest.read``, this also reads the manifests of Spark packages."""
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    backend = data.get("backend") if isinstance(data, dict) else None
+    return backend if isinstance(backend, str) else None
 
 
 def file_digest(path: Path) -> dict[str, Any]:

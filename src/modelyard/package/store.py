@@ -114,8 +114,16 @@ def _replace(staging: Path, directory: Path) -> None:
 def load(directory: str | Path) -> Model:
     """Load a package: verify every file's hash, scan the folder, then rebuild the model.
 
-    Raises ``PackageError`` for a missing or modified package and ``UnsafePackageError`` when
-    the scanner judges a file unsafe or cannot read it; nothing is loaded in either case.
+    Args:
+        directory: a package folder written by ``save`` (``modelyard train``, or pulled).
+
+    Raises:
+        PackageError: the folder is not a package, its manifest is damaged or from a newer
+            modelyard, a file is missing or changed, or it holds a Spark model (load those
+            with ``modelyard.learn.spark.load``). Nothing is loaded.
+        UnsafePackageError: the scanner judged a file unsafe or could not read it. Nothing
+            is loaded.
+        UnknownModelError: the package's model needs a framework that is not installed.
     """
     import numpy as np
 
@@ -143,7 +151,7 @@ def load(directory: str | Path) -> Model:
         logger.warning("package %s has suspicious files; loading anyway", directory)
     spec = get_spec(manifest.model)
     model = Model(model=manifest.model, task=manifest.task, seed=manifest.seed)
-    model.task_ = manifest.task  # type: ignore[assignment]
+    model.task_ = manifest.task
     model.spec_ = spec
     model.input_kind_ = manifest.input["kind"]
     model.n_features_in_ = manifest.input["n_features"]

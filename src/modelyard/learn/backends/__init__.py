@@ -1,2 +1,2 @@
-"""One module per framework, each exposing ``available``, ``model_specs``, ``save_estimator``
-and ``load_estimator`` so the registry and the package treat every framework alike."""
+"""One module per framework, each a ``base.Backend``: its models, and how to fit, save and load
+them, so the registry and the package treat every framework alike."""

@@ -14,15 +14,13 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
-from modelyard.learn.registry import ModelSpec, Task
+from modelyard.learn.registry import EpochProgress, ModelSpec, Task
 from modelyard.runtime import configure_keras
 
 NAME = "keras"
 _MODEL_FILE = "model.keras"
 _WRAPPER_FILE = "estimator.json"
 _BOTH: frozenset[Task] = frozenset({"classification", "regression"})
-
-EpochProgress = Callable[[int, int, dict[str, float]], None]
 
 
 def available() -> bool:
@@ -196,13 +194,26 @@ def _factory(architecture: str) -> Callable[[Task, int], KerasNetwork]:
 
 def model_specs() -> list[ModelSpec]:
     return [
-        ModelSpec("keras.mlp", NAME, _BOTH, _factory("mlp"), "multi-layer perceptron",
-                  needs_scaling=True),
-        ModelSpec("keras.cnn", NAME, _BOTH, _factory("cnn"),
-                  "convolutional network for images and sequences (.npz)", data="array"),
-        ModelSpec("keras.rnn", NAME, _BOTH, _factory("rnn"), "LSTM network for sequences (.npz)",
-                  data="array"),
-    ]  # fmt: skip
+        ModelSpec(
+            "keras.mlp", NAME, _BOTH, _factory("mlp"), "multi-layer perceptron", needs_scaling=True
+        ),
+        ModelSpec(
+            "keras.cnn",
+            NAME,
+            _BOTH,
+            _factory("cnn"),
+            "convolutional network for images and sequences (.npz)",
+            data="array",
+        ),
+        ModelSpec(
+            "keras.rnn",
+            NAME,
+            _BOTH,
+            _factory("rnn"),
+            "LSTM network for sequences (.npz)",
+            data="array",
+        ),
+    ]
 
 
 def fit_estimator(estimator: Any, X: Any, y: Any, categorical: list[int]) -> Any:

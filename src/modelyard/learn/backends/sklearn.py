@@ -64,19 +64,47 @@ _BOTH: frozenset[Task] = frozenset({"classification", "regression"})
 
 def model_specs() -> list[ModelSpec]:
     return [
-        ModelSpec("sklearn.linear", NAME, _BOTH, _linear,
-                  "logistic regression / ridge", needs_scaling=True, accepts_sparse=True),
+        ModelSpec(
+            "sklearn.linear",
+            NAME,
+            _BOTH,
+            _linear,
+            "logistic regression / ridge",
+            needs_scaling=True,
+            accepts_sparse=True,
+        ),
         ModelSpec("sklearn.tree", NAME, _BOTH, _tree, "decision tree", accepts_sparse=True),
-        ModelSpec("sklearn.random_forest", NAME, _BOTH, _forest, "random forest",
-                  accepts_sparse=True),
-        ModelSpec("sklearn.hist_gradient_boosting", NAME, _BOTH, _hist_gradient_boosting,
-                  "histogram gradient boosting"),
+        ModelSpec(
+            "sklearn.random_forest", NAME, _BOTH, _forest, "random forest", accepts_sparse=True
+        ),
+        ModelSpec(
+            "sklearn.hist_gradient_boosting",
+            NAME,
+            _BOTH,
+            _hist_gradient_boosting,
+            "histogram gradient boosting",
+        ),
         # Kernel SVMs fit in quadratic time: past this size they take hours.
-        ModelSpec("sklearn.svm", NAME, _BOTH, _svm, "support vector machine (RBF kernel)",
-                  needs_scaling=True, accepts_sparse=True, max_rows=20_000),
-        ModelSpec("sklearn.knn", NAME, _BOTH, _knn, "k nearest neighbours", needs_scaling=True,
-                  accepts_sparse=True),
-    ]  # fmt: skip
+        ModelSpec(
+            "sklearn.svm",
+            NAME,
+            _BOTH,
+            _svm,
+            "support vector machine (RBF kernel)",
+            needs_scaling=True,
+            accepts_sparse=True,
+            max_rows=20_000,
+        ),
+        ModelSpec(
+            "sklearn.knn",
+            NAME,
+            _BOTH,
+            _knn,
+            "k nearest neighbours",
+            needs_scaling=True,
+            accepts_sparse=True,
+        ),
+    ]
 
 
 def fit_estimator(estimator: Any, X: Any, y: Any, categorical: list[int]) -> Any:

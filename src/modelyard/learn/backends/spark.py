@@ -1,20 +1,27 @@
-"""The models the Spark engine trains, by name: pyspark.ml, XGBoost on Spark, and KMeans.
+"""The Spark backend: the models the Spark engine trains, and how to fit, save and load them.
 
-Each entry says which tasks it serves and what preprocessing it needs (one-hot categories for
-linear models, scaling for distances); trees take indexed categories as they are.
+Models are pyspark.ml estimators, XGBoost on Spark, and KMeans. Each entry says which tasks it
+serves and what preprocessing it needs (one-hot categories for linear models, scaling for
+distances); trees take indexed categories as they are. Fitted models are Spark
+``PipelineModel``s, saved in Spark's own format (JSON metadata and Parquet, nothing pickled).
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.learn.spark.errors import SparkModelError
 from modelyard.learn.spark.schema import Task
 
 if TYPE_CHECKING:
-    from pyspark.ml import Estimator
+    from pyspark.ml import Estimator, PipelineModel, Transformer
+    from pyspark.sql import DataFrame
+
+NAME = "spark"
 
 
 @dataclass(frozen=True)
@@ -228,3 +235,50 @@ def default_model(task: Task, *, over_connect: bool) -> SparkModel:
     if task == "clustering":
         return MODELS["spark.kmeans"]
     return MODELS["spark.random_forest" if over_connect else "spark.xgboost"]
+
+
+def available() -> bool:
+    return importlib.util.find_spec("pyspark") is not None
+
+
+def model_specs() -> list[SparkModel]:
+    return list(MODELS.values())
+
+
+def fit_estimator(
+    estimator: Estimator, X: DataFrame, y: str, categorical: list[int]
+) -> Transformer:
+    """Fit on the prepared frame ``X``; Spark reads the label from ``X`` itself, so ``y`` is
+    the name of its label column (as set on the estimator) and ``categorical`` is unused: the
+    preparation stages index categories."""
+    return estimator.fit(X)
+
+
+def save_estimator(estimator: PipelineModel, directory: Path) -> list[str]:
+    """Write the pipeline to ``directory/spark-model``; return the files of the model."""
+    from modelyard.learn.spark.packaging import MODEL_DIR
+    from modelyard.learn.spark.reading import spark_path
+
+    estimator.write().overwrite().save(spark_path(directory / MODEL_DIR))
+    # Checksums and success markers are Spark's bookkeeping for its own writes, not model content.
+    written = sorted(path for path in (directory / MODEL_DIR).rglob("*") if path.is_file())
+    for path in written:
+        if path.name.endswith(".crc") or path.name == "_SUCCESS":
+            path.unlink()
+    return [path.relative_to(directory).as_posix() for path in written if path.exists()]
+
+
+def load_estimator(directory: Path, task: Task) -> PipelineModel:
+    """Load the pipeline on the active Spark session, after refusing any stage metadata that
+    would import, unpickle or run something modelyard did not write (see
+    ``packaging.check_stages``)."""
+    from pyspark.ml import PipelineModel
+
+    from modelyard.learn.spark.packaging import MODEL_DIR, check_stages, read_info
+    from modelyard.learn.spark.reading import spark_path
+    from modelyard.learn.spark.schema import FeaturePlan
+    from modelyard.learn.spark.stages import preparation_sql
+
+    info = read_info(directory, verify_hashes=False)
+    check_stages(directory / MODEL_DIR, preparation_sql(FeaturePlan(info.inputs)))
+    return PipelineModel.load(spark_path(directory / MODEL_DIR))

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard import __version__
+from modelyard.learn.backends import spark as backend
 from modelyard.learn.spark import session
 from modelyard.learn.spark.errors import SparkPackageError
-from modelyard.learn.spark.reading import spark_path
-from modelyard.learn.spark.schema import FeatureColumn, FeaturePlan, Task
-from modelyard.learn.spark.stages import preparation_sql
+from modelyard.learn.spark.schema import FeatureColumn, Task
+from modelyard.package.manifest import MANIFEST
 
 if TYPE_CHECKING:
     from pyspark.ml import PipelineModel
 
-MANIFEST = "modelyard.json"
 CARD = "README.md"
 MODEL_DIR = "spark-model"
 FRAMEWORK = "spark"
@@ -65,11 +64,7 @@ def save(pipeline: PipelineModel, info: SparkPackageInfo, folder: str | Path) ->
             f"{root} exists and is not a model package", hint="choose an empty or new folder"
         )
     root.mkdir(parents=True, exist_ok=True)
-    pipeline.write().overwrite().save(spark_path(root / MODEL_DIR))
-    # Checksums and success markers are Spark's bookkeeping for its own writes, not model content.
-    for path in list((root / MODEL_DIR).rglob("*")):
-        if path.is_file() and (path.name.endswith(".crc") or path.name == "_SUCCESS"):
-            path.unlink()
+    backend.save_estimator(pipeline, root)
     (root / CARD).write_text(_card(info))
     files = {
         path.relative_to(root).as_posix(): _sha256(path)
@@ -98,8 +93,9 @@ def save(pipeline: PipelineModel, info: SparkPackageInfo, folder: str | Path) ->
     return root
 
 
-def read_info(folder: str | Path) -> SparkPackageInfo:
-    """The manifest of a Spark package, after checking every file against its hash."""
+def read_info(folder: str | Path, *, verify_hashes: bool = True) -> SparkPackageInfo:
+    """The manifest of a Spark package, after checking every file against its hash (unless
+    ``verify_hashes`` is false: the caller has just checked them)."""
     root = Path(folder)
     try:
         manifest = json.loads((root / MANIFEST).read_text())
@@ -112,7 +108,8 @@ def read_info(folder: str | Path) -> SparkPackageInfo:
             f"{root} holds a {manifest.get('framework')} model, not a Spark one",
             hint="run it without --engine spark",
         )
-    _verify_hashes(root, manifest.get("files", {}))
+    if verify_hashes:
+        _verify_hashes(root, manifest.get("files", {}))
     try:
         return SparkPackageInfo(
             model=manifest["model"],
@@ -133,13 +130,9 @@ def load(
     folder: str | Path, *, master: str = session.DEFAULT_MASTER
 ) -> tuple[PipelineModel, SparkPackageInfo]:
     """Check a Spark package, then load it on the session for ``master`` (started if needed)."""
-    from pyspark.ml import PipelineModel
-
     info = read_info(folder)
     session.start(master)
-    model_dir = Path(folder) / MODEL_DIR
-    check_stages(model_dir, preparation_sql(FeaturePlan(info.inputs)))
-    return PipelineModel.load(spark_path(model_dir)), info
+    return backend.load_estimator(Path(folder), info.task), info
 
 
 def check_stages(model_dir: Path, expected_sql: str) -> None:

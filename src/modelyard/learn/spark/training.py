@@ -126,9 +126,14 @@ def train(
     )
     package = packaging.save(pipeline, info, out) if out is not None else None
     return SparkTrainResult(
-        model=spec.name, task=job.task, target=job.target, metrics=metrics, package=package,
-        classes=job.classes, dropped=job.plan.dropped,
-    )  # fmt: skip
+        model=spec.name,
+        task=job.task,
+        target=job.target,
+        metrics=metrics,
+        package=package,
+        classes=job.classes,
+        dropped=job.plan.dropped,
+    )
 
 
 def compare(
@@ -256,7 +261,8 @@ def _fit(
         max_bins=max(32, largest_category_count(prepared_model)),
         workers=session.parallelism(spark),
     )
-    fitted = spec.estimator(job.task, settings, params).fit(prepared)
+    estimator = spec.estimator(job.task, settings, params)
+    fitted = registry.fit_estimator(estimator, prepared, LABEL, [])
     stages = [*prepared_model.stages, fitted]
     if job.task == "classification":
         stages.append(

@@ -16,6 +16,7 @@ from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import REPO_TYPES, RepoRef, RepoType
 from modelyard.hub.server.web.render import BADGES, card_html, human_size, metric_value
 from modelyard.hub.server.web.session import COOKIE, csrf_ok, csrf_value, signed_in
+from modelyard.package.manifest import MANIFEST
 
 _HERE = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=_HERE / "templates")
@@ -96,7 +97,7 @@ def _repo_page(request: Request, kind: RepoType, repo_id: str, revision: str) ->
     snapshot = hub.repos.snapshot(ref, revision, principal)
     files = {entry.path: entry for entry in snapshot.files}
     readme = _text(hub, files.get("README.md"))
-    manifest = _json(hub, files.get("modelyard.json"))
+    manifest = _json(hub, files.get(MANIFEST))
     endpoint = str(request.base_url).rstrip("/")
     return _render(
         request,
