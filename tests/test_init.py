@@ -52,3 +52,19 @@ def test_mypy_sees_every_public_name_with_its_real_type(tmp_path, monkeypatch):
     revealed = [line for line in stdout.splitlines() if "Revealed type is" in line]
     assert len(revealed) == len(names), stdout + stderr
     assert not [line for line in revealed if line.endswith('Revealed type is "Any"')], stdout
+
+
+def test_scan_is_the_callable_package_however_it_is_reached(tmp_path):
+    """``modelyard.scan(path)`` and ``modelyard.scan.ScanOptions`` both work, in either order."""
+    import subprocess
+    import sys
+
+    (tmp_path / "model.pkl").write_bytes(b"\x80\x04N.")
+    code = (
+        "import modelyard\n"
+        f"report = modelyard.scan({str(tmp_path / 'model.pkl')!r})\n"
+        "import modelyard.scan\n"
+        "print(report.verdict, modelyard.scan.ScanOptions.__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["safe", "ScanOptions"], done.stderr

@@ -34,7 +34,10 @@ def __getattr__(name: str) -> Any:
     module_name = _PUBLIC.get(name)
     if module_name is None:
         raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
+    module = importlib.import_module(module_name)
+    # Importing ``modelyard.scan.api`` makes the ``modelyard.scan`` package an attribute here;
+    # that package is callable like the function, and must stay a package for its own names.
+    value = globals().get(name) or getattr(module, name)
     globals()[name] = value
     return value
 
