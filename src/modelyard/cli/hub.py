@@ -33,6 +33,7 @@ def serve_command(args: argparse.Namespace) -> None:
         max_file_size=args.max_file_size,
         max_repo_size=args.max_repo_size,
         max_concurrent_scans=args.max_concurrent_scans,
+        scan_timeout=args.scan_timeout,
     )
     url = f"http://{args.host}:{args.port}"
     stderr().print(f"modelyard hub on {url} (data in {escape(str(settings.data_dir))})")
@@ -143,6 +144,13 @@ def register(commands: Commands) -> None:
         metavar="N",
         help="scan at most N uploaded files at once; further uploads wait their turn, so "
         "memory stays bounded (default: $MODELYARD_HUB_MAX_CONCURRENT_SCANS or 2)",
+    )
+    serve.add_argument(
+        "--scan-timeout",
+        type=at_least(0, float),
+        metavar="SECONDS",
+        help="most time one uploaded file's scan may take; past it the file's verdict is an "
+        "error (default: $MODELYARD_HUB_SCAN_TIMEOUT or 300; 0: no limit)",
     )
     serve.add_argument(
         "--demo",

@@ -253,24 +253,37 @@ READS_NESTED_PICKLES: frozenset[Global] = frozenset(
 
 # Attribute names that, reached through a dotted chain, point at a gadget whatever the module.
 _DANGEROUS_ATTRIBUTES = frozenset(
-    {
-        "system", "popen", "spawnl", "spawnv", "spawnve", "execv", "execve", "execl", "exec",
-        "eval", "compile", "run", "call", "check_call", "check_output", "Popen", "getoutput",
-        "getstatusoutput", "load", "loads", "open", "read_pickle", "to_pickle", "__import__",
-        "import_module", "getattr", "setattr", "delattr", "__getattribute__", "__getattr__",
-        "__setattr__", "__globals__", "__builtins__", "__subclasses__", "__class__", "__bases__",
-        "__mro__", "__dict__", "__code__", "__reduce__", "__reduce_ex__", "__init_subclass__",
-        "write_text", "write_bytes", "touch", "unlink", "rmtree", "remove", "rename",
-    }
-)  # fmt: skip
+    """
+    system popen spawnl spawnv spawnve execv execve execl exec eval compile run call check_call
+    check_output Popen getoutput getstatusoutput load loads open read_pickle to_pickle
+    __import__ import_module getattr setattr delattr __getattribute__ __getattr__ __setattr__
+    __globals__ __builtins__ __subclasses__ __class__ __bases__ __mro__ __dict__ __code__
+    __reduce__ __reduce_ex__ __init_subclass__ write_text write_bytes touch unlink rmtree remove
+    rename
+    """.split()
+)
 
 _EXACT_ALLOWED: frozenset[tuple[str, str]] = frozenset(
     [
         *(
             ("builtins", name)
             for name in (
-                "set", "frozenset", "slice", "range", "complex", "bytearray", "bytes", "list",
-                "dict", "tuple", "object", "int", "float", "str", "bool", "NotImplemented",
+                "set",
+                "frozenset",
+                "slice",
+                "range",
+                "complex",
+                "bytearray",
+                "bytes",
+                "list",
+                "dict",
+                "tuple",
+                "object",
+                "int",
+                "float",
+                "str",
+                "bool",
+                "NotImplemented",
                 "Ellipsis",
             )
         ),
@@ -351,7 +364,7 @@ _EXACT_ALLOWED: frozenset[tuple[str, str]] = frozenset(
         ("joblib.numpy_pickle", "NDArrayWrapper"),
         ("joblib.numpy_pickle", "ZNDArrayWrapper"),
     ]
-)  # fmt: skip
+)
 
 _TORCH_DTYPES = frozenset(
     """float16 float32 float64 bfloat16 half float double complex32 complex64 complex128 cfloat

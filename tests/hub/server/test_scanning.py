@@ -78,3 +78,17 @@ def test_uploads_beyond_the_scan_limit_wait_their_turn(tmp_path: Path) -> None:
     verdicts = {entry.path: entry.scan.verdict if entry.scan else None for entry in snapshot.files}
     expected = {f"code{number}.py": "suspicious" for number in range(6)}
     assert verdicts == {".gitattributes": "safe", **expected}
+
+
+def test_a_scan_past_the_deadline_is_an_error_not_safe(tmp_path: Path) -> None:
+    slow = RepoRef("model", "ops/slow")
+    hub = Hub.open(Settings(data_dir=tmp_path, scan_timeout=1e-9))
+    owner = Principal("ops")
+    hub.repos.create(slow, owner, private=False)
+    # A harmless pickle long enough for the scanner to check its deadline on the way.
+    blob = hub.store.put_bytes(b"\x80\x04" + b"N0" * 100_000 + b"N.")
+    hub.repos.register_blobs([blob])
+    hub.repos.commit(slow, "main", [AddFile("model.pkl", blob.sha256, False)], owner, title="a")
+    (entry,) = [e for e in hub.repos.snapshot(slow, "main", None).files if e.path == "model.pkl"]
+    assert entry.scan is not None and entry.scan.verdict == "error"
+    assert "MY-SCN-006" in entry.scan.summary

@@ -35,7 +35,9 @@ class Hub:
         engine = make_engine(settings)
         store = BlobStore(settings.blob_dir, settings.tmp_dir, settings.max_file_size)
         store.clean_stale_temporaries()
-        scanner = Scanner(engine, store, settings.max_concurrent_scans)
+        scanner = Scanner(
+            engine, store, settings.max_concurrent_scans, settings.scan_timeout or None
+        )
         scanner.scan_missing()
         return cls(
             settings=settings,

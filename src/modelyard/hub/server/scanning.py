@@ -34,17 +34,21 @@ class Scanner:
     wait their turn and the hub's memory stays bounded however many uploads arrive together.
     """
 
-    def __init__(self, engine: Engine, store: BlobStore, max_concurrent: int) -> None:
+    def __init__(
+        self, engine: Engine, store: BlobStore, max_concurrent: int, timeout: float | None
+    ) -> None:
         self._engine = engine
         self._store = store
         self._slots = threading.BoundedSemaphore(max_concurrent)
+        self._timeout = timeout
 
     def ensure_scanned(self, files: Iterable[tuple[str, str]]) -> None:
         """Scan every ``(sha256, repo path)`` whose blob has no stored result for that path's
         named suffix yet (blocking; call off the event loop)."""
-        from modelyard.scan import ScanReport, scan_file
+        from modelyard.scan import ScanOptions, ScanReport, scan_file
         from modelyard.scan.formats import named_suffix
 
+        options = ScanOptions(timeout=self._timeout)
         keys = {(sha256, named_suffix(path)): path for sha256, path in files}
         for (sha256, suffix), repo_path in keys.items():
             if self._has_result(sha256, suffix):
@@ -54,7 +58,7 @@ class Scanner:
                     continue
                 path = self._store.path_for(sha256)
                 started = time.perf_counter()
-                result = scan_file(path, name=repo_path.rsplit("/", 1)[-1])
+                result = scan_file(path, options, name=repo_path.rsplit("/", 1)[-1])
                 report = ScanReport(files=[result], seconds=time.perf_counter() - started)
                 self._store_result(sha256, suffix, report, str(path))
 

@@ -7,9 +7,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from modelyard.hub.errors import InvalidRequestError
 
+_Number = TypeVar("_Number", int, float)
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 _UNITS = {"": 1, "K": 1024, "M": MIB, "G": GIB, "T": 1024 * GIB}
@@ -61,8 +63,8 @@ def _integer(text: str) -> int:
 
 
 def _parsed_env(
-    env: Mapping[str, str], name: str, default: int, parse: Callable[[str], int]
-) -> int:
+    env: Mapping[str, str], name: str, default: _Number, parse: Callable[[str], _Number]
+) -> _Number:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -83,6 +85,8 @@ class Settings:
     ``max_file_size`` / ``max_repo_size``: uploads that would exceed them are refused (413)
     before any byte is stored; a repo's size counts every distinct file in its history.
     ``max_concurrent_scans``: scans running at once; further uploads wait for a free slot.
+    ``scan_timeout``: seconds one file's scan may take (0: no limit); past it the file's
+    verdict is an error.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -90,6 +94,7 @@ class Settings:
     max_file_size: int = 50 * GIB
     max_repo_size: int = 300 * GIB
     max_concurrent_scans: int = 2
+    scan_timeout: float = 300.0
     regular_upload_max: int = 10 * MIB
     multipart_threshold: int = 64 * MIB
     multipart_chunk_size: int = 32 * MIB
@@ -107,6 +112,7 @@ class Settings:
             max_concurrent_scans=_int_env(
                 env, "MODELYARD_HUB_MAX_CONCURRENT_SCANS", cls.max_concurrent_scans
             ),
+            scan_timeout=_parsed_env(env, "MODELYARD_HUB_SCAN_TIMEOUT", cls.scan_timeout, float),
             regular_upload_max=_size_env(
                 env, "MODELYARD_HUB_REGULAR_UPLOAD_MAX", cls.regular_upload_max
             ),
@@ -125,6 +131,10 @@ class Settings:
         if settings.max_concurrent_scans < 1:
             raise InvalidRequestError(
                 f"max_concurrent_scans must be at least 1, got {settings.max_concurrent_scans}"
+            )
+        if settings.scan_timeout < 0:
+            raise InvalidRequestError(
+                f"scan_timeout must be 0 (no limit) or more seconds, got {settings.scan_timeout}"
             )
         return settings
 

@@ -18,9 +18,22 @@ _PARQUET_MAGIC = b"PAR1"
 # safetensors: an 8-byte little-endian header length, then a JSON header starting with "{".
 _SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024
 _DTYPE_SIZES = {
-    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
-    "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8,
-}  # fmt: skip
+    "BOOL": 1,
+    "U8": 1,
+    "I8": 1,
+    "F8_E5M2": 1,
+    "F8_E4M3": 1,
+    "I16": 2,
+    "U16": 2,
+    "F16": 2,
+    "BF16": 2,
+    "I32": 4,
+    "U32": 4,
+    "F32": 4,
+    "I64": 8,
+    "U64": 8,
+    "F64": 8,
+}
 
 SAFETENSORS_LAYOUT = rules.register(
     "MY-STN-001",

@@ -18,8 +18,9 @@ from modelyard.scan.formats.base import Buffer, ScanContext, Stream
 from modelyard.scan.report import Severity
 
 _MAGIC = b"GGUF"
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q",
-            11: "<q", 12: "<d"}  # fmt: skip
+# GGUF value type -> struct format (8 is a string, 9 an array).
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?"}
+_SCALARS |= {10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
 # More entries than this is no real model; it bounds the work a hostile count can cause.
 _MAX_ENTRIES = 1 << 20
@@ -27,13 +28,41 @@ _MAX_DIMS = 4  # GGML_MAX_DIMS
 _DEFAULT_ALIGNMENT = 32
 # ggml tensor types: type id -> (elements per block, bytes per block).
 GGML_TYPE_SIZES = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-    9: (32, 40), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210),
-    15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18),
-    21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4),
-    27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2), 34: (256, 54), 35: (256, 66),
-    39: (32, 17), 40: (64, 36), 41: (128, 18),
-}  # fmt: skip
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 40),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
+    40: (64, 36),
+    41: (128, 18),
+}
 _TEMPLATE_DANGER = re.compile(
     r"__(?:class|globals|subclasses|builtins|import|mro|base|bases|init|code|getattribute)__"
     r"|\b(?:os|sys|subprocess|builtins|importlib)\s*\.\s*\w"
@@ -195,31 +224,27 @@ def _layout_problems(
     names: set[str] = set()
     expected = 0
     for tensor in tensors:
-        label = f"tensor {tensor.name!r}"
+
+        def problem(what: str, tensor: _Tensor = tensor) -> None:
+            problems.append((f"tensor {tensor.name!r} {what}", tensor.name))
+
         if tensor.name in names:
-            problems.append((f"{label} occurs twice", tensor.name))
+            problem("occurs twice")
         names.add(tensor.name)
         if tensor.kind not in GGML_TYPE_SIZES:
-            problems.append((f"{label} has unknown tensor type {tensor.kind}", tensor.name))
+            problem(f"has unknown tensor type {tensor.kind}")
             return problems  # its size is unknown, so later offsets cannot be checked
         block_elements, block_bytes = GGML_TYPE_SIZES[tensor.kind]
         elements = math.prod(tensor.shape)
         if elements % block_elements:
-            problems.append(
-                (f"{label} of shape {list(tensor.shape)} does not fill whole blocks of "
-                 f"{block_elements}", tensor.name)
-            )  # fmt: skip
+            problem(f"of shape {list(tensor.shape)} does not fill whole blocks of {block_elements}")
         size = elements // block_elements * block_bytes
         if tensor.offset % alignment:
-            problems.append((f"{label} starts at {tensor.offset}, not aligned", tensor.name))
+            problem(f"starts at {tensor.offset}, not aligned")
         elif tensor.offset != expected:
             what = "overlaps the previous one" if tensor.offset < expected else "leaves a gap"
-            problems.append((f"{label} {what} (offset {tensor.offset}, expected "
-                             f"{expected})", tensor.name))  # fmt: skip
+            problem(f"{what} (offset {tensor.offset}, expected {expected})")
         if tensor.offset + size > available:
-            problems.append(
-                (f"{label} ({size} bytes at offset {tensor.offset}) runs past the end of the "
-                 "file", tensor.name)
-            )  # fmt: skip
+            problem(f"({size} bytes at offset {tensor.offset}) runs past the end of the file")
         expected = _align(tensor.offset + size, alignment)
     return problems

@@ -23,13 +23,38 @@ from modelyard.scan.report import Severity
 # 11 graphs). TensorProto: 1 dims, 2 data_type, 8 name, 9 raw_data, 13 external_data
 # (1 key, 2 value), 14 data_location (1 = external).
 _MODEL_FIELDS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 14, 20, 21, 25})
+# The empty domain is ONNX's default one.
 _STANDARD_DOMAINS = frozenset(
-    {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.training", "ai.onnx.preview.training", "com.microsoft",
-     "com.microsoft.nchwc", "com.microsoft.experimental", "org.pytorch.aten"}
-)  # fmt: skip
+    [
+        "",
+        *"""
+        ai.onnx ai.onnx.ml ai.onnx.training ai.onnx.preview.training com.microsoft
+        com.microsoft.nchwc com.microsoft.experimental org.pytorch.aten
+        """.split(),
+    ]
+)
 # Bytes per element by TensorProto.DataType (strings have no fixed size).
-_DTYPE_SIZES = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8,
-                14: 8, 15: 16, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1}  # fmt: skip
+_DTYPE_SIZES = {
+    1: 4,
+    2: 1,
+    3: 1,
+    4: 2,
+    5: 2,
+    6: 4,
+    7: 8,
+    9: 1,
+    10: 2,
+    11: 8,
+    12: 4,
+    13: 8,
+    14: 8,
+    15: 16,
+    16: 2,
+    17: 1,
+    18: 1,
+    19: 1,
+    20: 1,
+}
 _EXTERNAL = 1
 _MAX_ELEMENTS = 1 << 40
 

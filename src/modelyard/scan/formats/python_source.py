@@ -13,12 +13,13 @@ from modelyard.scan.report import Severity
 
 # Calls that most deserve a reviewer's eye, named first in the summary.
 _NOTABLE_CALLS = frozenset(
-    {"eval", "exec", "compile", "__import__", "open", "getattr", "os.system", "os.popen",
-     "subprocess.run", "subprocess.Popen", "subprocess.call", "subprocess.check_output",
-     "pickle.load", "pickle.loads", "torch.load", "importlib.import_module",
-     "urllib.request.urlopen", "requests.get", "requests.post", "socket.socket", "ctypes.CDLL",
-     "shutil.rmtree"}
-)  # fmt: skip
+    """
+    eval exec compile __import__ open getattr os.system os.popen subprocess.run subprocess.Popen
+    subprocess.call subprocess.check_output pickle.load pickle.loads torch.load
+    importlib.import_module urllib.request.urlopen requests.get requests.post socket.socket
+    ctypes.CDLL shutil.rmtree
+    """.split()
+)
 
 REPOSITORY_CODE = rules.register(
     "MY-SRC-001",

@@ -26,12 +26,13 @@ from modelyard.scan.report import Severity
 _OP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_>.]*")
 _PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 _FILE_OPS = frozenset(
-    {"ReadFile", "WriteFile", "MatchingFiles", "ImmutableConst", "WholeFileReader",
-     "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2", "FixedLengthRecordReader",
-     "FixedLengthRecordReaderV2", "TFRecordReader", "TFRecordReaderV2", "TextLineDataset",
-     "TFRecordDataset", "FixedLengthRecordDataset", "CreateSummaryFileWriter",
-     "CreateSummaryDbWriter", "DebugIdentityV2", "DebugIdentityV3"}
-)  # fmt: skip
+    """
+    ReadFile WriteFile MatchingFiles ImmutableConst WholeFileReader WholeFileReaderV2
+    TextLineReader TextLineReaderV2 FixedLengthRecordReader FixedLengthRecordReaderV2
+    TFRecordReader TFRecordReaderV2 TextLineDataset TFRecordDataset FixedLengthRecordDataset
+    CreateSummaryFileWriter CreateSummaryDbWriter DebugIdentityV2 DebugIdentityV3
+    """.split()
+)
 
 PYTHON_OP = rules.register(
     "MY-TF-001",

@@ -38,8 +38,8 @@ def to_text(report: ScanReport, *, color: bool = False) -> str:
             lines.append("  ".join(cells).rstrip())
     hidden = len(report.files) - len(listed)
     if hidden:
-        lines.append(paint(f"{hidden} safe file(s) not listed", Verdict.SAFE)
-                     + " (--format json lists all)")  # fmt: skip
+        note = paint(f"{hidden} safe file(s) not listed", Verdict.SAFE)
+        lines.append(f"{note} (--format json lists all)")
     for result in report.files:
         for finding in result.findings:
             where = result.path + (f" [{finding.member}]" if finding.member else "")
