@@ -1,6 +1,7 @@
 """modelyard's scanner against its peers: every attack flagged, no benign model flagged, and faster.
 
-    python -m bench.scan [--parts corpus,speed] [--timeout 600] [--corpus tests.scan.corpus]
+    python -m bench.scan [--parts corpus,speed,hostile] [--timeout 600]
+                         [--corpus tests.scan.corpus]
                          [--tools modelyard,modelscan,picklescan,fickling,modelaudit]
 
 Peers are installed, pinned, each in its own virtualenv (``bench/peers.py``); one that cannot be
@@ -20,6 +21,11 @@ speed: issue 3's large inputs, built once into ``bench/.work/scan-speed/``: a 1.
 checkpoint, a pickle of ~1.5 million opcodes, a folder of 1,000 small models and a tiny pickle for
 start-up time; one call per tool and input (per file for fickling on the folder), with ratios to
 modelyard and the issue's targets marked met or missed.
+
+hostile: input built to exhaust a scanner (bombs of several compressors, nested bombs, wide and
+deep pickles, a lying length field) and two legitimate large files: peak memory and time of
+modelyard, picklescan and modelscan side by side, and the hub's peak memory while four clients
+upload the zip bomb at once (``bench/_hostile.py``).
 
 Everything is also written to ``bench/.work/scan-results.json``. Exit status: 0 when modelyard
 flags every attack and no benign file in every mode and no tool executed a sample, 1 otherwise.
@@ -817,6 +823,40 @@ def _targets(results: dict[str, dict[str, Timing | str]]) -> list[str]:
     return lines
 
 
+HOSTILE_PEERS = ("picklescan", "modelscan")
+
+
+def run_hostile(
+    tools: list[str], installed: dict[str, peers.Installed], timeout: float
+) -> dict[str, Any]:
+    """Memory and time on hostile input, modelyard beside the peers; then the hub's memory."""
+    from bench import _hostile
+
+    commands: dict[str, Callable[[Path], list[str]]] = {}
+    if "modelyard" in tools:
+        commands["modelyard"] = lambda path: [str(MODELYARD), "scan", str(path), "-f", "json"]
+    for name in HOSTILE_PEERS:
+        peer = installed.get(name)
+        if peer is not None and peer.bin_dir is not None:
+            bin_dir, tool = peer.bin_dir, PEER_TOOLS[name]
+            commands[peer.label] = partial(_peer_argv, tool, bin_dir)
+    print(f"\nhostile inputs in {_hostile.WORK.relative_to(ROOT)}")
+    results = _hostile.hostile(commands, timeout)
+    print(f"\n{_hostile.hostile_report(results)}")
+    saved: dict[str, Any] = {
+        tool: {key: vars(measured) for key, measured in row.items()}
+        for tool, row in results.items()
+    }
+    if "modelyard" in tools:
+        table, saved["hub"] = _hostile.hub_part()
+        print(f"\n{table}")
+    return saved
+
+
+def _peer_argv(tool: PeerTool, bin_dir: Path, path: Path) -> list[str]:
+    return tool.command(bin_dir, path, RUNS / f"{tool.name}-hostile.json")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.scan", description=__doc__.split("\n")[0]
@@ -828,8 +868,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--parts",
-        default="corpus,speed",
-        help="corpus (detection on live attacks and benign models), speed (large inputs), or both",
+        default="corpus,speed,hostile",
+        help="any of corpus (detection on live attacks and benign models), speed (large "
+        "inputs), hostile (memory and time on input built to exhaust a scanner)",
     )
     parser.add_argument(
         "--timeout", type=float, default=600.0, help="seconds per tool invocation (default 600)"
@@ -842,7 +883,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tools = [name.strip() for name in args.tools.split(",") if name.strip()]
     parts = {name.strip() for name in args.parts.split(",") if name.strip()}
-    unknown = sorted(set(tools) - set(TOOLS)) + sorted(parts - {"corpus", "speed"})
+    unknown = sorted(set(tools) - set(TOOLS)) + sorted(parts - {"corpus", "speed", "hostile"})
     if unknown or not parts:
         parser.error(f"unknown tool(s) or part(s): {', '.join(unknown) or 'none given'}")
 
@@ -882,6 +923,9 @@ def main(argv: list[str] | None = None) -> int:
             tool: {key: vars(t) if isinstance(t, Timing) else t for key, t in row.items()}
             for tool, row in timings.items()
         }
+
+    if "hostile" in parts:
+        saved["hostile"] = run_hostile(tools, installed, args.timeout)
 
     if bench.executions:
         print("\n!!! TOOLS THAT EXECUTED A SAMPLE (the marker file appeared):")

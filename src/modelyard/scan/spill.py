@@ -2,7 +2,8 @@
 
 Up to ``ScanOptions.spill_bytes`` stay in memory; anything larger goes to an unlinked temporary
 file that is mapped read-only, so the operating system pages it in and out instead of the scan
-holding it. The file disappears when the last reference to the mapping does.
+holding it. The file disappears when the last reference to the mapping does. Readers that go
+through a mapping once (decompression, the pickle machine) ``release`` what they have read.
 """
 
 from __future__ import annotations
@@ -47,6 +48,18 @@ class SpillBuffer:
             handle.flush()
             self._file = None
             return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def release(data: Buffer, start: int, end: int) -> None:
+    """Tell the kernel that the pages of ``data[start:end]`` will not be read again soon, when
+    ``data`` is a mapping (a file on disk, a spill file): they leave this process's memory and
+    are read back from the file if they are needed after all."""
+    if not isinstance(data, mmap.mmap) or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
+    last = end // mmap.PAGESIZE * mmap.PAGESIZE
+    if last > first:
+        data.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 def hold(view: memoryview, threshold: int) -> Buffer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.base import ScanContext, Stream
 from modelyard.scan.formats.inflate import DAMAGE, Compression, decompressor, inflate
 
 # joblib < 0.10 wrote zlib data behind this prefix and a hex length padded to 19 bytes.
@@ -49,11 +49,10 @@ class CompressedReader:
         return head[:2] == _JOBLIB_ZFILE_PREFIX and _trial("zlib", head[_JOBLIB_ZFILE_HEADER:])
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
-        data: Buffer = stream.data
-        kind = compression_of(bytes(data[:64]))
+        kind = compression_of(bytes(stream.data[:64]))
+        span = slice(None)
         if kind is None:
-            kind = "zlib"
-            data = memoryview(data)[_JOBLIB_ZFILE_HEADER:]
-        expanded = inflate(data, kind, f"{kind} data", ctx)
+            kind, span = "zlib", slice(_JOBLIB_ZFILE_HEADER, None)
+        expanded = inflate(stream.data, kind, f"{kind} data", ctx, span)
         inner = ctx.scan_nested(expanded, f"<{kind}>")
         ctx.kind = f"{inner} ({kind})"

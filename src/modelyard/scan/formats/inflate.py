@@ -18,7 +18,7 @@ from typing import Literal, Protocol
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext
 from modelyard.scan.options import Deadline
-from modelyard.scan.spill import SpillBuffer
+from modelyard.scan.spill import SpillBuffer, release
 
 # "deflate" is raw deflate (zip members); "zip-lzma" is LZMA behind zip's 4-byte header.
 Compression = Literal["gzip", "zlib", "deflate", "bzip2", "xz", "lzma", "lz4", "zip-lzma"]
@@ -27,6 +27,8 @@ Compression = Literal["gzip", "zlib", "deflate", "bzip2", "xz", "lzma", "lz4", "
 DAMAGE = (EOFError, OSError, ValueError, zlib.error, lzma.LZMAError)
 
 _INPUT_CHUNK = 1 << 16
+# Input read through a mapping is released from memory in steps of this size.
+_RELEASE_EVERY = 16 << 20
 _OUTPUT_CHUNK = 1 << 22
 # zlib's decompressors keep input they could not use yet in ``unconsumed_tail``.
 _ZLIB_FAMILY: frozenset[Compression] = frozenset({"gzip", "zlib", "deflate"})
@@ -66,14 +68,25 @@ def decompressor(kind: Compression) -> _Decompressor:
     raise ValueError(f"{kind} needs its header to make a decompressor")
 
 
-def inflate(data: Buffer, kind: Compression, what: str, ctx: ScanContext) -> Buffer:
-    """Decompress ``data`` (described as ``what`` in findings); returns what came out, all of it
-    or the part before the reported reason to stop."""
+def inflate(
+    data: Buffer, kind: Compression, what: str, ctx: ScanContext, span: slice = slice(None)
+) -> Buffer:
+    """Decompress ``data[span]`` (described as ``what`` in findings); returns what came out,
+    all of it or the part before the reported reason to stop.
+
+    Pass the whole buffer and a ``span`` rather than a slice of it, so that input already read
+    can be released from memory when the buffer is a mapping.
+    """
     options = ctx.options
     budget = ctx.file.budget
     out = SpillBuffer(options.spill_bytes)
+    start, end, _ = span.indices(len(data))
+    released = start
     try:
-        for consumed, piece in _pieces(memoryview(data), kind, ctx.file.deadline):
+        for consumed, piece in _pieces(memoryview(data)[start:end], kind, ctx.file.deadline):
+            if consumed - released > _RELEASE_EVERY:
+                release(data, released, start + consumed)
+                released = start + consumed
             out.write(piece)
             if out.size > budget:
                 ctx.report(

@@ -293,7 +293,8 @@ class ZipReader:
                 "of max_decompressed_bytes",
             )
             return None
-        return inflate(raw, kind, f"zip member {entry.name!r}", ctx)
+        span = slice(start, start + entry.compressed_size)
+        return inflate(data, kind, f"zip member {entry.name!r}", ctx, span)
 
 
 def _is_torch_record(name: str, content: Buffer, torch_archives: set[str]) -> bool:

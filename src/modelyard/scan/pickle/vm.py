@@ -25,7 +25,7 @@ from modelyard.scan.pickle.values import (
     Unknown,
 )
 from modelyard.scan.policy import READS_NESTED_PICKLES
-from modelyard.scan.spill import hold
+from modelyard.scan.spill import hold, release
 
 # Values longer than this are kept as offsets into the input rather than copied.
 _BLOB_THRESHOLD = 1 << 16
@@ -163,6 +163,7 @@ class Machine:
         self.options = options
         self.trace = trace or Trace()
         self.deadline = deadline or Deadline()
+        self._released = 0
 
     def bytes_of(self, value: Any) -> bytes | bytearray | memoryview | None:
         """The bytes a symbolic bytes value stands for (``None`` if it is not bytes)."""
@@ -199,6 +200,9 @@ class Machine:
 
         def checkpoint(at: int, moved: int) -> None:
             deadline.check()
+            # Read once: a mapping need not keep it in memory (Blobs re-read it from the file).
+            release(data, self._released, at)
+            self._released = at
             held = moved + trace.marked + trace.calls + len(stack) + len(memo) + len(events)
             if held > max_values:
                 raise PickleLimit(

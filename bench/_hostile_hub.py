@@ -1,6 +1,8 @@
 """The hub's memory while clients upload decompression bombs at once, on loopback.
 
-    python -m bench.hostile_hub [--clients 4] [--bomb-mb 2000] [--max-concurrent-scans N]
+    python -m bench._hostile_hub [--clients 4] [--bomb-mb 2000] [--max-concurrent-scans N]
+
+Part of ``python -m bench.scan --parts hostile``; run alone, it prints the hub's figures only.
 
 Each client uploads, with the real huggingface_hub client and to a repo of its own, a ~2 MB zip
 that looks like a PyTorch checkpoint: ``archive/data.pkl`` deflates to ``--bomb-mb`` of zeros
@@ -144,8 +146,21 @@ def hub_bomb_rss(
         }
 
 
+def hub_row(figures: dict[str, Any]) -> str:
+    """The figures as one row of the table ``main`` prints."""
+    bomb = f"{figures['zip_mb']} MB zip -> {figures['bomb_mb']} MB"
+    cells = [
+        bomb,
+        f"{figures['peak_rss_mb']} MB",
+        f"{figures['seconds']} s",
+        str(figures["failed"]),
+        ", ".join(figures["verdicts"]),
+    ]
+    return f"| {' | '.join(cells)} |"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.hostile_hub", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m bench._hostile_hub", description=__doc__)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--bomb-mb", type=int, default=2000)
     parser.add_argument("--max-concurrent-scans", type=int)
@@ -156,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"## {figures['clients']} concurrent decompression-bomb uploads, loopback\n")
     print("| bomb | server peak RSS (with children) | wall time | failed uploads | verdicts |")
     print("|---|---|---|---|---|")
-    bomb = f"{figures['zip_mb']} MB zip -> {figures['bomb_mb']} MB"
-    verdicts = ", ".join(figures["verdicts"])
-    print(f"| {bomb} | {figures['peak_rss_mb']} MB | {figures['seconds']} s "
-          f"| {figures['failed']} | {verdicts} |")  # fmt: skip
+    print(hub_row(figures))
     return 0 if figures["failed"] == 0 else 1
 
 
