@@ -27,8 +27,9 @@ def _download(api: HfApi, repo: str, path: str, tmp_path: Path, **kwargs) -> byt
 
 
 def test_regular_lfs_and_multipart_uploads_round_trip(
-    api: HfApi, repo_name: str, tmp_path: Path
+    api: HfApi, repo_name: str, tmp_path: Path, classic_lfs: None
 ) -> None:
+    """Clients that disable Xet (HF_HUB_DISABLE_XET=1) upload through the LFS batch API."""
     repo = f"alice/{repo_name}"
     api.create_repo(repo)
     small = b"small regular file"
@@ -45,6 +46,8 @@ def test_regular_lfs_and_multipart_uploads_round_trip(
     assert by_name["small.txt"].lfs is None
     assert by_name["weights/lfs.bin"].lfs is not None
     assert by_name["weights/multi.bin"].lfs.size == len(multipart)
+    tree = {entry.path: entry for entry in api.list_repo_tree(repo, recursive=True)}
+    assert tree["weights/lfs.bin"].xet_hash is None  # stored through LFS, not Xet
     assert _download(api, repo, "small.txt", tmp_path) == small
     assert _download(api, repo, "weights/lfs.bin", tmp_path) == lfs
     assert _download(api, repo, "weights/multi.bin", tmp_path) == multipart

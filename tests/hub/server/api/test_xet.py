@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 import pickle
 import struct
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from huggingface_hub import (
     HfApi,
-    constants,
     get_hf_file_metadata,
     hf_hub_download,
     hf_hub_url,
@@ -23,16 +20,6 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import get_session
 
 from modelyard.hub.server.xet.hashing import chunk_hash, merkle_hash, to_hex
-
-# The client keeps a local cache of what it uploaded; one per test process, never the user's.
-os.environ.setdefault("HF_XET_CACHE", tempfile.mkdtemp(prefix="modelyard-xet-cache-"))
-
-
-@pytest.fixture(autouse=True)
-def xet_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The client as installed by default: hf_xet enabled (conftest disables it for others)."""
-    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", False)
-    yield
 
 
 class _Touch:
