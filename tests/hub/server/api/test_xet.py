@@ -3,9 +3,14 @@ scan-on-push, access rules, and refusal of corrupted xorbs and dangling shards."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import socket
 import struct
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +25,7 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import get_session
 
 from modelyard.hub.server.xet.hashing import chunk_hash, merkle_hash, to_hex
+from tests.hub.server.test_storage import kill_mid_upload
 
 
 class _Touch:
@@ -264,3 +270,107 @@ def test_a_shard_naming_an_unknown_xorb_is_refused(api: HfApi, repo_name: str, h
     assert "not stored here" in message and to_hex(unknown) in message
     garbage = get_session().post(f"{cas}/v1/shards", headers=auth, content=b"not a shard" * 10)
     assert garbage.status_code == 400 and "shard" in garbage.headers["X-Error-Message"]
+
+
+class _CountingProxy:
+    """A TCP proxy in front of the hub that counts the bytes clients send through it."""
+
+    def __init__(self, target_port: int) -> None:
+        self.sent = 0
+        self._target = target_port
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self._server.accept()
+            upstream = socket.create_connection(("127.0.0.1", self._target))
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, target: socket.socket, counted: bool) -> None:
+        try:
+            while data := source.recv(1 << 16):
+                if counted:
+                    self.sent += len(data)
+                target.sendall(data)
+        except OSError:
+            pass  # the other side went away; the client sees the closed connection
+        finally:
+            with contextlib.suppress(OSError):
+                target.shutdown(socket.SHUT_WR)
+
+
+def _upload_from_a_new_machine(endpoint: str, token: str, repo: str, path: Path) -> None:
+    """Upload with a fresh client process and an empty Xet cache, as another machine would."""
+    script = (
+        "import sys\n"
+        "from huggingface_hub import HfApi\n"
+        "api = HfApi(endpoint=sys.argv[1], token=sys.argv[2])\n"
+        "api.create_repo(sys.argv[3], exist_ok=True)\n"
+        "api.upload_file(path_or_fileobj=sys.argv[4], path_in_repo='w.bin', repo_id=sys.argv[3])\n"
+    )
+    env = {**os.environ, "HF_XET_CACHE": str(path.parent / f"cache-{repo.replace('/', '-')}")}
+    subprocess.run(
+        [sys.executable, "-c", script, endpoint, token, repo, str(path)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def test_content_stored_once_is_not_sent_again_from_another_machine(
+    api: HfApi, repo_name: str, hub, tmp_path: Path
+) -> None:
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(12 * 1024 * 1024))
+    proxy = _CountingProxy(hub.port)
+    _upload_from_a_new_machine(proxy.url, api.token, f"alice/{repo_name}", weights)
+    first = proxy.sent
+    assert first > weights.stat().st_size
+    _upload_from_a_new_machine(proxy.url, api.token, f"alice/{repo_name}-copy", weights)
+    assert proxy.sent - first < weights.stat().st_size // 100
+    local = hf_hub_download(
+        f"alice/{repo_name}-copy",
+        "w.bin",
+        endpoint=api.endpoint,
+        token=api.token,
+        cache_dir=tmp_path / "c",
+    )
+    assert Path(local).read_bytes() == weights.read_bytes()
+
+
+def test_kill_9_mid_xorb_upload_loses_no_commit_and_shows_no_partial_xorb(
+    hub_factory, tmp_path: Path
+) -> None:
+    server = hub_factory()
+    token = server.token("alice")
+    api = HfApi(endpoint=server.url, token=token)
+    repo = "alice/xet-crash"
+    api.create_repo(repo)
+    early = os.urandom(300_000)
+    api.upload_file(path_or_fileobj=early, path_in_repo="early.bin", repo_id=repo)
+    head = api.model_info(repo).sha
+    cas, auth = _cas(_token(server.url, repo, "write", token))
+    xorb, body = _xorb([os.urandom(64 * 1024) for _ in range(128)])
+    url = f"{cas}/v1/xorbs/default/{xorb}"
+    kill_mid_upload(
+        server,
+        lambda chunks: get_session().post(url, headers=auth, content=chunks),
+        body,
+        "xet-xorb-*.part",
+    )
+    assert xorb not in {p.name for p in (server.data_dir / "xet" / "xorbs").rglob("*")}
+
+    restarted = hub_factory(server.data_dir)
+    api = HfApi(endpoint=restarted.url, token=token)
+    assert api.model_info(repo).sha == head
+    local = hf_hub_download(
+        repo, "early.bin", endpoint=restarted.url, token=token, cache_dir=tmp_path / "c"
+    )
+    assert Path(local).read_bytes() == early
+    cas, auth = _cas(_token(restarted.url, repo, "write", token))
+    retry = get_session().post(f"{cas}/v1/xorbs/default/{xorb}", headers=auth, content=body)
+    assert retry.status_code == 200 and retry.json() == {"was_inserted": True}

@@ -152,6 +152,10 @@ def fetch_xorb(xorb: str, hub: HubDep, request: Request) -> Response:
 
 @router.get(CAS_PATH + "/v1/chunks/{prefix}/{chunk}")
 def chunk_dedup(prefix: str, chunk: str, hub: HubDep, request: Request) -> Response:
-    """Global deduplication lookup: not offered yet, so every chunk is new to the client."""
+    """Global deduplication: the xorb holding a known chunk, as a shard, so that content
+    already stored (by any repository) is not sent again."""
     _token(hub, request, "read")
-    raise EntryNotFoundError(f"chunk {chunk} is not tracked for global deduplication")
+    shard = hub.xet.dedup_shard(chunk)
+    if shard is None:
+        raise EntryNotFoundError(f"chunk {chunk} is not stored here")
+    return Response(shard, media_type="application/octet-stream")

@@ -10,7 +10,9 @@ like any other upload.
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +34,14 @@ from modelyard.hub.server.xet.formats import (
     Shard,
     ShardFile,
     decompress,
+    dedup_shard,
     read_shard,
     read_xorb,
 )
 from modelyard.hub.server.xet.hashing import file_hash, from_hex, merkle_hash, range_hash, to_hex
 
 _CHUNK_HEADER = 8
+_DEDUP_VALID_SECONDS = 7 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,28 @@ class XetStore:
                     select(XetChunk).where(XetChunk.xorb_hash.in_({t[0] for t in row.terms}))
                 )
             }
+
+    def dedup_shard(self, chunk: str) -> bytes | None:
+        """A shard listing the stored xorb that holds ``chunk`` (chunk hashes keyed by a fresh
+        key, so the client matches only chunks it has), or None if no xorb holds it."""
+        from_hex(chunk)
+        with self._session() as session:
+            xorb = session.scalar(
+                select(XetChunk.xorb_hash).where(XetChunk.chunk_hash == chunk).limit(1)
+            )
+            if xorb is None:
+                return None
+            row = session.get(XetXorb, xorb)
+            chunks = [
+                (from_hex(c.chunk_hash), c.length)
+                for c in session.scalars(
+                    select(XetChunk).where(XetChunk.xorb_hash == xorb).order_by(XetChunk.index)
+                )
+            ]
+        assert row is not None  # a chunk row exists only with its xorb row
+        now = int(time.time())
+        valid = (now, now + _DEDUP_VALID_SECONDS)
+        return dedup_shard(from_hex(xorb), chunks, row.size, secrets.token_bytes(32), valid)
 
     # -- reassembly -------------------------------------------------------------------------
 

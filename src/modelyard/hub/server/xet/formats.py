@@ -8,14 +8,14 @@ the largest chunk (128 KiB) whatever the object's size. Every malformed input ra
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import lz4.frame
 
 from modelyard.hub.errors import InvalidRequestError
-from modelyard.hub.server.xet.hashing import HASH_BYTES, chunk_hash, to_hex
+from modelyard.hub.server.xet.hashing import HASH_BYTES, chunk_hash, keyed, to_hex
 
 MAX_CHUNK_BYTES = 128 * 1024
 MAX_XORB_BYTES = 64 * 1024 * 1024
@@ -215,3 +215,57 @@ def read_shard(source: BinaryIO) -> Shard:
         )
         xorbs.append(ShardXorb(digest, chunks))
     return Shard(tuple(files), tuple(xorbs))
+
+
+def _truncated(digest: bytes) -> int:
+    return int.from_bytes(digest[:8], "little")
+
+
+def dedup_shard(
+    xorb: bytes,
+    chunks: Sequence[tuple[bytes, int]],
+    packed_size: int,
+    key: bytes,
+    valid: tuple[int, int],
+) -> bytes:
+    """A shard that lists one stored xorb for global deduplication: no files, the xorb's chunks
+    with their hashes keyed by ``key``, the lookup tables, and a footer valid from ``valid[0]``
+    to ``valid[1]`` (seconds since the epoch)."""
+    header_size, footer_size = 48, 200
+    hidden = [keyed(digest, key) for digest, _ in chunks]
+    unpacked = sum(length for _, length in chunks)
+    body = bytearray(_SHARD_TAG + struct.pack("<QQ", 2, footer_size))
+    body += _BOOKEND + bytes(16)  # no files
+    xorb_info = len(body)
+    body += _ENTRY.pack(xorb, 0, len(chunks), unpacked, packed_size)
+    position = 0
+    for digest, (_, length) in zip(hidden, chunks, strict=True):
+        body += _ENTRY.pack(digest, position, length, 0, 0)
+        position += length
+    body += _BOOKEND + bytes(16)
+    xorb_lookup = len(body)  # the file lookup table is empty and starts here too
+    body += struct.pack("<QI", _truncated(xorb), 0)
+    chunk_lookup = len(body)
+    for truncated, index in sorted((_truncated(d), i) for i, d in enumerate(hidden)):
+        body += struct.pack("<QII", truncated, 0, index)
+    footer_offset = len(body)
+    body += struct.pack(
+        "<9Q32sQQ6QQQQQ",
+        1,
+        header_size,
+        xorb_info,
+        xorb_lookup,
+        0,
+        xorb_lookup,
+        1,
+        chunk_lookup,
+        len(chunks),
+        key,
+        *valid,
+        *([0] * 6),
+        packed_size,
+        0,
+        unpacked,
+        footer_offset,
+    )
+    return bytes(body)

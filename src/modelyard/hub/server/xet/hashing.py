@@ -82,6 +82,12 @@ def file_hash(chunks: ChunkList) -> bytes:
     return blake3(merkle_hash(chunks), key=_ZERO_KEY).digest()
 
 
+def keyed(digest: bytes, key: bytes) -> bytes:
+    """``digest`` hidden under ``key``: a dedup answer's chunk hashes match only chunks the
+    asking client holds."""
+    return blake3(digest, key=key).digest()
+
+
 def range_hash(chunk_hashes: Sequence[bytes]) -> bytes:
     """A shard's proof that its writer knew the chunks of one file segment."""
     return blake3(b"".join(chunk_hashes), key=_VERIFICATION_KEY).digest()
