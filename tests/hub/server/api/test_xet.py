@@ -116,6 +116,10 @@ def test_reconstruction_with_range_and_signed_xorb_fetches(api: HfApi, repo_name
     assert data.status_code == 206 and len(data.content) == span["end"] - span["start"] + 1
     forged = get_session().get(fetch["url"].replace("sig=", "sig=0"))
     assert forged.status_code == 403
+    v2 = get_session().get(f"{cas}/v2/reconstructions/{file_id.file_hash}", headers=auth).json()
+    assert v2["terms"] == plan["terms"]
+    first = v2["xorbs"][plan["terms"][0]["hash"]][0]
+    assert first["ranges"][0] == {"chunks": fetch["range"], "bytes": span}
     ranged = (
         get_session()
         .get(

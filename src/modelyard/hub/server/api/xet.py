@@ -122,9 +122,7 @@ def _file_range(header: str, size: int) -> FileRange:
     return FileRange(int(first), min(int(last), size - 1) if last.isdigit() else size - 1)
 
 
-@router.get(CAS_PATH + "/v1/reconstructions/{file_id}")
-def reconstruction(file_id: str, hub: HubDep, request: Request) -> Any:
-    """How to rebuild a file of the token's repository from xorb byte ranges."""
+def _reconstruction(hub: Hub, file_id: str, request: Request) -> dict[str, Any]:
     token = _token(hub, request, "read")
     row = hub.xet.file(file_id)
     hub.xet.check_served(token.repo_pk, row)
@@ -135,6 +133,27 @@ def reconstruction(file_id: str, hub: HubDep, request: Request) -> Any:
         return f"{base}/v1/fetch/{xorb}?{hub.xet_signer.fetch_query(xorb)}"
 
     return hub.xet.reconstruction(file_id, wanted, fetch_url)
+
+
+@router.get(CAS_PATH + "/v1/reconstructions/{file_id}")
+def reconstruction(file_id: str, hub: HubDep, request: Request) -> Any:
+    """How to rebuild a file of the token's repository from xorb byte ranges."""
+    return _reconstruction(hub, file_id, request)
+
+
+@router.get(CAS_PATH + "/v2/reconstructions/{file_id}")
+def reconstruction_v2(file_id: str, hub: HubDep, request: Request) -> Any:
+    """The same plan in the v2 shape: per xorb, URLs with the chunk and byte ranges they
+    serve (one range per URL, so every fetch is a single-range request)."""
+    plan = _reconstruction(hub, file_id, request)
+    xorbs = {
+        xorb: [
+            {"url": f["url"], "ranges": [{"chunks": f["range"], "bytes": f["url_range"]}]}
+            for f in fetches
+        ]
+        for xorb, fetches in plan.pop("fetch_info").items()
+    }
+    return {**plan, "xorbs": xorbs}
 
 
 @router.get(CAS_PATH + "/v1/fetch/{xorb}")
