@@ -79,7 +79,6 @@ async def _resolve(
         )
     if "range" in request.headers:
         check_range(request.headers["range"], entry.size)
-    base = str(request.base_url).rstrip("/")
     headers = {
         "X-Repo-Commit": commit.oid,
         "Accept-Ranges": "bytes",
@@ -91,10 +90,10 @@ async def _resolve(
         headers["X-Linked-Size"] = str(entry.size)
         if entry.xet_hash is not None and verdict != QUARANTINED:
             # Xet clients download through the CAS; others (and curl) still get the bytes below.
+            base = str(request.base_url).rstrip("/")
             token_url = f"{base}/api/{repo_type}s/{repo_id}/xet-read-token/{commit.oid}"
             headers["X-Xet-Hash"] = entry.xet_hash
             headers["Link"] = f'<{token_url}>; rel="xet-auth"'
-
     else:
         headers["ETag"] = f'"{entry.git_sha1}"'
     if verdict != "safe":

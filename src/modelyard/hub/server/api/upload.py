@@ -162,12 +162,12 @@ async def commit(
             oid = str(value.get("oid", ""))
             hub.store.path_for(oid)
             size = await run_in_threadpool(hub.repos.blob_size, oid)
-            if size is None:  # uploaded through Xet: rebuilt here, then scanned as any blob
-                rebuilt = await run_in_threadpool(hub.xet.materialize, oid)
-                if rebuilt is not None:
-                    stored.append(rebuilt)
-                    size = rebuilt.size
+            from_xet = size is None and all(blob.sha256 != oid for blob in stored)
+            if from_xet:
+                size = await run_in_threadpool(hub.xet.registered_size, oid)
             usage.add(oid, size or 0)  # never uploaded: the commit refuses it below
+            if from_xet and size is not None:  # rebuilt from its chunks, then scanned as any blob
+                stored.append(await run_in_threadpool(hub.xet.materialize, oid))
             operations.append(AddFile(path, oid, is_lfs=True))
         elif key == "deletedFile":
             operations.append(DeleteFile(check_path(str(value.get("path", "")))))

@@ -361,13 +361,26 @@ class XetStore:
                         header[4], serialized[_CHUNK_HEADER:], span.length, f"{xorb}#{index}"
                     )
 
-    def materialize(self, sha256: str) -> StoredBlob | None:
-        """Rebuild the Xet-uploaded file whose content hashes to ``sha256`` into the blob
-        store (streamed, verified); None if no registered file has that sha256."""
+    def _by_sha256(self, sha256: str) -> XetFile | None:
         with self._session() as session:
-            row = session.scalars(select(XetFile).where(XetFile.sha256 == sha256)).first()
+            return session.scalars(select(XetFile).where(XetFile.sha256 == sha256)).first()
+
+    def registered_size(self, sha256: str) -> int | None:
+        """The size of the Xet-uploaded file whose content hashes to ``sha256``, if any."""
+        row = self._by_sha256(sha256)
+        return None if row is None else row.size
+
+    def materialize(self, sha256: str) -> StoredBlob:
+        """Rebuild the Xet-uploaded file whose content hashes to ``sha256`` into the blob
+        store, streamed and verified.
+
+        Raises:
+            EntryNotFoundError: no shard registered a file with that sha256.
+            InvalidRequestError: the chunks do not hash to ``sha256``.
+        """
+        row = self._by_sha256(sha256)
         if row is None:
-            return None
+            raise EntryNotFoundError(f"no Xet upload has sha256 {sha256}")
         writer = self._blobs.writer(row.size, expected_sha256=sha256)
         try:
             for data in self._file_bytes(row):
