@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelyard.hub.errors import (
@@ -100,22 +101,23 @@ class XetStore:
             upload.replace(target)
         finally:
             upload.unlink(missing_ok=True)
-        with self._session() as session, session.begin():
-            if session.get(XetXorb, xorb) is not None:
-                return False
-            session.add(XetXorb(hash=xorb, size=target.stat().st_size, num_chunks=len(chunks)))
-            session.flush()
-            session.add_all(
-                XetChunk(
-                    xorb_hash=xorb,
-                    index=index,
-                    chunk_hash=to_hex(chunk.hash),
-                    length=chunk.length,
-                    byte_start=chunk.byte_start,
-                    byte_end=chunk.byte_end,
+        try:
+            with self._session() as session, session.begin():
+                session.add(XetXorb(hash=xorb, size=target.stat().st_size, num_chunks=len(chunks)))
+                session.flush()
+                session.add_all(
+                    XetChunk(
+                        xorb_hash=xorb,
+                        index=index,
+                        chunk_hash=to_hex(chunk.hash),
+                        length=chunk.length,
+                        byte_start=chunk.byte_start,
+                        byte_end=chunk.byte_end,
+                    )
+                    for index, chunk in enumerate(chunks)
                 )
-                for index, chunk in enumerate(chunks)
-            )
+        except IntegrityError:  # the same xorb, uploaded concurrently, was recorded first
+            return False
         return True
 
     def _chunk_lengths(self, session: Session, xorbs: Iterable[str]) -> dict[str, list[int]]:
@@ -148,6 +150,12 @@ class XetStore:
                 shard = read_shard(source)
         finally:
             upload.unlink(missing_ok=True)
+        try:
+            return self._record_files(shard)
+        except IntegrityError:  # a file was registered concurrently: the retry skips it
+            return self._record_files(shard)
+
+    def _record_files(self, shard: Shard) -> int:
         with self._session() as session, session.begin():
             self._check_shard(session, shard)
             known = set(
