@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-# The hub speaks classic LFS; set before huggingface_hub is imported anywhere in this process.
-os.environ["HF_HUB_DISABLE_XET"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+# The Xet client caches what it uploaded: one cache per test run, never the user's (the servers
+# the tests start are new each run, and would not hold what an old cache remembers).
+os.environ["HF_XET_CACHE"] = tempfile.mkdtemp(prefix="modelyard-xet-cache-")
 
 VENV_BIN = Path(sys.executable).parent
 MODELYARD = str(VENV_BIN / "modelyard")
@@ -244,6 +245,16 @@ def api(hub: HubServer, tokens: Users):  # type: ignore[no-untyped-def]
     from huggingface_hub import HfApi
 
     return HfApi(endpoint=hub.url, token=tokens.alice)
+
+
+@pytest.fixture
+def classic_lfs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client with Xet disabled (``HF_HUB_DISABLE_XET=1``): large files go through the
+    classic LFS batch API."""
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ folder, scans, and only then hands the files over.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
@@ -53,20 +52,9 @@ def hub_url(env: dict[str, str] | None = None) -> str:
     return (env.get("MODELYARD_HUB_URL") or DEFAULT_HUB_URL).rstrip("/")
 
 
-def _drop_xet_hint(record: logging.LogRecord) -> bool:
-    return "HF_HUB_DISABLE_XET" not in record.getMessage()
-
-
 def _api(endpoint: str | None, token: str | None) -> HfApi:
-    # The hub speaks classic LFS, not Xet: the client must not try Xet for large files, and
-    # the hub's hint for clients that do is noise here.
-    os.environ["HF_HUB_DISABLE_XET"] = "1"
-    from huggingface_hub import HfApi, constants
+    from huggingface_hub import HfApi
 
-    constants.HF_HUB_DISABLE_XET = True
-    http_logger = logging.getLogger("huggingface_hub.utils._http")
-    if _drop_xet_hint not in http_logger.filters:
-        http_logger.addFilter(_drop_xet_hint)
     return HfApi(
         endpoint=endpoint or hub_url(), token=token or os.environ.get("MODELYARD_TOKEN") or None
     )

@@ -8,7 +8,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from huggingface_hub.utils import get_session
 
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.storage import BlobStore
+from tests.hub.conftest import HubServer
 
 
 def _blob_files(data_dir: Path) -> list[Path]:
@@ -38,6 +39,32 @@ def _slow_body(first: bytes, rest: Iterator[bytes], started: threading.Event) ->
     for chunk in rest:
         time.sleep(0.05)
         yield chunk
+
+
+def kill_mid_upload(
+    server: HubServer, send: Callable[[Iterator[bytes]], object], body: bytes, partial: str
+) -> None:
+    """Send ``body`` slowly with ``send``; once the server holds over 512 kB of it in a
+    temporary file matching ``partial``, kill -9 the server. The upload must fail."""
+    started = threading.Event()
+    step = 256 * 1024
+    chunks = (body[i : i + step] for i in range(step, len(body), step))
+    failures: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            send(_slow_body(body[:step], chunks, started))
+        except BaseException as error:
+            failures.append(error)
+
+    thread = threading.Thread(target=upload)
+    thread.start()
+    started.wait(10)
+    tmp_dir = server.data_dir / "tmp"
+    _wait_for(lambda: any(p.stat().st_size > 512 * 1024 for p in tmp_dir.glob(partial)))
+    server.stop(signal.SIGKILL)
+    thread.join(30)
+    assert failures, "the upload must fail when the server is killed"
 
 
 def test_blob_writer_publishes_only_verified_complete_blobs(tmp_path: Path) -> None:
@@ -80,24 +107,7 @@ def test_kill_9_mid_upload_leaves_earlier_commits_intact_and_no_partial_blob(
     )
     assert errors == []
     href = actions[0]["actions"]["upload"]["href"]
-    started = threading.Event()
-    chunks = (big[i : i + 256 * 1024] for i in range(256 * 1024, len(big), 256 * 1024))
-    failures: list[BaseException] = []
-
-    def upload() -> None:
-        try:
-            get_session().put(href, content=_slow_body(big[: 256 * 1024], chunks, started))
-        except BaseException as error:
-            failures.append(error)
-
-    thread = threading.Thread(target=upload)
-    thread.start()
-    started.wait(10)
-    tmp_dir = server.data_dir / "tmp"
-    _wait_for(lambda: any(p.stat().st_size > 512 * 1024 for p in tmp_dir.glob("blob-*.part")))
-    server.stop(signal.SIGKILL)
-    thread.join(30)
-    assert failures, "the upload must fail when the server is killed"
+    kill_mid_upload(server, lambda body: get_session().put(href, content=body), big, "blob-*.part")
 
     restarted = hub_factory(server.data_dir)
     api = HfApi(endpoint=restarted.url, token=token)

@@ -141,6 +141,42 @@ class Ref(Base):
     commit_oid: Mapped[str] = mapped_column(String(40))
 
 
+class XetXorb(Base):
+    """A verified xorb stored under the Xet store's ``xorbs`` folder, by its hash."""
+
+    __tablename__ = "xet_xorbs"
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    num_chunks: Mapped[int] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class XetChunk(Base):
+    """Chunk ``index`` of a stored xorb: its hash, length and serialized byte span."""
+
+    __tablename__ = "xet_chunks"
+    __table_args__ = (Index("ix_xet_chunks_hash", "chunk_hash"),)
+    xorb_hash: Mapped[str] = mapped_column(ForeignKey("xet_xorbs.hash"), primary_key=True)
+    index: Mapped[int] = mapped_column(primary_key=True)
+    chunk_hash: Mapped[str] = mapped_column(String(64))
+    length: Mapped[int] = mapped_column()
+    byte_start: Mapped[int] = mapped_column(BigInteger)
+    byte_end: Mapped[int] = mapped_column(BigInteger)
+
+
+class XetFile(Base):
+    """A file registered by a shard: its Xet hash, sha256 (the blob it becomes) and segments
+    as ``[xorb hash, first chunk, end chunk, length]`` lists."""
+
+    __tablename__ = "xet_files"
+    __table_args__ = (Index("ix_xet_files_sha256", "sha256"),)
+    file_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    terms: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -14,6 +14,8 @@ from modelyard.hub.server.scanning import Scanner
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.storage import BlobStore
 from modelyard.hub.server.uploads import UploadSigner
+from modelyard.hub.server.xet.cas import XetStore
+from modelyard.hub.server.xet.tokens import XetSigner
 
 
 @dataclass
@@ -27,6 +29,8 @@ class Hub:
     repos: Repos
     scanner: Scanner
     signer: UploadSigner
+    xet: XetStore
+    xet_signer: XetSigner
 
     @classmethod
     def open(cls, settings: Settings) -> Hub:
@@ -39,6 +43,7 @@ class Hub:
             engine, store, settings.max_concurrent_scans, settings.scan_timeout or None
         )
         scanner.scan_missing()
+        signer = UploadSigner(settings.data_dir / "upload-secret")
         return cls(
             settings=settings,
             engine=engine,
@@ -46,7 +51,9 @@ class Hub:
             accounts=Accounts(engine),
             repos=Repos(engine, store, scanner),
             scanner=scanner,
-            signer=UploadSigner(settings.data_dir / "upload-secret"),
+            signer=signer,
+            xet=XetStore(engine, settings.xet_dir, settings.tmp_dir, store),
+            xet_signer=XetSigner(signer.secret),
         )
 
     def usage(self, repo: RepoView) -> RepoUsage:

@@ -131,6 +131,7 @@ class FileEntry:
     git_sha1: str
     is_lfs: bool
     scan: ScanStatus | None
+    xet_hash: str | None = None  # set when the content was uploaded through Xet
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,16 @@ from modelyard.hub.errors import (
 )
 from modelyard.hub.server.accounts import Principal, can_read
 from modelyard.hub.server.cards import card_after_commit, repo_tags
-from modelyard.hub.server.db import Blob, Commit, CommitFile, Ref, Repo, ScanResult, utcnow
+from modelyard.hub.server.db import (
+    Blob,
+    Commit,
+    CommitFile,
+    Ref,
+    Repo,
+    ScanResult,
+    XetFile,
+    utcnow,
+)
 from modelyard.hub.server.model import (
     AddFile,
     CommitView,
@@ -165,6 +174,13 @@ class Repos:
             (scan.sha256, scan.suffix): ScanStatus(scan.verdict, scan.summary, scan.report)
             for scan in results
         }
+        xet_hashes = dict(
+            session.execute(
+                select(XetFile.sha256, XetFile.file_hash).where(
+                    XetFile.sha256.in_({blob.sha256 for _, blob in rows})
+                )
+            ).all()
+        )
         entries = [
             FileEntry(
                 path=file.path,
@@ -173,6 +189,7 @@ class Repos:
                 git_sha1=blob.git_sha1,
                 is_lfs=file.is_lfs,
                 scan=scans.get((blob.sha256, named_suffix(file.path))),
+                xet_hash=xet_hashes.get(blob.sha256) if file.is_lfs else None,
             )
             for file, blob in rows
         ]

@@ -150,3 +150,8 @@ class Settings:
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def xet_dir(self) -> Path:
+        """The Xet store: verified xorbs, each chunk kept once."""
+        return self.data_dir / "xet"

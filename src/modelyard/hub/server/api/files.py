@@ -88,6 +88,12 @@ async def _resolve(
         headers["ETag"] = f'"{entry.sha256}"'
         headers["X-Linked-Etag"] = f'"{entry.sha256}"'
         headers["X-Linked-Size"] = str(entry.size)
+        if entry.xet_hash is not None and verdict != QUARANTINED:
+            # Xet clients download through the CAS; others (and curl) still get the bytes below.
+            base = str(request.base_url).rstrip("/")
+            token_url = f"{base}/api/{repo_type}s/{repo_id}/xet-read-token/{commit.oid}"
+            headers["X-Xet-Hash"] = entry.xet_hash
+            headers["Link"] = f'<{token_url}>; rel="xet-auth"'
     else:
         headers["ETag"] = f'"{entry.git_sha1}"'
     if verdict != "safe":

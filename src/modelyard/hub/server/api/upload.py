@@ -1,4 +1,4 @@
-"""Upload routes: preupload (regular or LFS), the NDJSON commit, and the Xet token refusal."""
+"""Upload routes: preupload (regular or LFS/Xet) and the NDJSON commit."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from pydantic import BaseModel
 
 from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
 from modelyard.hub.server.api.deps import HubDep, User
-from modelyard.hub.server.api.errors import error_response
 from modelyard.hub.server.api.limits import BoundedRoute, parse_json, streams_body
 from modelyard.hub.server.model import (
     AddFile,
@@ -30,14 +29,6 @@ from modelyard.hub.server.storage import StoredBlob
 
 router = APIRouter(route_class=BoundedRoute)
 
-XET_MESSAGE = (
-    "This hub does not support Xet storage. Set the environment variable HF_HUB_DISABLE_XET=1 "
-    "so that huggingface_hub uploads large files with the classic LFS protocol."
-)
-XET_HINT = (
-    "this hub stores large files with classic LFS, not Xet: if the upload fails at "
-    "xet-write-token, set HF_HUB_DISABLE_XET=1"
-)
 _LINE_OVERHEAD = 64 * 1024
 
 
@@ -91,12 +82,7 @@ def preupload(
                 "oid": oid,
             }
         )
-    response = JSONResponse({"files": answer, "commitOid": snapshot.commit.oid})
-    if any(item["uploadMode"] == "lfs" for item in answer):
-        # A client with Xet enabled only reports the Xet token endpoint's status code; this
-        # warning (logged by huggingface_hub) carries the fix.
-        response.headers["X-HF-Warning"] = f"modelyard-xet; {XET_HINT}"
-    return response
+    return JSONResponse({"files": answer, "commitOid": snapshot.commit.oid})
 
 
 async def _lines(stream: AsyncIterator[bytes], max_line: int) -> AsyncIterator[bytes]:
@@ -176,7 +162,12 @@ async def commit(
             oid = str(value.get("oid", ""))
             hub.store.path_for(oid)
             size = await run_in_threadpool(hub.repos.blob_size, oid)
+            from_xet = size is None and all(blob.sha256 != oid for blob in stored)
+            if from_xet:
+                size = await run_in_threadpool(hub.xet.registered_size, oid)
             usage.add(oid, size or 0)  # never uploaded: the commit refuses it below
+            if from_xet and size is not None:  # rebuilt from its chunks, then scanned as any blob
+                stored.append(await run_in_threadpool(hub.xet.materialize, oid))
             operations.append(AddFile(path, oid, is_lfs=True))
         elif key == "deletedFile":
             operations.append(DeleteFile(check_path(str(value.get("path", "")))))
@@ -207,9 +198,3 @@ async def commit(
         "commitUrl": f"{base}/{url_prefix(repo.repo_type)}{repo_id}/commit/{result.oid}",
         "pullRequestUrl": None,
     }
-
-
-@router.get("/api/{kind}/{namespace}/{name}/xet-write-token/{revision}")
-@router.get("/api/{kind}/{namespace}/{name}/xet-read-token/{revision}")
-def xet_token(kind: str, namespace: str, name: str, revision: str) -> Any:
-    return error_response(501, XET_MESSAGE, "XetNotSupported")

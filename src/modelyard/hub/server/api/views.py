@@ -118,6 +118,8 @@ def tree_file(entry: FileEntry) -> dict[str, Any]:
     lfs = lfs_info(entry, "oid")
     if lfs is not None:
         item["lfs"] = lfs
+    if entry.xet_hash is not None:
+        item["xetHash"] = entry.xet_hash
     return item
 
 
