@@ -89,13 +89,14 @@ def hub_bomb_rss(
     ``seconds`` (first upload started to last answered), ``failed`` (uploads that errored) and
     ``verdicts`` (the scanner's verdicts on the uploaded bombs).
     """
-    os.environ["HF_HUB_DISABLE_XET"] = "1"
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-    from huggingface_hub import HfApi
-    from huggingface_hub.utils import get_session
-
     with tempfile.TemporaryDirectory(prefix="bench-hostile-") as scratch:
         root = Path(scratch)
+        # The client as users install it (uploads go through Xet), with a cache of its own.
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        os.environ["HF_XET_CACHE"] = str(root / "xet-cache")
+        from huggingface_hub import HfApi
+        from huggingface_hub.utils import get_session
+
         bomb = root / "bomb.pt"
         write_bomb(bomb, bomb_mb)
         uploads = [root / f"bomb-{number}.pt" for number in range(clients)]
