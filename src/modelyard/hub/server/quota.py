@@ -27,6 +27,15 @@ class RepoUsage:
         """
         if sha256 in self.blobs:
             return
+        self._check(size)
+        self.stored += size
+        self.blobs.add(sha256)
+
+    def check_room(self) -> None:
+        """Raise ``PayloadTooLargeError`` if the repo is full already (no new byte fits)."""
+        self._check(1)
+
+    def _check(self, size: int) -> None:
         if self.stored + size > self.limit:
             raise PayloadTooLargeError(
                 f"this upload would grow {self.repo_id!r} to {format_size(self.stored + size)}, "
@@ -35,8 +44,6 @@ class RepoUsage:
                 hint="put further files in another repository, or ask the hub operator to raise "
                 "`modelyard hub serve --max-repo-size`",
             )
-        self.stored += size
-        self.blobs.add(sha256)
 
 
 def repo_usage(engine: Engine, repo_pk: int, repo_id: str, limit: int) -> RepoUsage:

@@ -301,6 +301,18 @@ def test_max_repo_size_counts_each_distinct_file_once(hub_factory) -> None:
     assert sorted(api.list_repo_files("alice/quota")) == [".gitattributes", "a.bin", "copy.bin"]
 
 
+def test_a_full_repo_gets_no_xet_write_token(hub_factory) -> None:
+    """Nothing of a Xet upload reaches the CAS once the repo has no room left."""
+    server = hub_factory(extra_env={"MODELYARD_HUB_MAX_REPO_SIZE": "200"})
+    api = HfApi(endpoint=server.url, token=server.token("alice"))
+    api.create_repo("alice/full")  # its .gitattributes alone (261 bytes) fills it
+    token = get_session().get(
+        f"{api.endpoint}/api/models/alice/full/xet-write-token/main",
+        headers={"Authorization": f"Bearer {api.token}"},
+    )
+    _assert_error(token, 413, "limit of 200 bytes per repository")
+
+
 def test_serve_help_states_the_limits_and_sizes_read_like_people_write_them(cli) -> None:
     result = cli("hub", "serve", "--help")
     assert result.returncode == 0
