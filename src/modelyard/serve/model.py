@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.data.schema import ColumnKind, Schema
 from modelyard.serve.errors import InvalidInputError, ModelFailedError
+from modelyard.serve.fast import FeatureTransform, compile_features
 from modelyard.serve.inputs import check_columns, check_rows
 from modelyard.serve.protocol import Datatype, MetadataTensor, ModelMetadata, OutputName
 
@@ -76,6 +77,8 @@ class ServedModel:
     name: str
     version: str
     model: Model
+    features: FeatureTransform | None = None
+    """The compiled preprocessing (``serve.fast``), when it reproduces the package's."""
 
     @property
     def kind(self) -> str:
@@ -163,31 +166,49 @@ class ServedModel:
         Raises ``ModelFailedError`` if the model raises; its message stays in the log.
         """
         try:
-            features = self._join(batch)
-            labels = self.model.predict(features)
-            probabilities = self.model.predict_proba(features) if proba else None
+            if self.features is not None:
+                return self._predict_fast(batch, proba)
+            inputs = self._join(batch)
+            labels = self.model.predict(inputs)
+            probabilities = self.model.predict_proba(inputs) if proba else None
         except Exception:
             logger.exception("model %s failed to predict", self.name)
             raise ModelFailedError(f"model {self.name!r} failed to predict") from None
         return Prediction(labels, probabilities)
+
+    def _predict_fast(self, batch: Sequence[Rows], proba: bool) -> Prediction:
+        """``Model.predict`` and ``predict_proba`` with the compiled preprocessing."""
+        import numpy as np
+        import sklearn
+
+        assert self.features is not None
+        features = self.features(self._columns(batch))
+        estimator = self.model.estimator_
+        # The compiled preprocessing already gives finite, validated features.
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            predicted = estimator.predict(features)
+            probabilities = estimator.predict_proba(features) if proba else None
+        if self.is_classifier:
+            predicted = self.model.classes_[np.asarray(predicted).astype(int).ravel()]
+        return Prediction(predicted, probabilities)
+
+    def _columns(self, batch: Sequence[Rows]) -> Mapping[str, Any]:
+        import numpy as np
+
+        tables = [rows.columns for rows in batch]
+        if len(tables) == 1 and tables[0] is not None:
+            return tables[0]
+        return {
+            name: np.concatenate([table[name] for table in tables if table is not None])
+            for name in self.feature_names
+        }
 
     def _join(self, batch: Sequence[Rows]) -> Any:
         import numpy as np
         import pandas as pd
 
         if self.kind == "table":
-            names = self.feature_names
-            if len(batch) == 1:
-                columns = batch[0].columns
-                assert columns is not None
-                return pd.DataFrame(dict(columns), copy=False)
-            return pd.DataFrame(
-                {
-                    name: np.concatenate([rows.columns[name] for rows in batch])  # type: ignore[index]
-                    for name in names
-                },
-                copy=False,
-            )
+            return pd.DataFrame(dict(self._columns(batch)), copy=False)
         if len(batch) == 1:
             return batch[0].array
         if self.kind == "sparse":
@@ -262,4 +283,4 @@ def load_served(path: Path, *, name: str | None = None, version: str | None = No
     model = load(path)
     if version is None:
         version = hashlib.sha256((path / MANIFEST).read_bytes()).hexdigest()[:12]
-    return ServedModel(name or path.resolve().name, version, model)
+    return ServedModel(name or path.resolve().name, version, model, compile_features(model))
