@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelyard.serve.errors import ModelFailedError, PredictionTimeoutError, QueueFullError
 from modelyard.serve.metrics import Metrics, model_labels
@@ -44,10 +45,16 @@ class Batcher:
         self._arriving = 0
         self._busy = False
         self._wakeup = asyncio.Event()
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"predict-{model.name}")
+        # One thread per model runs it; a plain queue in and ``call_soon_threadsafe`` out is
+        # the cheapest hop between the event loop and that thread.
+        self._inbox: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(
+            target=self._work, name=f"predict-{model.name}", daemon=True
+        )
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        self._thread.start()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     @contextlib.contextmanager
@@ -94,7 +101,7 @@ class Batcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._inbox.put(None)
 
     async def _run(self) -> None:
         while True:
@@ -137,16 +144,23 @@ class Batcher:
         self._metrics.queue_depth.set(self._labels, len(self._queue))
         return batch
 
+    def _work(self) -> None:
+        while (call := self._inbox.get()) is not None:
+            outcome: Prediction | ModelFailedError
+            try:
+                outcome = self.model.predict(call.batch, call.proba)
+            except ModelFailedError as error:
+                outcome = error
+            call.loop.call_soon_threadsafe(_resolve_call, call.done, outcome)
+
     async def _execute(self, batch: list[_Job]) -> None:
         loop = asyncio.get_running_loop()
-        proba = any(job.proba for job in batch)
-        try:
-            prediction = await loop.run_in_executor(
-                self._executor, self.model.predict, [job.rows for job in batch], proba
-            )
-        except ModelFailedError as error:
+        call = _Call([job.rows for job in batch], any(job.proba for job in batch), loop)
+        self._inbox.put(call)
+        outcome = await call.done
+        if isinstance(outcome, ModelFailedError):
             if len(batch) == 1:
-                _fail(batch[0].future, error)
+                _fail(batch[0].future, outcome)
                 return
             for job in batch:  # find the request the model fails on; the others still succeed
                 await self._execute([job])
@@ -155,8 +169,28 @@ class Batcher:
         start = 0
         for job in batch:
             stop = start + job.rows.count
-            _resolve(job.future, prediction.rows(start, stop))
+            _resolve(job.future, outcome.rows(start, stop))
             start = stop
+
+
+@dataclass(eq=False)
+class _Call:
+    """One call of the model, handed to its thread; ``done`` gets the outcome."""
+
+    batch: list[Rows]
+    proba: bool
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[Prediction | ModelFailedError] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.done = self.loop.create_future()
+
+
+def _resolve_call(
+    done: asyncio.Future[Prediction | ModelFailedError], outcome: Prediction | ModelFailedError
+) -> None:
+    if not done.done():
+        done.set_result(outcome)
 
 
 def _resolve(future: asyncio.Future[Prediction], result: Prediction) -> None:
