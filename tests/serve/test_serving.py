@@ -140,3 +140,32 @@ def test_workers_share_the_port(serve, packages) -> None:
     running = serve(packages / "iris", args=("--workers", "2"))
     answer = running.client.post("/invocations", json={"instances": [[5.1, 3.5, 1.4, 0.2]]})
     assert answer.json() == {"predictions": [0]}
+
+
+def test_an_array_model_takes_an_np_tensor(serve, tmp_path) -> None:
+    from sklearn.datasets import load_digits
+
+    from modelyard.data.reading import Dataset
+
+    digits = load_digits()
+    images, labels = digits.images[:300].astype("float32"), digits.target[:300]
+    package = tmp_path / "digits"
+    modelyard.train(Dataset("array", images, labels, "y"), "y", model="keras.cnn", out=package)
+    local = modelyard.load(package).predict(images[:5]).tolist()
+    running = serve(package)
+    metadata = running.client.get("/v2/models/digits").json()
+    assert metadata["inputs"][0]["shape"] == [-1, 64]
+    tensor = {"name": "input-0", "shape": [5, 8, 8], "datatype": "FP32"}
+    answer = running.client.post(
+        "/v2/models/digits/infer", json={"inputs": [{**tensor, "data": images[:5].tolist()}]}
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["outputs"][0]["data"] == local
+    by_mlflow = running.client.post("/invocations", json={"instances": images[:5].tolist()})
+    assert by_mlflow.json() == {"predictions": local}
+    wrong = running.client.post(
+        "/v2/models/digits/infer",
+        json={"inputs": [{**tensor, "shape": [5, 7, 8], "data": [0.0] * 280}]},
+    )
+    assert wrong.status_code == 400
+    assert "64 values per row" in wrong.json()["error"]
