@@ -41,3 +41,22 @@ def test_not_ready_before_start_up_and_while_draining(packages) -> None:
     assert "loading" in answers[0][1]["error"]
     assert answers[3][1] == {"predictions": [0]}
     assert "shutting down" in answers[4][1]["error"]
+
+
+def test_serve_is_the_callable_package_however_it_is_reached() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import modelyard\n"
+        "print(callable(modelyard.serve), modelyard.serve.__name__)\n"
+        "import modelyard.serve.settings\n"
+        "print(callable(modelyard.serve), modelyard.serve.settings.Limits().max_rows)\n"
+        "print('starlette' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + code], capture_output=True, text=True
+    )
+    assert done.stdout.split() == ["True", "modelyard.serve", "True", "100000", "False"], (
+        done.stderr
+    )

@@ -39,7 +39,7 @@ def serve_command(args: argparse.Namespace) -> None:
     stderr().print(
         f"serving {names} on {url} (v2: {url}/v2/models/NAME/infer, MLflow: {url}/invocations)"
     )
-    serve(sources, host=args.host, port=args.port, workers=int(args.workers), settings=settings)
+    serve(*sources, host=args.host, port=args.port, workers=int(args.workers), settings=settings)
 
 
 def register(commands: Commands) -> None:

@@ -76,14 +76,23 @@ def load_all(sources: Sequence[ModelSource]) -> list[ServedModel]:
 
 
 def serve(
-    sources: Sequence[ModelSource],
-    *,
+    *sources: str | os.PathLike[str] | ModelSource,
     host: str = "127.0.0.1",
     port: int = 8080,
     workers: int = 1,
     settings: ServeSettings | None = None,
 ) -> None:
-    """Serve ``sources`` until interrupted; SIGTERM or Ctrl-C drain queued requests first."""
+    """Serve package folders or hub models until interrupted (``modelyard serve``).
+
+    Each source is a folder, a hub repo id ``NAMESPACE/NAME[@REVISION]`` (see ``resolve``) or
+    a ``ModelSource``. SIGTERM or Ctrl-C drain queued requests before the server exits.
+
+    Raises:
+        SourceError: a source is neither a folder nor a repo id, or two share a name.
+        HubError: a hub model cannot be pulled.
+        PackageError: a package cannot be loaded (changed files, unsafe, Spark).
+    """
+    resolved = [s if isinstance(s, ModelSource) else resolve(s) for s in sources]
     settings = settings or ServeSettings()
     options: dict[str, Any] = {
         "host": host,
@@ -94,14 +103,14 @@ def serve(
         "timeout_graceful_shutdown": DRAIN_SECONDS,
     }
     if workers == 1:
-        app = create_app(load_all(sources), settings)
+        app = create_app(load_all(resolved), settings)
         DrainingServer(uvicorn.Config(app, **options)).run()
         return
-    load_all(sources)  # fail here, once, rather than in every worker
+    load_all(resolved)  # fail here, once, rather than in every worker
     os.environ[_WORKER_CONFIG] = json.dumps(
         {
             "sources": [
-                {"path": str(s.path), "name": s.name, "version": s.version} for s in sources
+                {"path": str(s.path), "name": s.name, "version": s.version} for s in resolved
             ],
             "limits": asdict(settings.limits),
             "batching": asdict(settings.batching),
