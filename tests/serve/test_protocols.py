@@ -200,3 +200,19 @@ def test_two_models_on_one_port(server, iris_rows, iris_model, penguins) -> None
     answer = server.client.post("/invocations?model=penguins", json={"dataframe_records": records})
     assert answer.status_code == 200
     assert set(answer.json()["predictions"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+
+
+def test_each_model_has_an_openapi_document_with_its_columns(server) -> None:
+    document = server.client.get("/v2/models/penguins/openapi.json").json()
+    assert document["openapi"] == "3.1.0"
+    assert set(document["paths"]) == {"/v2/models/penguins/infer", "/invocations"}
+    body = document["paths"]["/invocations"]["post"]["requestBody"]
+    record = body["content"]["application/json"]["schema"]["properties"]["dataframe_records"]
+    assert record["items"]["properties"]["island"] == {"type": ["string", "null"]}
+    assert record["items"]["properties"]["year"] == {"type": ["number", "null"]}
+    assert "sex" in record["items"]["required"]
+    infer = document["paths"]["/v2/models/penguins/infer"]["post"]
+    reference = infer["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert reference.removeprefix("#/components/schemas/") in document["components"]["schemas"]
+    assert "island (categorical)" in infer["description"]
+    assert server.client.get("/v2/models/nope/openapi.json").status_code == 404

@@ -234,6 +234,12 @@ async def model_metadata(request: Request) -> Response:
     return Response(_served(request).metadata().model_dump_json(), media_type="application/json")
 
 
+async def model_openapi(request: Request) -> Response:
+    from modelyard.serve.openapi import model_openapi as document
+
+    return _json(document(_served(request)))
+
+
 async def server_metadata(request: Request) -> Response:
     answer = ServerMetadata(name="modelyard", version=__version__, extensions=[])
     return Response(answer.model_dump_json(), media_type="application/json")
@@ -327,6 +333,7 @@ def create_app(models: Sequence[ServedModel], settings: ServeSettings | None = N
         Route("/v2/models/{name}", model_metadata),
         Route("/v2/models/{name}/versions/{version}", model_metadata),
         Route("/v2/models/{name}/ready", model_ready),
+        Route("/v2/models/{name}/openapi.json", model_openapi),
         Route("/v2/models/{name}/versions/{version}/ready", model_ready),
         Route("/v2/models/{name}/infer", infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer", infer, methods=["POST"]),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from modelyard.serve.errors import InvalidInputError, UnsupportedMediaTypeError
-from modelyard.serve.inputs import records_to_columns
+from modelyard.serve.inputs import check_rows, records_to_columns
 from modelyard.serve.model import Rows, ServedModel
 from modelyard.serve.protocol import MlflowRequest, parse
 
@@ -107,8 +107,12 @@ def _arrow(served: ServedModel, body: bytes, fmt: BodyFormat, max_rows: int) -> 
             table = pa.ipc.open_stream(pa.BufferReader(body)).read_all()
     except (pa.ArrowException, OSError):
         raise InvalidInputError(f"the body is not a readable {fmt} stream") from None
+    check_rows(table.num_rows, max_rows)
+    wanted = set(served.feature_names)
     columns: dict[str, list[Any]] = {}
     for name in table.column_names:
+        if name not in wanted:  # extra columns are ignored, so never converted
+            continue
         column = table.column(name)
         values = column.to_pylist()
         if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
