@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from modelyard.learn.api import compare, train
     from modelyard.package.store import load
     from modelyard.scan.api import scan
+    from modelyard.serve.server import serve
 
 __version__ = "0.1.0"
 
@@ -25,9 +26,10 @@ _PUBLIC: dict[str, str] = {
     "scan": "modelyard.scan.api",
     "push": "modelyard.hub.client",
     "pull": "modelyard.hub.client",
+    "serve": "modelyard.serve",
 }
 
-__all__ = ["__version__", "compare", "load", "pull", "push", "scan", "train"]
+__all__ = ["__version__", "compare", "load", "pull", "push", "scan", "serve", "train"]
 
 
 def __getattr__(name: str) -> Any:
@@ -35,8 +37,9 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'modelyard' has no attribute {name!r}")
     module = importlib.import_module(module_name)
-    # Importing ``modelyard.scan.api`` makes the ``modelyard.scan`` package an attribute here;
-    # that package is callable like the function, and must stay a package for its own names.
+    # Importing ``modelyard.scan.api`` makes the ``modelyard.scan`` package an attribute here
+    # (and ``modelyard.serve`` is a package itself); each is callable like its function, and
+    # must stay a package for its own names.
     value = globals().get(name) or getattr(module, name)
     globals()[name] = value
     return value

@@ -16,6 +16,7 @@ from modelyard import __version__
 from modelyard.cli import hub as hub_cli
 from modelyard.cli import learn as learn_cli
 from modelyard.cli import scan as scan_cli
+from modelyard.cli import serve as serve_cli
 from modelyard.cli.parsing import new_parser
 from modelyard.errors import ModelyardError
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     learn_cli.register(commands)
     scan_cli.register(commands)
     hub_cli.register(commands)
+    serve_cli.register(commands)
     return parser
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelyard.hub.errors import HubError, HubRequestError, UnsafeModelError
+from modelyard.hub.errors import HubError, HubRequestError, HubUnreachableError, UnsafeModelError
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
@@ -78,7 +78,7 @@ def _hub_errors(endpoint: str) -> Iterator[None]:
             f"hub at {endpoint} answered {status}: {message or str(error).splitlines()[0]}"
         ) from None
     except httpx2.TransportError as error:
-        raise HubRequestError(
+        raise HubUnreachableError(
             f"cannot reach the hub at {endpoint}: {error}",
             hint="start it with `modelyard hub serve` or set MODELYARD_HUB_URL",
         ) from None

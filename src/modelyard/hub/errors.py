@@ -61,3 +61,7 @@ class UnsafeModelError(HubError):
 
 class HubRequestError(HubError):
     """The hub could not be reached, or it refused the request (its message is kept)."""
+
+
+class HubUnreachableError(HubRequestError):
+    """The hub could not be reached at all (no answer, refused connection, DNS failure)."""

@@ -115,7 +115,10 @@ def load(directory: str | Path) -> Model:
     """Load a package: verify every file's hash, scan the folder, then rebuild the model.
 
     Args:
-        directory: a package folder written by ``save`` (``modelyard train``, or pulled).
+        directory: a package folder written by ``save`` (``modelyard train``, or pulled), or
+            a hub model ``NAMESPACE/NAME[@REVISION]`` when no such folder exists: pulled from
+            ``$MODELYARD_HUB_URL`` with ``$MODELYARD_TOKEN`` into the cache of
+            ``modelyard.hub.cache`` (once per commit; offline afterwards), then loaded.
 
     Raises:
         PackageError: the folder is not a package, its manifest is damaged or from a newer
@@ -124,6 +127,7 @@ def load(directory: str | Path) -> Model:
         UnsafePackageError: the scanner judged a file unsafe or could not read it. Nothing
             is loaded.
         UnknownModelError: the package's model needs a framework that is not installed.
+        HubError: a hub model cannot be pulled (see ``modelyard.hub.cache.fetch``).
     """
     import numpy as np
 
@@ -132,7 +136,7 @@ def load(directory: str | Path) -> Model:
     from modelyard.learn.models import backend_of, get_spec
     from modelyard.scan import Verdict, scan
 
-    directory = Path(directory)
+    directory = _local(directory)
     manifest = Manifest.read(directory)
     verify_files(directory, manifest)
     report = scan(*(directory / name for name in manifest.files))
@@ -166,3 +170,15 @@ def load(directory: str | Path) -> Model:
     model.estimator_ = backend_of(spec).load_estimator(directory, model.task_)
     model.manifest_ = manifest
     return model
+
+
+def _local(source: str | Path) -> Path:
+    """The package folder ``source`` names: itself, or a hub model's cached copy."""
+    path = Path(source)
+    if isinstance(source, str) and not path.exists():
+        from modelyard.hub.cache import RepoRef, fetch
+
+        ref = RepoRef.parse(source)
+        if ref is not None:
+            return fetch(ref).path
+    return path

@@ -1,0 +1,146 @@
+"""Run the server: resolve SOURCEs, load the packages and serve them with uvicorn.
+
+With ``workers > 1`` each worker process loads the packages itself (from the folder or the hub
+cache), and the workers share one listening socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from modelyard.serve.app import ServeState, create_app
+from modelyard.serve.errors import SourceError
+from modelyard.serve.model import ServedModel, load_served
+from modelyard.serve.settings import BatchSettings, Limits, ServeSettings
+
+logger = logging.getLogger(__name__)
+
+_WORKER_CONFIG = "MODELYARD_SERVE_WORKER_CONFIG"
+DRAIN_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A package to serve: its folder, its name in URLs and its version (``None``: hashed)."""
+
+    path: Path
+    name: str
+    version: str | None = None
+
+
+def resolve(
+    source: str | os.PathLike[str], *, endpoint: str | None = None, token: str | None = None
+) -> ModelSource:
+    """A package folder as is; a hub repo id ``NAMESPACE/NAME[@REVISION]`` pulled to the cache.
+
+    Raises:
+        SourceError: ``source`` is neither an existing folder nor a repo id.
+        HubError: the hub model cannot be pulled.
+    """
+    from modelyard.hub.cache import RepoRef, fetch
+
+    path = Path(source)
+    if path.is_dir():
+        return ModelSource(path, path.resolve().name)
+    ref = RepoRef.parse(str(source))
+    if ref is None or path.exists():
+        raise SourceError(
+            f"{source} is neither a package folder nor a hub repo id",
+            hint="give a folder made by `modelyard train`, or NAMESPACE/NAME[@REVISION]",
+        )
+    cached = fetch(ref, endpoint=endpoint, token=token)
+    return ModelSource(cached.path, ref.name, cached.commit)
+
+
+def load_all(sources: Sequence[ModelSource]) -> list[ServedModel]:
+    """Load every source (hashes checked, scanned); names must be distinct."""
+    names = [source.name for source in sources]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise SourceError(
+            f"two models would be served as {repeated[0]!r}",
+            hint="each model's name (its folder's or repo's name) must be distinct",
+        )
+    return [
+        load_served(source.path, name=source.name, version=source.version) for source in sources
+    ]
+
+
+def serve(
+    *sources: str | os.PathLike[str] | ModelSource,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    settings: ServeSettings | None = None,
+) -> None:
+    """Serve package folders or hub models until interrupted (``modelyard serve``).
+
+    Each source is a folder, a hub repo id ``NAMESPACE/NAME[@REVISION]`` (see ``resolve``) or
+    a ``ModelSource``. SIGTERM or Ctrl-C drain queued requests before the server exits.
+
+    Raises:
+        SourceError: a source is neither a folder nor a repo id, or two share a name.
+        HubError: a hub model cannot be pulled.
+        PackageError: a package cannot be loaded (changed files, unsafe, Spark).
+    """
+    resolved = [s if isinstance(s, ModelSource) else resolve(s) for s in sources]
+    settings = settings or ServeSettings()
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": DRAIN_SECONDS,
+    }
+    if workers == 1:
+        app = create_app(load_all(resolved), settings)
+        DrainingServer(uvicorn.Config(app, **options)).run()
+        return
+    load_all(resolved)  # fail here, once, rather than in every worker
+    os.environ[_WORKER_CONFIG] = json.dumps(
+        {
+            "sources": [
+                {"path": str(s.path), "name": s.name, "version": s.version} for s in resolved
+            ],
+            "limits": asdict(settings.limits),
+            "batching": asdict(settings.batching),
+        }
+    )
+    config = uvicorn.Config(
+        "modelyard.serve.server:app_from_environment", factory=True, workers=workers, **options
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def app_from_environment() -> Any:
+    """A worker's app, from the configuration its parent put in the environment."""
+    config = json.loads(os.environ[_WORKER_CONFIG])
+    sources = [ModelSource(Path(s["path"]), s["name"], s["version"]) for s in config["sources"]]
+    settings = ServeSettings(Limits(**config["limits"]), BatchSettings(**config["batching"]))
+    return create_app(load_all(sources), settings)
+
+
+class DrainingServer(uvicorn.Server):
+    """Marks the app as draining the moment a shutdown signal arrives, so readiness probes
+    fail while in-flight requests finish. (uvicorn's worker processes use its own server
+    class; there the app drains when the connections have closed.)"""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        app: Any = getattr(self.config, "loaded_app", None)
+        while app is not None:
+            state = getattr(getattr(app, "state", None), "serve", None)
+            if isinstance(state, ServeState):
+                state.begin_drain()
+                break
+            app = getattr(app, "app", None)
+        super().handle_exit(sig, frame)
