@@ -2,8 +2,8 @@
 
 The token endpoints obey the same access rules as the rest of the API (private repositories,
 organization membership); the CAS routes under ``CAS_PATH`` only accept the tokens they hand
-out. Uploads stream to a temporary file, bounded by the protocol's 64 MiB object limit, and are
-verified before anything is stored.
+out. Uploads stream to a temporary file, bounded by the protocol's limits (64 MiB of chunk data
+per xorb, 64 MiB per shard), and are verified before anything is stored.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from modelyard.hub.server.api.limits import (
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import RepoRef
 from modelyard.hub.server.xet.cas import FileRange
-from modelyard.hub.server.xet.formats import MAX_SHARD_BYTES, MAX_XORB_BYTES
+from modelyard.hub.server.xet.formats import MAX_SERIALIZED_XORB_BYTES, MAX_SHARD_BYTES
 from modelyard.hub.server.xet.tokens import XetScope, XetToken
 
 router = APIRouter(route_class=BoundedRoute)
@@ -101,7 +101,7 @@ async def _receive(hub: Hub, request: Request, limit: int, what: str) -> Path:
 async def upload_xorb(prefix: str, xorb: str, hub: HubDep, request: Request) -> Any:
     """Store a xorb once every chunk and its merkle hash are verified."""
     _token(hub, request, "write")
-    path = await _receive(hub, request, MAX_XORB_BYTES, "xorb")
+    path = await _receive(hub, request, MAX_SERIALIZED_XORB_BYTES, "xorb")
     return {"was_inserted": await run_in_threadpool(hub.xet.store_xorb, xorb, path)}
 
 

@@ -18,9 +18,13 @@ from modelyard.hub.errors import InvalidRequestError
 from modelyard.hub.server.xet.hashing import HASH_BYTES, chunk_hash, keyed, to_hex
 
 MAX_CHUNK_BYTES = 128 * 1024
-MAX_XORB_BYTES = 64 * 1024 * 1024
+MAX_XORB_BYTES = 64 * 1024 * 1024  # of chunk data, before the chunk headers and the footer
+MAX_XORB_CHUNKS = 8 * 1024
 MAX_SHARD_BYTES = 64 * 1024 * 1024
 _CHUNK_HEADER = 8
+# A full xorb of incompressible chunks is larger than MAX_XORB_BYTES on the wire: each chunk
+# adds its header and, in the footer, its hash and offsets (40 bytes; 64 leaves room).
+MAX_SERIALIZED_XORB_BYTES = MAX_XORB_BYTES + MAX_XORB_CHUNKS * (_CHUNK_HEADER + 64) + 4096
 _XORB_IDENT = b"XETBLOB"
 _HASHES_IDENT = b"XBLBHSH"
 _SHARD_TAG = b"HFRepoMetaData\x00UigEj{\x81W\x83\xa5\xbd\xd9\\\xcd\xd1J\xa9"
