@@ -3,6 +3,7 @@ scan-on-push, access rules, and refusal of corrupted xorbs and dangling shards."
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import struct
@@ -22,7 +23,8 @@ from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import get_session
 
 from bench.hub import CountingProxy
-from modelyard.hub.server.xet.hashing import chunk_hash, merkle_hash, to_hex
+from modelyard.hub.server.xet.formats import read_shard
+from modelyard.hub.server.xet.hashing import chunk_hash, file_hash, from_hex, merkle_hash, to_hex
 from tests.hub.server.test_storage import kill_mid_upload
 
 
@@ -238,6 +240,12 @@ def test_tokens_obey_repository_access_rules(api: HfApi, repo_name: str, hub, to
     assert get_session().get(f"{cas}/v1/reconstructions/{xet_hash}").status_code == 401
 
 
+_SHARD_HEADER = b"HFRepoMetaData\x00UigEj{\x81W\x83\xa5\xbd\xd9\\\xcd\xd1J\xa9" + struct.pack(
+    "<QQ", 2, 200
+)
+_BOOKEND = b"\xff" * 32 + bytes(16)
+
+
 def _xorb(chunks: list[bytes]) -> tuple[str, bytes]:
     """A footer-less serialized xorb of uncompressed chunks, and its hash."""
     body = b"".join(
@@ -282,16 +290,13 @@ def test_a_shard_naming_an_unknown_xorb_is_refused(api: HfApi, repo_name: str, h
     repo = f"alice/{repo_name}"
     api.create_repo(repo)
     cas, auth = _cas(_token(hub.url, repo, "write", api.token))
-    tag = b"HFRepoMetaData\x00UigEj{\x81W\x83\xa5\xbd\xd9\\\xcd\xd1J\xa9"
     unknown = os.urandom(32)
-    bookend = b"\xff" * 32 + bytes(16)
     shard = (
-        tag
-        + struct.pack("<QQ", 2, 200)
+        _SHARD_HEADER
         + struct.pack("<32sIIQ", os.urandom(32), 0, 1, 0)
         + struct.pack("<32sIIII", unknown, 0, 5000, 0, 1)
-        + bookend
-        + bookend
+        + _BOOKEND
+        + _BOOKEND
     )
     refused = get_session().post(f"{cas}/v1/shards", headers=auth, content=shard)
     assert refused.status_code == 400
@@ -299,6 +304,46 @@ def test_a_shard_naming_an_unknown_xorb_is_refused(api: HfApi, repo_name: str, h
     assert "not stored here" in message and to_hex(unknown) in message
     garbage = get_session().post(f"{cas}/v1/shards", headers=auth, content=b"not a shard" * 10)
     assert garbage.status_code == 400 and "shard" in garbage.headers["X-Error-Message"]
+
+
+def test_the_dedup_lookup_answers_with_every_xorb_of_the_files_holding_the_chunk(
+    api: HfApi, repo_name: str, hub
+) -> None:
+    """A client asks about few chunks of a file; the answer must cover the file's other xorbs
+    too, or a multi-xorb file pushed again from another machine is mostly sent again."""
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    cas, auth = _cas(_token(hub.url, repo, "write", api.token))
+    parts = [[os.urandom(9000) for _ in range(3)], [os.urandom(7000) for _ in range(2)]]
+    xorbs = []
+    for chunks in parts:
+        xorb, body = _xorb(chunks)
+        stored = get_session().post(f"{cas}/v1/xorbs/default/{xorb}", headers=auth, content=body)
+        assert stored.status_code == 200
+        xorbs.append(from_hex(xorb))
+    hashed = [[(chunk_hash(c), len(c)) for c in chunks] for chunks in parts]
+    digest = file_hash([pair for pairs in hashed for pair in pairs])
+    shard = (
+        _SHARD_HEADER
+        + struct.pack("<32sIIQ", digest, 0, 2, 0)
+        + b"".join(
+            struct.pack("<32sIIII", xorb, 0, sum(n for _, n in pairs), 0, len(pairs))
+            for xorb, pairs in zip(xorbs, hashed, strict=True)
+        )
+        + _BOOKEND
+        + _BOOKEND
+    )
+    registered = get_session().post(f"{cas}/v1/shards", headers=auth, content=shard)
+    assert registered.status_code == 200, registered.headers.get("X-Error-Message")
+    for asked, pairs in enumerate(hashed):
+        answer = get_session().get(
+            f"{cas}/v1/chunks/default-merkledb/{to_hex(pairs[-1][0])}", headers=auth
+        )
+        assert answer.status_code == 200
+        listed = read_shard(io.BytesIO(answer.content)).xorbs
+        assert listed[0].hash == xorbs[asked]
+        assert {x.hash for x in listed} == set(xorbs)
+        assert [len(x.chunks) for x in listed] == [len(hashed[xorbs.index(x.hash)]) for x in listed]
 
 
 def _upload_from_a_new_machine(endpoint: str, token: str, repo: str, path: Path) -> None:

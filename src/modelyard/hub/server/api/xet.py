@@ -171,8 +171,9 @@ def fetch_xorb(xorb: str, hub: HubDep, request: Request) -> Response:
 
 @router.get(CAS_PATH + "/v1/chunks/{prefix}/{chunk}")
 def chunk_dedup(prefix: str, chunk: str, hub: HubDep, request: Request) -> Response:
-    """Global deduplication: the xorb holding a known chunk, as a shard, so that content
-    already stored (by any repository) is not sent again."""
+    """Global deduplication: the xorb holding a known chunk and the other xorbs of the files
+    that use it, as a shard, so that content already stored (by any repository) is not sent
+    again."""
     _token(hub, request, "read")
     shard = hub.xet.dedup_shard(chunk)
     if shard is None:
