@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from modelyard.hub.errors import EntryNotFoundError, InvalidRangeError, PayloadTooLargeError
 from modelyard.hub.server.api.deps import HubDep, MaybeUser, User
@@ -23,6 +23,7 @@ from modelyard.hub.server.api.limits import (
     check_range,
     streams_body,
 )
+from modelyard.hub.server.api.responses import BlobResponse
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import RepoRef
 from modelyard.hub.server.xet.cas import FileRange
@@ -166,7 +167,7 @@ def fetch_xorb(xorb: str, hub: HubDep, request: Request) -> Response:
         raise EntryNotFoundError(f"xorb {xorb} is not stored here")
     if "range" in request.headers:
         check_range(request.headers["range"], path.stat().st_size)
-    return FileResponse(path, media_type="application/octet-stream")
+    return BlobResponse(path, media_type="application/octet-stream")
 
 
 @router.get(CAS_PATH + "/v1/chunks/{prefix}/{chunk}")
