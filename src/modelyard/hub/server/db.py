@@ -177,6 +177,16 @@ class XetFile(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class XetFileXorb(Base):
+    """A xorb that holds part of a registered file: the global dedup lookup answers with the
+    other xorbs of the files that use the xorb holding the asked chunk."""
+
+    __tablename__ = "xet_file_xorbs"
+    __table_args__ = (Index("ix_xet_file_xorbs_xorb", "xorb_hash"),)
+    file_hash: Mapped[str] = mapped_column(ForeignKey("xet_files.file_hash"), primary_key=True)
+    xorb_hash: Mapped[str] = mapped_column(ForeignKey("xet_xorbs.hash"), primary_key=True)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

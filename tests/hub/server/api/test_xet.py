@@ -3,14 +3,12 @@ scan-on-push, access rules, and refusal of corrupted xorbs and dangling shards."
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
 import pickle
-import socket
 import struct
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,9 @@ from huggingface_hub import (
 from huggingface_hub.errors import HfHubHTTPError
 from huggingface_hub.utils import get_session
 
-from modelyard.hub.server.xet.hashing import chunk_hash, merkle_hash, to_hex
+from bench.hub import CountingProxy
+from modelyard.hub.server.xet.formats import read_shard
+from modelyard.hub.server.xet.hashing import chunk_hash, file_hash, from_hex, merkle_hash, to_hex
 from tests.hub.server.test_storage import kill_mid_upload
 
 
@@ -93,6 +93,22 @@ def test_upload_file_then_download_through_xet_and_plain_http(
     assert plain.status_code == 200 and plain.content == content
     part = get_session().get(url, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == content[100:200]
+
+
+def test_upload_file_of_50_mb_through_xet_downloads_byte_identical(
+    api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(50 * 1024 * 1024))
+    api.upload_file(path_or_fileobj=weights, path_in_repo="weights.bin", repo_id=repo)
+    entry = next(e for e in api.list_repo_tree(repo) if e.path == "weights.bin")
+    assert entry.xet_hash and entry.size == weights.stat().st_size
+    local = hf_hub_download(
+        repo, "weights.bin", endpoint=api.endpoint, token=api.token, cache_dir=tmp_path / "c"
+    )
+    assert Path(local).read_bytes() == weights.read_bytes()
 
 
 def test_reconstruction_with_range_and_signed_xorb_fetches(api: HfApi, repo_name: str, hub) -> None:
@@ -224,6 +240,12 @@ def test_tokens_obey_repository_access_rules(api: HfApi, repo_name: str, hub, to
     assert get_session().get(f"{cas}/v1/reconstructions/{xet_hash}").status_code == 401
 
 
+_SHARD_HEADER = b"HFRepoMetaData\x00UigEj{\x81W\x83\xa5\xbd\xd9\\\xcd\xd1J\xa9" + struct.pack(
+    "<QQ", 2, 200
+)
+_BOOKEND = b"\xff" * 32 + bytes(16)
+
+
 def _xorb(chunks: list[bytes]) -> tuple[str, bytes]:
     """A footer-less serialized xorb of uncompressed chunks, and its hash."""
     body = b"".join(
@@ -253,20 +275,28 @@ def test_a_corrupted_xorb_is_refused_and_a_valid_one_stored_once(
     assert again.status_code == 200 and again.json() == {"was_inserted": False}
 
 
+def test_a_full_xorb_of_incompressible_chunks_is_accepted(api: HfApi, repo_name: str, hub) -> None:
+    """64 MiB of chunk data is the protocol's limit; headers and footer come on top of it."""
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    cas, auth = _cas(_token(hub.url, repo, "write", api.token))
+    xorb, body = _xorb([os.urandom(128 * 1024) for _ in range(512)])
+    assert len(body) > 64 * 1024 * 1024
+    stored = get_session().post(f"{cas}/v1/xorbs/default/{xorb}", headers=auth, content=body)
+    assert stored.status_code == 200 and stored.json() == {"was_inserted": True}
+
+
 def test_a_shard_naming_an_unknown_xorb_is_refused(api: HfApi, repo_name: str, hub) -> None:
     repo = f"alice/{repo_name}"
     api.create_repo(repo)
     cas, auth = _cas(_token(hub.url, repo, "write", api.token))
-    tag = b"HFRepoMetaData\x00UigEj{\x81W\x83\xa5\xbd\xd9\\\xcd\xd1J\xa9"
     unknown = os.urandom(32)
-    bookend = b"\xff" * 32 + bytes(16)
     shard = (
-        tag
-        + struct.pack("<QQ", 2, 200)
+        _SHARD_HEADER
         + struct.pack("<32sIIQ", os.urandom(32), 0, 1, 0)
         + struct.pack("<32sIIII", unknown, 0, 5000, 0, 1)
-        + bookend
-        + bookend
+        + _BOOKEND
+        + _BOOKEND
     )
     refused = get_session().post(f"{cas}/v1/shards", headers=auth, content=shard)
     assert refused.status_code == 400
@@ -276,34 +306,44 @@ def test_a_shard_naming_an_unknown_xorb_is_refused(api: HfApi, repo_name: str, h
     assert garbage.status_code == 400 and "shard" in garbage.headers["X-Error-Message"]
 
 
-class _CountingProxy:
-    """A TCP proxy in front of the hub that counts the bytes clients send through it."""
-
-    def __init__(self, target_port: int) -> None:
-        self.sent = 0
-        self._target = target_port
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            client, _ = self._server.accept()
-            upstream = socket.create_connection(("127.0.0.1", self._target))
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
-
-    def _pipe(self, source: socket.socket, target: socket.socket, counted: bool) -> None:
-        try:
-            while data := source.recv(1 << 16):
-                if counted:
-                    self.sent += len(data)
-                target.sendall(data)
-        except OSError:
-            pass  # the other side went away; the client sees the closed connection
-        finally:
-            with contextlib.suppress(OSError):
-                target.shutdown(socket.SHUT_WR)
+def test_the_dedup_lookup_answers_with_every_xorb_of_the_files_holding_the_chunk(
+    api: HfApi, repo_name: str, hub
+) -> None:
+    """A client asks about few chunks of a file; the answer must cover the file's other xorbs
+    too, or a multi-xorb file pushed again from another machine is mostly sent again."""
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    cas, auth = _cas(_token(hub.url, repo, "write", api.token))
+    parts = [[os.urandom(9000) for _ in range(3)], [os.urandom(7000) for _ in range(2)]]
+    xorbs = []
+    for chunks in parts:
+        xorb, body = _xorb(chunks)
+        stored = get_session().post(f"{cas}/v1/xorbs/default/{xorb}", headers=auth, content=body)
+        assert stored.status_code == 200
+        xorbs.append(from_hex(xorb))
+    hashed = [[(chunk_hash(c), len(c)) for c in chunks] for chunks in parts]
+    digest = file_hash([pair for pairs in hashed for pair in pairs])
+    shard = (
+        _SHARD_HEADER
+        + struct.pack("<32sIIQ", digest, 0, 2, 0)
+        + b"".join(
+            struct.pack("<32sIIII", xorb, 0, sum(n for _, n in pairs), 0, len(pairs))
+            for xorb, pairs in zip(xorbs, hashed, strict=True)
+        )
+        + _BOOKEND
+        + _BOOKEND
+    )
+    registered = get_session().post(f"{cas}/v1/shards", headers=auth, content=shard)
+    assert registered.status_code == 200, registered.headers.get("X-Error-Message")
+    for asked, pairs in enumerate(hashed):
+        answer = get_session().get(
+            f"{cas}/v1/chunks/default-merkledb/{to_hex(pairs[-1][0])}", headers=auth
+        )
+        assert answer.status_code == 200
+        listed = read_shard(io.BytesIO(answer.content)).xorbs
+        assert listed[0].hash == xorbs[asked]
+        assert {x.hash for x in listed} == set(xorbs)
+        assert [len(x.chunks) for x in listed] == [len(hashed[xorbs.index(x.hash)]) for x in listed]
 
 
 def _upload_from_a_new_machine(endpoint: str, token: str, repo: str, path: Path) -> None:
@@ -330,11 +370,11 @@ def test_content_stored_once_is_not_sent_again_from_another_machine(
 ) -> None:
     weights = tmp_path / "weights.bin"
     weights.write_bytes(os.urandom(12 * 1024 * 1024))
-    proxy = _CountingProxy(hub.port)
-    _upload_from_a_new_machine(proxy.url, api.token, f"alice/{repo_name}", weights)
+    proxy = CountingProxy(hub.port)
+    _upload_from_a_new_machine(proxy.endpoint, api.token, f"alice/{repo_name}", weights)
     first = proxy.sent
     assert first > weights.stat().st_size
-    _upload_from_a_new_machine(proxy.url, api.token, f"alice/{repo_name}-copy", weights)
+    _upload_from_a_new_machine(proxy.endpoint, api.token, f"alice/{repo_name}-copy", weights)
     assert proxy.sent - first < weights.stat().st_size // 100
     local = hf_hub_download(
         f"alice/{repo_name}-copy",
@@ -378,3 +418,39 @@ def test_kill_9_mid_xorb_upload_loses_no_commit_and_shows_no_partial_xorb(
     cas, auth = _cas(_token(restarted.url, repo, "write", token))
     retry = get_session().post(f"{cas}/v1/xorbs/default/{xorb}", headers=auth, content=body)
     assert retry.status_code == 200 and retry.json() == {"was_inserted": True}
+
+
+def _stored_xorb_bytes(data_dir: Path) -> int:
+    return sum(p.stat().st_size for p in (data_dir / "xet" / "xorbs").rglob("*") if p.is_file())
+
+
+def test_a_second_commit_with_one_changed_tensor_sends_and_stores_only_its_chunks(
+    api: HfApi, repo_name: str, hub, tmp_path: Path
+) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    tensor_bytes = 512 * 1024
+    tensors = {
+        f"layers.{n:02d}.weight": np.frombuffer(os.urandom(tensor_bytes), dtype=np.float32)
+        for n in range(20)
+    }
+    model = tmp_path / "model.safetensors"
+    save_file(tensors, str(model))
+    repo = f"alice/{repo_name}"
+    proxy = CountingProxy(hub.port)
+    _upload_from_a_new_machine(proxy.endpoint, api.token, repo, model)
+    assert proxy.sent > model.stat().st_size
+
+    tensors["layers.10.weight"] = np.frombuffer(os.urandom(tensor_bytes), dtype=np.float32)
+    save_file(tensors, str(model))
+    sent, stored = proxy.sent, _stored_xorb_bytes(hub.data_dir)
+    _upload_from_a_new_machine(proxy.endpoint, api.token, repo, model)
+    # The changed tensor and at most a chunk (<= 128 KiB) either side of it, from a machine
+    # with an empty Xet cache: the rest is found stored through the global dedup lookup.
+    assert tensor_bytes < proxy.sent - sent < 2 * tensor_bytes
+    assert tensor_bytes <= _stored_xorb_bytes(hub.data_dir) - stored < 2 * tensor_bytes
+    local = hf_hub_download(
+        repo, "w.bin", endpoint=api.endpoint, token=api.token, cache_dir=tmp_path / "c"
+    )
+    assert Path(local).read_bytes() == model.read_bytes()

@@ -12,22 +12,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from modelyard.hub.errors import QuarantinedFileError
 from modelyard.hub.server.api.deps import HubDep, MaybeUser
 from modelyard.hub.server.api.errors import header_value
 from modelyard.hub.server.api.limits import BoundedRoute, check_range
+from modelyard.hub.server.api.responses import BlobResponse
 from modelyard.hub.server.model import RepoRef, RepoType
 from modelyard.hub.server.scanning import QUARANTINED
 
 router = APIRouter(route_class=BoundedRoute)
-
-
-class _BlobResponse(FileResponse):
-    # Starlette reads 64 KB per await, which caps downloads near a seventh of what a static
-    # server reaches on loopback; 1 MB per read keeps 100 concurrent downloads near 100 MB.
-    chunk_size = 1024 * 1024
 
 
 @router.api_route(
@@ -100,7 +95,7 @@ async def _resolve(
         detail = entry.scan.summary if entry.scan else "not scanned yet"
         warning = f"modelyard-scan-{entry.sha256[:12]}; {path} is {verdict}: {detail}"
         headers["X-HF-Warning"] = header_value(warning)
-    return _BlobResponse(
+    return BlobResponse(
         hub.store.path_for(entry.sha256),
         headers=headers,
         media_type="application/octet-stream",

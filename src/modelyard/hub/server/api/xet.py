@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from modelyard.hub.errors import EntryNotFoundError, InvalidRangeError, PayloadTooLargeError
 from modelyard.hub.server.api.deps import HubDep, MaybeUser, User
@@ -23,6 +23,7 @@ from modelyard.hub.server.api.limits import (
     check_range,
     streams_body,
 )
+from modelyard.hub.server.api.responses import BlobResponse
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import RepoRef
 from modelyard.hub.server.xet.cas import FileRange
@@ -168,13 +169,14 @@ def fetch_xorb(xorb: str, hub: HubDep, request: Request) -> Response:
         raise EntryNotFoundError(f"xorb {xorb} is not stored here")
     if "range" in request.headers:
         check_range(request.headers["range"], path.stat().st_size)
-    return FileResponse(path, media_type="application/octet-stream")
+    return BlobResponse(path, media_type="application/octet-stream")
 
 
 @router.get(CAS_PATH + "/v1/chunks/{prefix}/{chunk}")
 def chunk_dedup(prefix: str, chunk: str, hub: HubDep, request: Request) -> Response:
-    """Global deduplication: the xorb holding a known chunk, as a shard, so that content
-    already stored (by any repository) is not sent again."""
+    """Global deduplication: the xorb holding a known chunk and the other xorbs of the files
+    that use it, as a shard, so that content already stored (by any repository) is not sent
+    again."""
     _token(hub, request, "read")
     shard = hub.xet.dedup_shard(chunk)
     if shard is None:

@@ -28,10 +28,18 @@ from modelyard.hub.errors import (
     InvalidRequestError,
     QuarantinedFileError,
 )
-from modelyard.hub.server.db import CommitFile, ScanResult, XetChunk, XetFile, XetXorb
+from modelyard.hub.server.db import (
+    CommitFile,
+    ScanResult,
+    XetChunk,
+    XetFile,
+    XetFileXorb,
+    XetXorb,
+)
 from modelyard.hub.server.scanning import QUARANTINED
 from modelyard.hub.server.storage import BlobStore, StoredBlob
 from modelyard.hub.server.xet.formats import (
+    DedupXorb,
     Shard,
     ShardFile,
     decompress,
@@ -43,6 +51,8 @@ from modelyard.hub.server.xet.hashing import file_hash, from_hex, merkle_hash, r
 
 _CHUNK_HEADER = 8
 _DEDUP_VALID_SECONDS = 7 * 24 * 3600
+# A dedup answer lists at most this many xorbs (~4 GiB of content, a shard of ~3 MiB).
+_DEDUP_MAX_XORBS = 64
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,12 @@ class XetStore:
                     terms=[[to_hex(t.xorb), t.start, t.end, t.length] for t in file.terms],
                 )
                 for file in new
+            )
+            session.flush()
+            session.add_all(
+                XetFileXorb(file_hash=to_hex(file.hash), xorb_hash=xorb)
+                for file in new
+                for xorb in dict.fromkeys(to_hex(term.xorb) for term in file.terms)
             )
         return 1 if new else 0
 
@@ -333,8 +349,10 @@ class XetStore:
             }
 
     def dedup_shard(self, chunk: str) -> bytes | None:
-        """A shard listing the stored xorb that holds ``chunk`` (chunk hashes keyed by a fresh
-        key, so the client matches only chunks it has), or None if no xorb holds it."""
+        """A shard listing the stored xorb that holds ``chunk`` and the other xorbs of the files
+        that use it (chunk hashes keyed by a fresh key, so the client matches only chunks it
+        has), or None if no xorb holds it. A client asks about few of a file's chunks; the
+        file's other xorbs let it skip everything stored, not only the asked chunk's xorb."""
         from_hex(chunk)
         with self._session() as session:
             xorb = session.scalar(
@@ -342,17 +360,31 @@ class XetStore:
             )
             if xorb is None:
                 return None
-            row = session.get(XetXorb, xorb)
-            chunks = [
-                (from_hex(c.chunk_hash), c.length)
-                for c in session.scalars(
-                    select(XetChunk).where(XetChunk.xorb_hash == xorb).order_by(XetChunk.index)
-                )
-            ]
-        assert row is not None  # a chunk row exists only with its xorb row
+            files = select(XetFileXorb.file_hash).where(XetFileXorb.xorb_hash == xorb)
+            related = session.scalars(
+                select(XetFileXorb.xorb_hash)
+                .where(XetFileXorb.file_hash.in_(files), XetFileXorb.xorb_hash != xorb)
+                .distinct()
+                .order_by(XetFileXorb.xorb_hash)
+                .limit(_DEDUP_MAX_XORBS - 1)
+            )
+            names = [xorb, *related]
+            sizes = dict(
+                session.execute(select(XetXorb.hash, XetXorb.size).where(XetXorb.hash.in_(names)))
+                .tuples()
+                .all()
+            )
+            chunks: dict[str, list[tuple[bytes, int]]] = {name: [] for name in names}
+            for row in session.scalars(
+                select(XetChunk)
+                .where(XetChunk.xorb_hash.in_(names))
+                .order_by(XetChunk.xorb_hash, XetChunk.index)
+            ):
+                chunks[row.xorb_hash].append((from_hex(row.chunk_hash), row.length))
         now = int(time.time())
         valid = (now, now + _DEDUP_VALID_SECONDS)
-        return dedup_shard(from_hex(xorb), chunks, row.size, secrets.token_bytes(32), valid)
+        listed = [DedupXorb(from_hex(name), chunks[name], sizes[name]) for name in names]
+        return dedup_shard(listed, secrets.token_bytes(32), valid)
 
     # -- reassembly -------------------------------------------------------------------------
 

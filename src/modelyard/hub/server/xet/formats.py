@@ -225,33 +225,47 @@ def _truncated(digest: bytes) -> int:
     return int.from_bytes(digest[:8], "little")
 
 
-def dedup_shard(
-    xorb: bytes,
-    chunks: Sequence[tuple[bytes, int]],
-    packed_size: int,
-    key: bytes,
-    valid: tuple[int, int],
-) -> bytes:
-    """A shard that lists one stored xorb for global deduplication: no files, the xorb's chunks
+@dataclass(frozen=True)
+class DedupXorb:
+    """A stored xorb as a dedup answer lists it: hash, chunks (hash, length), size on disk."""
+
+    hash: bytes
+    chunks: Sequence[tuple[bytes, int]]
+    packed_size: int
+
+
+def dedup_shard(xorbs: Sequence[DedupXorb], key: bytes, valid: tuple[int, int]) -> bytes:
+    """A shard that lists stored xorbs for global deduplication: no files, each xorb's chunks
     with their hashes keyed by ``key``, the lookup tables, and a footer valid from ``valid[0]``
     to ``valid[1]`` (seconds since the epoch)."""
     header_size, footer_size = 48, 200
-    hidden = [keyed(digest, key) for digest, _ in chunks]
-    unpacked = sum(length for _, length in chunks)
     body = bytearray(_SHARD_TAG + struct.pack("<QQ", 2, footer_size))
     body += _BOOKEND + bytes(16)  # no files
     xorb_info = len(body)
-    body += _ENTRY.pack(xorb, 0, len(chunks), unpacked, packed_size)
-    position = 0
-    for digest, (_, length) in zip(hidden, chunks, strict=True):
-        body += _ENTRY.pack(digest, position, length, 0, 0)
-        position += length
+    xorb_entries: list[tuple[int, int]] = []  # (truncated xorb hash, entry index)
+    chunk_entries: list[tuple[int, int, int]] = []  # (truncated keyed hash, entry index, chunk)
+    entry = 0  # lookups point at 48-byte entries of the xorb section: a header, then its chunks
+    packed = unpacked = 0
+    for xorb in xorbs:
+        size = sum(length for _, length in xorb.chunks)
+        body += _ENTRY.pack(xorb.hash, 0, len(xorb.chunks), size, xorb.packed_size)
+        xorb_entries.append((_truncated(xorb.hash), entry))
+        position = 0
+        for index, (digest, length) in enumerate(xorb.chunks):
+            hidden = keyed(digest, key)
+            body += _ENTRY.pack(hidden, position, length, 0, 0)
+            chunk_entries.append((_truncated(hidden), entry, index))
+            position += length
+        entry += 1 + len(xorb.chunks)
+        packed += xorb.packed_size
+        unpacked += size
     body += _BOOKEND + bytes(16)
     xorb_lookup = len(body)  # the file lookup table is empty and starts here too
-    body += struct.pack("<QI", _truncated(xorb), 0)
+    for truncated, index in sorted(xorb_entries):
+        body += struct.pack("<QI", truncated, index)
     chunk_lookup = len(body)
-    for truncated, index in sorted((_truncated(d), i) for i, d in enumerate(hidden)):
-        body += struct.pack("<QII", truncated, 0, index)
+    for truncated, index, chunk in sorted(chunk_entries):
+        body += struct.pack("<QII", truncated, index, chunk)
     footer_offset = len(body)
     body += struct.pack(
         "<9Q32sQQ6QQQQQ",
@@ -261,13 +275,13 @@ def dedup_shard(
         xorb_lookup,
         0,
         xorb_lookup,
-        1,
+        len(xorb_entries),
         chunk_lookup,
-        len(chunks),
+        len(chunk_entries),
         key,
         *valid,
         *([0] * 6),
-        packed_size,
+        packed,
         0,
         unpacked,
         footer_offset,
