@@ -79,3 +79,20 @@ def test_pickle_is_never_written(package):
     for path in package.iterdir():
         with pytest.raises((pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError)):
             pickle.loads(path.read_bytes())
+
+
+def test_loading_a_scikit_learn_package_does_not_import_torch(package):
+    """skops lists scikit-learn's types by importing its packages, one of which imports torch
+    (hundreds of MB); reading a package never needs it, and torch still imports afterwards."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, modelyard\n"
+        f"modelyard.load({str(package)!r})\n"
+        "print('torch' in sys.modules)\n"
+        "import torch\n"
+        "print(torch.ones(1).item())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["False", "1.0"], done.stderr

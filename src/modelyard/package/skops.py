@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.abc
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from modelyard.package.errors import PackageError
@@ -12,12 +15,39 @@ from modelyard.package.errors import PackageError
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "modelyard.")
 
 
-def save_skops(obj: Any, path: Path) -> list[str]:
-    """Write ``obj`` with skops and, next to it, the list of types it holds."""
+class _NoTorch(importlib.abc.MetaPathFinder):
+    """Refuses ``torch`` while it is on ``sys.meta_path``."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(f"{name} is not needed to read or write skops files")
+
+
+def _skops_io() -> ModuleType:
+    """``skops.io``, imported without torch when torch is not loaded yet.
+
+    skops lists scikit-learn's estimator types on import, and walking scikit-learn's packages
+    imports ``sklearn.externals.array_api_compat.torch``, hence torch: about 180 MB and seconds
+    that reading a skops file never needs (the walk skips packages that fail to import).
+    """
+    if "skops.io" not in sys.modules and "torch" not in sys.modules:
+        blocker = _NoTorch()
+        sys.meta_path.insert(0, blocker)
+        try:
+            import skops.io
+        finally:
+            sys.meta_path.remove(blocker)
     import skops.io
 
-    skops.io.dump(obj, path)
-    types = sorted(skops.io.get_untrusted_types(file=path))
+    return skops.io
+
+
+def save_skops(obj: Any, path: Path) -> list[str]:
+    """Write ``obj`` with skops and, next to it, the list of types it holds."""
+    skops_io = _skops_io()
+
+    skops_io.dump(obj, path)
+    types = sorted(skops_io.get_untrusted_types(file=path))
     types_path = path.with_name(path.name.removesuffix(".skops") + ".types.json")
     types_path.write_text(json.dumps(types, indent=1) + "\n", encoding="utf-8")
     return [path.name, types_path.name]
@@ -25,11 +55,11 @@ def save_skops(obj: Any, path: Path) -> list[str]:
 
 def load_skops(path: Path) -> Any:
     """Read a skops file, trusting only the recorded types from the libraries we train with."""
-    import skops.io
+    skops_io = _skops_io()
 
     types_path = path.with_name(path.name.removesuffix(".skops") + ".types.json")
     recorded = set(json.loads(types_path.read_text(encoding="utf-8")))
-    needed = set(skops.io.get_untrusted_types(file=path))
+    needed = set(skops_io.get_untrusted_types(file=path))
     unexpected = sorted(needed - recorded) + sorted(
         name for name in needed if not name.startswith(TRUSTED_PREFIXES)
     )
@@ -38,4 +68,4 @@ def load_skops(path: Path) -> Any:
             f"{path.name} holds types modelyard did not write: {', '.join(unexpected[:5])}",
             hint="the package was modified; do not load it",
         )
-    return skops.io.load(path, trusted=sorted(needed))
+    return skops_io.load(path, trusted=sorted(needed))
