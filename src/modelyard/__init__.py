@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from modelyard.convert.export import export_onnx
     from modelyard.hub.client import pull, push
     from modelyard.learn.api import compare, train
     from modelyard.package.store import load
@@ -25,9 +26,10 @@ _PUBLIC: dict[str, str] = {
     "scan": "modelyard.scan.api",
     "push": "modelyard.hub.client",
     "pull": "modelyard.hub.client",
+    "export_onnx": "modelyard.convert.export",
 }
 
-__all__ = ["__version__", "compare", "load", "pull", "push", "scan", "train"]
+__all__ = ["__version__", "compare", "export_onnx", "load", "pull", "push", "scan", "train"]
 
 
 def __getattr__(name: str) -> Any:
