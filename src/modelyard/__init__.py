@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from modelyard.convert.caffe import import_caffe
     from modelyard.convert.export import export_onnx
     from modelyard.hub.client import pull, push
     from modelyard.learn.api import compare, train
@@ -27,9 +28,20 @@ _PUBLIC: dict[str, str] = {
     "push": "modelyard.hub.client",
     "pull": "modelyard.hub.client",
     "export_onnx": "modelyard.convert.export",
+    "import_caffe": "modelyard.convert.caffe",
 }
 
-__all__ = ["__version__", "compare", "export_onnx", "load", "pull", "push", "scan", "train"]
+__all__ = [
+    "__version__",
+    "compare",
+    "export_onnx",
+    "import_caffe",
+    "load",
+    "pull",
+    "push",
+    "scan",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from modelyard.cli.console import escape, stdout
-from modelyard.cli.parsing import Commands, add_command
+from modelyard.cli.parsing import Commands, add_command, add_group
 
 EXPORT_FORMATS = ("onnx",)
 
@@ -29,6 +29,31 @@ def export_command(args: argparse.Namespace) -> None:
     stdout().print(f"wrote [bold]{escape(str(result.path))}[/] (inputs: {escape(inputs)})")
 
 
+def import_caffe_command(args: argparse.Namespace) -> None:
+    """Import a Caffe model (deploy prototxt and caffemodel) as an ONNX package.
+
+    Nothing of Caffe is needed, and no code from the files runs. The result is checked against
+    OpenCV 4's Caffe forward when OpenCV is installed; no package is written if a layer is not
+    supported or the check fails.
+    """
+    from modelyard.convert.caffe import import_caffe
+
+    result = import_caffe(args.prototxt, args.caffemodel, args.out, input_shape=args.input_shape)
+    stdout().print(f"converted {result.layers} layers, input {result.input_shape}")
+    stdout().print(f"checked: {escape(result.check)}")
+    stdout().print(f"saved to [bold]{escape(str(result.package))}[/]")
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N,C,H,W") from None
+    if len(shape) != 4 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not four positive sizes N,C,H,W")
+    return shape
+
+
 def register(commands: Commands) -> None:
     """Add ``export`` and ``import`` to the root command."""
     export = add_command(commands, "export", export_command)
@@ -37,4 +62,13 @@ def register(commands: Commands) -> None:
     export.add_argument("-o", "--out", type=Path, required=True, help="the file to write")
     export.add_argument(
         "--data", type=Path, help="raw rows to check the export on (default: drawn at random)"
+    )
+
+    imports = add_group(commands, "import", "Import models made by other frameworks as packages.")
+    caffe = add_command(imports, "caffe", import_caffe_command)
+    caffe.add_argument("prototxt", metavar="DEPLOY.prototxt", type=Path, help="the net")
+    caffe.add_argument("caffemodel", metavar="WEIGHTS.caffemodel", type=Path, help="its weights")
+    caffe.add_argument("-o", "--out", type=Path, required=True, help="the package folder")
+    caffe.add_argument(
+        "--input-shape", type=_shape, metavar="N,C,H,W", help="replaces the net's input shape"
     )
