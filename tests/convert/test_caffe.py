@@ -163,6 +163,29 @@ layer { name: "pow" type: "Power" bottom: "tanh" top: "pow"
         {"prelu": [seeded(3)]},
         "pow",
     ),
+    "deconvolution": (
+        """layer { name: "deconv" type: "Deconvolution" bottom: "data" top: "deconv"
+  convolution_param { num_output: 4 kernel_size: 4 stride: 2 pad: 1 group: 1 } }
+""",
+        {"deconv": [seeded(3, 4, 4, 4), seeded(4)]},
+        "deconv",
+    ),
+    "split_slice_crop_reshape": (
+        """layer { name: "split" type: "Split" bottom: "data" top: "a" top: "b" }
+layer { name: "slice" type: "Slice" bottom: "a" top: "s1" top: "s2"
+  slice_param { axis: 1 slice_point: 1 } }
+layer { name: "swap" type: "Concat" bottom: "s2" bottom: "s1" top: "swapped" }
+layer { name: "small" type: "Pooling" bottom: "b" top: "small"
+  pooling_param { pool: MAX kernel_size: 3 stride: 1 } }
+layer { name: "crop" type: "Crop" bottom: "swapped" bottom: "small" top: "crop"
+  crop_param { axis: 2 offset: 2 offset: 1 } }
+layer { name: "sum" type: "Eltwise" bottom: "crop" bottom: "small" top: "sum" }
+layer { name: "reshape" type: "Reshape" bottom: "sum" top: "reshape"
+  reshape_param { shape { dim: 0 dim: -1 dim: 9 } } }
+""",
+        {},
+        "reshape",
+    ),
 }
 
 

@@ -10,6 +10,7 @@ installed, and always run once by onnxruntime, before the package is written.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -273,7 +274,17 @@ class _Converter:
         self._add_input(layer.top[0], shape)
 
     def convolution(self, layer: Any) -> None:
+        self._convolution(layer, transposed=False)
+
+    def deconvolution(self, layer: Any) -> None:
+        self._convolution(layer, transposed=True)
+
+    def _convolution(self, layer: Any, *, transposed: bool) -> None:
         param = layer.convolution_param
+        if param.axis != 1:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r} ({layer.type}) has axis {param.axis}; only 1 is converted"
+            )
         source = self._bottom(layer)
         n, _, height, width = self.shapes[source]
         kernel = _pair(param.kernel_size, param.kernel_h, param.kernel_w, layer, "kernel_size")
@@ -284,15 +295,16 @@ class _Converter:
         inputs = [source, self._const(layer, "weight", blobs[0])]
         if param.bias_term:
             inputs.append(self._const(layer, "bias", blobs[1].ravel()))
-        size = [
-            (extent + 2 * p - (d * (k - 1) + 1)) // s + 1
-            for extent, k, s, p, d in zip(
-                (height, width), kernel, stride, pad, dilation, strict=True
-            )
-        ]
+        geometry = zip((height, width), kernel, stride, pad, dilation, strict=True)
+        if transposed:
+            size = [s * (extent - 1) + d * (k - 1) + 1 - 2 * p for extent, k, s, p, d in geometry]
+        else:
+            size = [
+                (extent + 2 * p - (d * (k - 1) + 1)) // s + 1 for extent, k, s, p, d in geometry
+            ]
         top = self._top(layer, (n, param.num_output, *size))
         self._node(
-            "Conv",
+            "ConvTranspose" if transposed else "Conv",
             inputs,
             [top],
             kernel_shape=list(kernel),
@@ -507,6 +519,82 @@ class _Converter:
         self._node("Add", [scaled, self._const(layer, "shift", np.float32(param.shift))], [shifted])
         self._node("Pow", [shifted, self._const(layer, "power", np.float32(param.power))], [top])
 
+    def split(self, layer: Any) -> None:
+        source = self._bottom(layer)
+        for index in range(len(layer.top)):
+            self._node("Identity", [source], [self._top(layer, self.shapes[source], index)])
+
+    def slice(self, layer: Any) -> None:
+        param = layer.slice_param
+        source = self._bottom(layer)
+        shape = self.shapes[source]
+        axis = (
+            param.axis
+            if param.HasField("axis") or not param.HasField("slice_dim")
+            else param.slice_dim
+        ) % len(shape)
+        count = len(layer.top)
+        if param.slice_point:
+            bounds = [0, *param.slice_point, shape[axis]]
+        elif shape[axis] % count == 0:
+            bounds = [shape[axis] // count * index for index in range(count + 1)]
+        else:
+            raise ConvertError(
+                f"layer {layer.name!r} (Slice) cannot cut {shape[axis]} into {count} equal parts"
+            )
+        sizes = [end - start for start, end in itertools.pairwise(bounds)]
+        if len(sizes) != count or min(sizes) < 1:
+            raise ConvertError(f"layer {layer.name!r} (Slice) has slice points that do not fit")
+        tops = [
+            self._top(layer, (*shape[:axis], size, *shape[axis + 1 :]), index)
+            for index, size in enumerate(sizes)
+        ]
+        self._node("Split", [source, self._const(layer, "split", _int64(sizes))], tops, axis=axis)
+
+    def reshape(self, layer: Any) -> None:
+        import numpy as np
+
+        param = layer.reshape_param
+        if param.axis != 0 or param.num_axes != -1:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r} (Reshape) reshapes part of the axes; only whole shapes "
+                "are converted"
+            )
+        source = self._bottom(layer)
+        shape = self.shapes[source]
+        dims = [shape[index] if dim == 0 else dim for index, dim in enumerate(param.shape.dim)]
+        try:
+            reshaped = np.empty(shape, dtype=np.int8).reshape(dims).shape
+        except ValueError:
+            raise ConvertError(
+                f"layer {layer.name!r} (Reshape) cannot make {shape} into {list(param.shape.dim)}"
+            ) from None
+        target = self._const(layer, "shape", _int64([0, *reshaped[1:]]))
+        self._node("Reshape", [source, target], [self._top(layer, tuple(reshaped))])
+
+    def crop(self, layer: Any) -> None:
+        param = layer.crop_param
+        source, reference = self._bottom(layer), self._bottom(layer, 1)
+        shape, like = self.shapes[source], self.shapes[reference]
+        axis = param.axis % len(shape)
+        axes = list(range(axis, len(shape)))
+        offsets = list(param.offset) or [0]
+        if len(offsets) == 1:
+            offsets = offsets * len(axes)
+        if len(offsets) != len(axes):
+            raise ConvertError(f"layer {layer.name!r} (Crop) needs one offset or one per axis")
+        ends = [offset + like[index] for offset, index in zip(offsets, axes, strict=True)]
+        if any(end > shape[index] for end, index in zip(ends, axes, strict=True)):
+            raise ConvertError(f"layer {layer.name!r} (Crop) crops past the end of {shape}")
+        cropped = (*shape[:axis], *like[axis:])
+        inputs = [
+            source,
+            self._const(layer, "starts", _int64(offsets)),
+            self._const(layer, "ends", _int64(ends)),
+            self._const(layer, "axes", _int64(axes)),
+        ]
+        self._node("Slice", inputs, [self._top(layer, cropped)])
+
 
 def _in_test_phase(layer: Any) -> bool:
     """Whether Caffe builds ``layer`` for inference (its include/exclude rules by phase)."""
@@ -555,6 +643,7 @@ _ACROSS_CHANNELS = 0  # LRNParameter.NormRegion
 _HANDLERS: dict[str, Callable[[_Converter, Any], None]] = {
     "Input": _Converter.input,
     "Convolution": _Converter.convolution,
+    "Deconvolution": _Converter.deconvolution,
     "InnerProduct": _Converter.inner_product,
     "Pooling": _Converter.pooling,
     "ReLU": _Converter.relu,
@@ -570,6 +659,10 @@ _HANDLERS: dict[str, Callable[[_Converter, Any], None]] = {
     "Flatten": _Converter.flatten,
     "LRN": _Converter.lrn,
     "Power": _Converter.power,
+    "Split": _Converter.split,
+    "Slice": _Converter.slice,
+    "Reshape": _Converter.reshape,
+    "Crop": _Converter.crop,
 }
 
 

@@ -106,6 +106,17 @@ _MESSAGES: dict[str, list[_Field]] = {
         ("shift", 3, "float", _O),
     ],
     "PReLUParameter": [("channel_shared", 2, "bool", _O)],
+    "ReshapeParameter": [
+        ("shape", 1, ".BlobShape", _O),
+        ("axis", 2, "int32", _O),
+        ("num_axes", 3, "int32", _O),
+    ],
+    "SliceParameter": [
+        ("slice_dim", 1, "uint32", _O),
+        ("slice_point", 2, "uint32", _R),
+        ("axis", 3, "int32", _O),
+    ],
+    "CropParameter": [("axis", 1, "int32", _O), ("offset", 2, "uint32", _R)],
     "LayerParameter": [
         ("name", 1, "string", _O),
         ("type", 2, "string", _O),
@@ -125,11 +136,14 @@ _MESSAGES: dict[str, list[_Field]] = {
         ("power_param", 122, ".PowerParameter", _O),
         ("relu_param", 123, ".ReLUParameter", _O),
         ("softmax_param", 125, ".SoftmaxParameter", _O),
+        ("slice_param", 126, ".SliceParameter", _O),
         ("prelu_param", 131, ".PReLUParameter", _O),
+        ("reshape_param", 133, ".ReshapeParameter", _O),
         ("flatten_param", 135, ".FlattenParameter", _O),
         ("batch_norm_param", 139, ".BatchNormParameter", _O),
         ("scale_param", 142, ".ScaleParameter", _O),
         ("input_param", 143, ".InputParameter", _O),
+        ("crop_param", 144, ".CropParameter", _O),
     ],
     # Old nets' layers: only their names and weights are read.
     "V1LayerParameter": [("name", 4, "string", _O), ("blobs", 6, ".BlobProto", _R)],
@@ -167,6 +181,10 @@ _DEFAULTS: dict[tuple[str, str], str] = {
     ("LRNParameter", "k"): "1",
     ("PowerParameter", "power"): "1",
     ("PowerParameter", "scale"): "1",
+    ("ReshapeParameter", "num_axes"): "-1",
+    ("SliceParameter", "slice_dim"): "1",
+    ("SliceParameter", "axis"): "1",
+    ("CropParameter", "axis"): "2",
 }
 
 
