@@ -21,8 +21,13 @@ def export_command(args: argparse.Namespace) -> None:
     from modelyard.convert.export import TOLERANCE, export_onnx
 
     result = export_onnx(args.package, args.out, data=args.data)
+    agreement = (
+        "labels identical, largest probability difference"
+        if result.task == "classification"
+        else "largest relative difference"
+    )
     stdout().print(
-        f"checked on {result.rows} {result.sample} rows: labels identical, largest difference "
+        f"checked on {result.rows} {result.sample} rows: {agreement} "
         f"{result.max_difference:.2g} (tolerance {TOLERANCE:g})"
     )
     inputs = ", ".join(result.inputs)

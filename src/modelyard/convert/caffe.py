@@ -491,6 +491,10 @@ class _Converter:
         source = self._bottom(layer)
         shape = self.shapes[source]
         start, end = param.axis % len(shape), param.end_axis % len(shape)
+        if start == 0:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r} (Flatten) flattens the batch axis, which is not converted"
+            )
         flat = (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
         target = self._const(layer, "shape", _int64([0, *flat[1:]]))
         self._node("Reshape", [source, target], [self._top(layer, flat)])
@@ -569,6 +573,10 @@ class _Converter:
             raise ConvertError(
                 f"layer {layer.name!r} (Reshape) cannot make {shape} into {list(param.shape.dim)}"
             ) from None
+        if reshaped[0] != shape[0]:
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r} (Reshape) changes the batch axis, which is not converted"
+            )
         target = self._const(layer, "shape", _int64([0, *reshaped[1:]]))
         self._node("Reshape", [source, target], [self._top(layer, tuple(reshaped))])
 

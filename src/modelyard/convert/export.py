@@ -18,6 +18,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
+from modelyard.learn.registry import Task
 
 if TYPE_CHECKING:
     from modelyard.learn.model import Model
@@ -35,10 +36,12 @@ class ExportResult:
 
     ``rows`` were compared (``sample``: ``"data"`` when they came from the caller, else
     ``"synthetic"``, drawn from the preprocessing's learned categories and means);
-    ``max_difference`` is the largest absolute difference of probabilities (or values).
+    ``max_difference`` is the largest absolute difference of probabilities (classification)
+    or relative difference of values (regression).
     """
 
     path: Path
+    task: Task
     inputs: list[str]
     rows: int
     sample: str
@@ -76,7 +79,13 @@ def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> Ex
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(onnx_model.SerializeToString())
     return ExportResult(
-        out, list(converted.input_names_), len(rows), sample, labels_identical, difference
+        out,
+        model.task_,
+        list(converted.input_names_),
+        len(rows),
+        sample,
+        labels_identical,
+        difference,
     )
 
 
