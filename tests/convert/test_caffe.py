@@ -101,6 +101,13 @@ LAYERS = {
         {},
         "pool",
     ),
+    "average_pooling_with_pad_and_stride_one": (
+        """layer { name: "pool" type: "Pooling" bottom: "data" top: "pool"
+  pooling_param { pool: AVE kernel_size: 3 stride: 1 pad: 1 } }
+""",
+        {},
+        "pool",
+    ),
     "average_pooling_with_ceil_rounding": (
         """layer { name: "pool" type: "Pooling" bottom: "data" top: "pool"
   pooling_param { pool: AVE kernel_size: 2 stride: 2 } }

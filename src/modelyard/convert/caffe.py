@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.convert.errors import ConvertError, ParityError, UnsupportedLayerError
+from modelyard.convert.graph import OnnxGraph, int64, pooled_size
 from modelyard.learn.registry import Task
 
 OPSET = 13
@@ -137,8 +138,7 @@ class _Converter:
         self.net = net
         self.weights = weights
         self.input_shape = tuple(input_shape) if input_shape else None
-        self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
+        self.graph = OnnxGraph()
         self.blobs: dict[str, str] = {}  # Caffe blob name -> its current ONNX tensor
         self.shapes: dict[str, Shape] = {}  # ONNX tensor -> shape
         self.used: set[str] = set()
@@ -164,7 +164,7 @@ class _Converter:
         outputs = [name for name in self.blobs.values() if name not in self.consumed]
         input_name, input_shape = self.inputs[0]
         graph = helper.make_graph(
-            self.nodes,
+            self.graph.nodes,
             self.net.name or "caffe",
             [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["N", *input_shape[1:]])],
             [
@@ -173,7 +173,7 @@ class _Converter:
                 )
                 for name in outputs
             ],
-            self.initializers,
+            self.graph.initializers,
         )
         model = helper.make_model(
             graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="modelyard"
@@ -233,17 +233,10 @@ class _Converter:
         return name
 
     def _const(self, layer: Any, suffix: str, array: Any) -> str:
-        import numpy as np
-        from onnx import numpy_helper
-
-        name = f"{layer.name}/{suffix}"
-        self.initializers.append(numpy_helper.from_array(np.asarray(array), name))
-        return name
+        return self.graph.const(f"{layer.name}/{suffix}", array)
 
     def _node(self, op: str, inputs: list[str], outputs: list[str], **attributes: Any) -> None:
-        from onnx import helper
-
-        self.nodes.append(helper.make_node(op, inputs, outputs, **attributes))
+        self.graph.node(op, inputs, outputs, **attributes)
 
     def _blobs(self, layer: Any, count: int) -> list[Any]:
         found = self.weights.get(layer.name) or [_blob_array(blob) for blob in layer.blobs]
@@ -354,33 +347,20 @@ class _Converter:
         pad = _pair([param.pad], param.pad_h, param.pad_w, layer, "pad", 0)
         ceil = param.round_mode == _CEIL
         size = [
-            _pooled(extent, k, s, p, ceil)
+            _caffe_pooled(extent, k, s, p, ceil)
             for extent, k, s, p in zip((height, width), kernel, stride, pad, strict=True)
         ]
-        # The windows past the end that Caffe's rounding adds, as pads at the end.
-        extra = [
-            max(0, (out - 1) * s + k - extent - p)
-            for out, extent, k, s, p in zip(size, (height, width), kernel, stride, pad, strict=True)
-        ]
-        top = self._top(layer, (n, channels, *size))
-        attributes = {"kernel_shape": list(kernel), "strides": list(stride)}
-        if param.pool == _MAX:
-            self._node("MaxPool", [source], [top], pads=[*pad, *extra], **attributes)
-            return
-        # Caffe averages over the window clipped to the padded input: the declared pads count,
-        # the rounding's do not. So pad with zeros first, then pool without counting pads.
-        if any(pad):
-            padded = f"{layer.name}/padded"
-            pads = self._const(layer, "pads", _int64([0, 0, *pad, 0, 0, *pad]))
-            self._node("Pad", [source, pads], [padded])
-            source = padded
-        self._node(
-            "AveragePool",
-            [source],
-            [top],
-            pads=[0, 0, *extra],
-            count_include_pad=0,
-            **attributes,
+        # Caffe averages over the window clipped to the padded input: declared pads count.
+        self.graph.pool(
+            source,
+            self._top(layer, (n, channels, *size)),
+            maximum=param.pool == _MAX,
+            extent=(height, width),
+            kernel=kernel,
+            stride=stride,
+            pad=pad,
+            size=size,
+            count_pad=True,
         )
 
     def relu(self, layer: Any) -> None:
@@ -496,7 +476,7 @@ class _Converter:
                 f"layer {layer.name!r} (Flatten) flattens the batch axis, which is not converted"
             )
         flat = (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
-        target = self._const(layer, "shape", _int64([0, *flat[1:]]))
+        target = self._const(layer, "shape", int64([0, *flat[1:]]))
         self._node("Reshape", [source, target], [self._top(layer, flat)])
 
     def lrn(self, layer: Any) -> None:
@@ -553,7 +533,7 @@ class _Converter:
             self._top(layer, (*shape[:axis], size, *shape[axis + 1 :]), index)
             for index, size in enumerate(sizes)
         ]
-        self._node("Split", [source, self._const(layer, "split", _int64(sizes))], tops, axis=axis)
+        self._node("Split", [source, self._const(layer, "split", int64(sizes))], tops, axis=axis)
 
     def reshape(self, layer: Any) -> None:
         import numpy as np
@@ -577,7 +557,7 @@ class _Converter:
             raise UnsupportedLayerError(
                 f"layer {layer.name!r} (Reshape) changes the batch axis, which is not converted"
             )
-        target = self._const(layer, "shape", _int64([0, *reshaped[1:]]))
+        target = self._const(layer, "shape", int64([0, *reshaped[1:]]))
         self._node("Reshape", [source, target], [self._top(layer, tuple(reshaped))])
 
     def crop(self, layer: Any) -> None:
@@ -597,9 +577,9 @@ class _Converter:
         cropped = (*shape[:axis], *like[axis:])
         inputs = [
             source,
-            self._const(layer, "starts", _int64(offsets)),
-            self._const(layer, "ends", _int64(ends)),
-            self._const(layer, "axes", _int64(axes)),
+            self._const(layer, "starts", int64(offsets)),
+            self._const(layer, "ends", int64(ends)),
+            self._const(layer, "axes", int64(axes)),
         ]
         self._node("Slice", inputs, [self._top(layer, cropped)])
 
@@ -628,19 +608,12 @@ def _pair(
     raise ConvertError(f"layer {layer.name!r} ({layer.type}) has no usable {name}")
 
 
-def _pooled(extent: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
-    """Caffe's pooled size: rounded up (or down), and no window may start inside the end pad."""
-    span = extent + 2 * pad - kernel
-    size = (-(-span // stride) if ceil else span // stride) + 1
+def _caffe_pooled(extent: int, kernel: int, stride: int, pad: int, ceil: bool) -> int:
+    """Caffe's pooled size: as ``pooled_size``, but no window may start inside the end pad."""
+    size = pooled_size(extent, kernel, stride, pad, ceil=ceil)
     if pad and (size - 1) * stride >= extent + pad:
         size -= 1
     return size
-
-
-def _int64(values: list[int]) -> Any:
-    import numpy as np
-
-    return np.asarray(values, dtype=np.int64)
 
 
 _MAX, _AVE = 0, 1  # PoolingParameter.PoolMethod
