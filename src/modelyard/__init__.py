@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelyard.convert.caffe import import_caffe
     from modelyard.convert.export import export_onnx
+    from modelyard.convert.mxnet import import_mxnet
     from modelyard.hub.client import pull, push
     from modelyard.learn.api import compare, train
     from modelyard.package.store import load
@@ -29,6 +30,7 @@ _PUBLIC: dict[str, str] = {
     "pull": "modelyard.hub.client",
     "export_onnx": "modelyard.convert.export",
     "import_caffe": "modelyard.convert.caffe",
+    "import_mxnet": "modelyard.convert.mxnet",
 }
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "compare",
     "export_onnx",
     "import_caffe",
+    "import_mxnet",
     "load",
     "pull",
     "push",

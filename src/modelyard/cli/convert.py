@@ -49,6 +49,20 @@ def import_caffe_command(args: argparse.Namespace) -> None:
     stdout().print(f"saved to [bold]{escape(str(result.package))}[/]")
 
 
+def import_mxnet_command(args: argparse.Namespace) -> None:
+    """Import an MXNet model (symbol JSON and params) as an ONNX package.
+
+    Takes a model-zoo checkpoint (Module.save_checkpoint) or a Gluon HybridBlock.export;
+    nothing of MXNet is needed. No package is written if an operator is not supported.
+    """
+    from modelyard.convert.mxnet import import_mxnet
+
+    result = import_mxnet(args.symbol, args.params, args.out, input_shape=args.input_shape)
+    stdout().print(f"converted {result.operators} operators, input {result.input_shape}")
+    stdout().print(f"checked: {escape(result.check)}")
+    stdout().print(f"saved to [bold]{escape(str(result.package))}[/]")
+
+
 def _shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in text.split(","))
@@ -77,3 +91,11 @@ def register(commands: Commands) -> None:
     caffe.add_argument(
         "--input-shape", type=_shape, metavar="N,C,H,W", help="replaces the net's input shape"
     )
+
+    mxnet = add_command(imports, "mxnet", import_mxnet_command)
+    mxnet.add_argument("symbol", metavar="PREFIX-symbol.json", type=Path, help="the graph")
+    mxnet.add_argument("params", metavar="PREFIX-NNNN.params", type=Path, help="its weights")
+    mxnet.add_argument(
+        "--input-shape", type=_shape, metavar="N,C,H,W", required=True, help="the input's shape"
+    )
+    mxnet.add_argument("-o", "--out", type=Path, required=True, help="the package folder")
