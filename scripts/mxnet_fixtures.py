@@ -91,6 +91,39 @@ def gluon_export(out: Path) -> None:
     np.savez(out / "gluon-io.npz", input=sample, output=output.asnumpy())
 
 
+def operators(out: Path) -> None:
+    """The remaining converted operators in one symbol graph, as ``ops-*`` files."""
+    data = mx.sym.Variable("data")
+    up = mx.sym.UpSampling(data, scale=2, sample_type="nearest", num_args=1, name="up")
+    deconv = mx.sym.Deconvolution(
+        data, num_filter=3, kernel=(3, 3), stride=(2, 2), pad=(1, 1), adj=(1, 1), name="deconv"
+    )
+    net = mx.sym.broadcast_mul(up, deconv, name="mul")
+    net = mx.sym.Crop(net, data, offset=(1, 2), num_args=2, name="crop")
+    net = mx.sym.LeakyReLU(net, act_type="prelu", name="prelu")
+    net = mx.sym.LeakyReLU(net, act_type="elu", slope=0.3, name="elu")
+    net = mx.sym.L2Normalization(net, mode="channel", name="l2")
+    net = mx.sym.slice_axis(net, axis=2, begin=1, end=-1, name="slice")
+    net = mx.sym.clip(net, a_min=-0.2, a_max=0.3, name="clip")
+    net = mx.sym.transpose(net, axes=(0, 2, 3, 1), name="transpose")
+    net = mx.sym.Reshape(net, shape=(0, -3, -4, 1, -1), name="reshape")
+    net = mx.sym.broadcast_sub(mx.sym.ones_like(net) * 0 + 1.5, net, name="rminus")
+    net = (1.5 - net) / 4.0 + 0.25
+    net = mx.sym.mean(net, axis=1, keepdims=False, name="mean")
+    net = mx.sym.softmax(net, axis=-1, name="softmax")
+    module = mx.mod.Module(net, data_names=["data"], label_names=None)
+    module.bind(data_shapes=[("data", SHAPE)], for_training=False)
+    mx.random.seed(3)
+    module.init_params(mx.init.Uniform(0.5))
+    args, auxs = module.get_params()
+    args["prelu_gamma"][:] = np.random.default_rng(3).uniform(0.1, 0.5, size=3)
+    module.set_params(args, auxs)
+    module.save_checkpoint(str(out / "ops"), 0)
+    sample = np.random.default_rng(4).normal(size=SHAPE).astype(np.float32)
+    module.forward(mx.io.DataBatch([mx.nd.array(sample)]), is_train=False)
+    np.savez(out / "ops-io.npz", input=sample, output=module.get_outputs()[0].asnumpy())
+
+
 def every_dtype(out: Path) -> None:
     """``mx.nd.save`` of one array per dtype, and the same values as numpy arrays."""
     rng = np.random.default_rng(2)
@@ -111,6 +144,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     zoo_checkpoint(out)
     gluon_export(out)
+    operators(out)
     every_dtype(out)
 
 

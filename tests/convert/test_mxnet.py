@@ -24,9 +24,10 @@ FIXTURES = Path(__file__).parent / "fixtures" / "mxnet"
 TOLERANCE = 1e-5
 
 
-@pytest.mark.parametrize("prefix", ["zoo", "gluon"])
+@pytest.mark.parametrize("prefix", ["zoo", "gluon", "ops"])
 def test_matches_mxnets_own_outputs(tmp_path, prefix):
-    """``zoo``: a Module.save_checkpoint; ``gluon``: a HybridBlock.export."""
+    """``zoo``: a Module.save_checkpoint; ``gluon``: a HybridBlock.export; ``ops``: the other
+    operators (UpSampling, Deconvolution, Crop, PReLU, ELU, L2Normalization, slice_axis, ...)."""
     io = np.load(FIXTURES / f"{prefix}-io.npz")
     result = import_mxnet(
         FIXTURES / f"{prefix}-symbol.json",

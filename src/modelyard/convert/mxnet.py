@@ -256,10 +256,11 @@ def _convolution(op: _Op) -> None:
         raise op.unsupported(f"layout {op.get('layout', '')}")
     kernel = op.pair("kernel", 1)
     pad, stride, dilate = op.pair("pad", 0), op.pair("stride", 1), op.pair("dilate", 1)
+    transposed = op.op == "Deconvolution"
     inputs = [op.tensor(0), op.tensor(1)]
-    if not op.get("no_bias", False):
+    if not op.get("no_bias", transposed):  # MXNet's Deconvolution has no bias by default
         inputs.append(op.tensor(2))
-    onnx_op = "ConvTranspose" if op.op == "Deconvolution" else "Conv"
+    onnx_op = "ConvTranspose" if transposed else "Conv"
     attributes: dict[str, Any] = {}
     if onnx_op == "ConvTranspose":
         adjust = op.pair("adj", 0)
@@ -493,6 +494,84 @@ def _mean(op: _Op) -> None:
         op.emit("ReduceMean", [op.tensor(0)], keepdims=keep)
 
 
+def _slice_axis(op: _Op) -> None:
+    axis = int(op.get("axis", 0))
+    begin, end = int(op.get("begin", 0)), op.get("end", None)
+    bounds = [
+        op.const("starts", int64([begin])),
+        op.const("ends", int64([end if end is not None else 2**62])),
+        op.const("axes", int64([axis])),
+    ]
+    op.emit("Slice", [op.tensor(0), *bounds])
+
+
+_L2_MODES = ("channel", "spatial", "instance")
+
+
+def _l2_normalization(op: _Op) -> None:
+    import numpy as np
+
+    mode = op.get("mode", "instance")
+    if mode not in _L2_MODES:
+        raise op.unsupported(f"mode {mode!r}")
+    source = op.tensor(0)
+    rank = len(op.converter.shape(source))
+    axes = {"channel": [1], "spatial": list(range(2, rank)), "instance": list(range(1, rank))}
+    squares = f"{op.name}/squares"
+    graph = op.converter.graph
+    graph.node("ReduceSumSquare", [source], [squares], axes=axes[mode], keepdims=1)
+    eps = op.const("eps", np.float32(op.get("eps", 1e-10)))
+    graph.node("Add", [squares, eps], [f"{op.name}/shifted"])
+    graph.node("Sqrt", [f"{op.name}/shifted"], [f"{op.name}/norm"])
+    op.emit("Div", [source, f"{op.name}/norm"])
+
+
+def _upsampling(op: _Op) -> None:
+    import numpy as np
+
+    if op.get("sample_type", "nearest") != "nearest" or int(op.get("num_args", 1)) != 1:
+        raise op.unsupported("bilinear or multi-input upsampling")
+    scale = float(op.get("scale", 1))
+    scales = op.const("scales", np.asarray([1, 1, scale, scale], dtype=np.float32))
+    op.emit(
+        "Resize",
+        [op.tensor(0), "", scales],
+        mode="nearest",
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="floor",
+    )
+
+
+def _crop(op: _Op) -> None:
+    source = op.tensor(0)
+    height, width = op.converter.shape(source)[2:]
+    if int(op.get("num_args", 1)) == 2:
+        target = op.converter.shape(op.tensor(1))[2:]
+    else:
+        target = op.pair("h_w", 0)
+    offset = op.pair("offset", 0)
+    if op.get("center_crop", False):
+        offset = ((height - target[0]) // 2, (width - target[1]) // 2)
+    bounds = [
+        op.const("starts", int64(list(offset))),
+        op.const("ends", int64([offset[0] + target[0], offset[1] + target[1]])),
+        op.const("axes", int64([2, 3])),
+    ]
+    op.emit("Slice", [source, *bounds])
+
+
+def _filled_like(value: float) -> Callable[[_Op], None]:
+    def convert(op: _Op) -> None:
+        from onnx import TensorProto, helper
+
+        shape = f"{op.name}/shape"
+        op.converter.graph.node("Shape", [op.tensor(0)], [shape])
+        fill = helper.make_tensor("value", TensorProto.FLOAT, [1], [value])
+        op.emit("ConstantOfShape", [shape], value=fill)
+
+    return convert
+
+
 _HANDLERS: dict[str, Callable[[_Op], None]] = {
     "Convolution": _convolution,
     "Deconvolution": _convolution,
@@ -514,6 +593,12 @@ _HANDLERS: dict[str, Callable[[_Op], None]] = {
     "transpose": _transpose,
     "clip": _clip,
     "mean": _mean,
+    "slice_axis": _slice_axis,
+    "L2Normalization": _l2_normalization,
+    "UpSampling": _upsampling,
+    "Crop": _crop,
+    "ones_like": _filled_like(1.0),
+    "zeros_like": _filled_like(0.0),
     **{name: _binary("Add") for name in ("elemwise_add", "broadcast_add", "_plus", "_Plus")},
     **{name: _binary("Sub") for name in ("elemwise_sub", "broadcast_sub", "_minus", "_Minus")},
     **{name: _binary("Mul") for name in ("elemwise_mul", "broadcast_mul", "_mul", "_Mul")},
