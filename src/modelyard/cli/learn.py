@@ -148,7 +148,8 @@ def predict_command(args: argparse.Namespace) -> None:
     from modelyard.learn.api import predict
 
     out = args.out
-    if args.data.suffix.lower() == ".npy" or (out is not None and out.suffix in (".npy", ".npz")):
+    array_out = out is not None and out.suffix.lower() in (".npy", ".npz")
+    if args.data.suffix.lower() == ".npy" or array_out:
         _predict_arrays(args.package, args.data, out)
         return
     predictions = predict(

@@ -487,7 +487,9 @@ def predict_arrays(package: str | Path, data: str | Path, out: str | Path) -> di
     output by name (``.npz``).
 
     Raises:
-        LearnError: the package is not an ``onnx`` package, or the files are not arrays.
+        LearnError: the package is not an ``onnx`` package, a file is not ``.npy``/``.npz``,
+            or the arrays do not fit the model's inputs.
+        UnreadableDataError: ``data`` cannot be read as arrays.
         PackageError: as for ``predict``.
     """
     import numpy as np

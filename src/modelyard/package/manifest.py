@@ -19,7 +19,7 @@ FORMAT_VERSION = 1
 class Manifest:
     """The package's description; ``files`` maps each file name to its sha256 and size.
 
-    ``origin`` is set for models made elsewhere: ``format`` (``caffe``, ...), ``files`` (the
+    ``origin`` is set for models made elsewhere: ``format`` (``Caffe``, ``MXNet``), ``files`` (the
     source files' names and sha256) and ``check`` (how the conversion was verified).
     """
 

@@ -1,4 +1,4 @@
-"""ONNX models made elsewhere (imported Caffe models, exported packages), run by onnxruntime.
+"""ONNX models made elsewhere (imported Caffe and MXNet models), run by onnxruntime.
 
 They are never trained here: the one model, ``onnx``, is not ``trainable``.
 """
