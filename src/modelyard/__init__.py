@@ -11,6 +11,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from modelyard.convert.caffe import import_caffe
+    from modelyard.convert.export import export_onnx
+    from modelyard.convert.mxnet import import_mxnet
     from modelyard.hub.client import pull, push
     from modelyard.learn.api import compare, train
     from modelyard.package.store import load
@@ -27,9 +30,24 @@ _PUBLIC: dict[str, str] = {
     "push": "modelyard.hub.client",
     "pull": "modelyard.hub.client",
     "serve": "modelyard.serve",
+    "export_onnx": "modelyard.convert.export",
+    "import_caffe": "modelyard.convert.caffe",
+    "import_mxnet": "modelyard.convert.mxnet",
 }
 
-__all__ = ["__version__", "compare", "load", "pull", "push", "scan", "serve", "train"]
+__all__ = [
+    "__version__",
+    "compare",
+    "export_onnx",
+    "import_caffe",
+    "import_mxnet",
+    "load",
+    "pull",
+    "push",
+    "scan",
+    "serve",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:

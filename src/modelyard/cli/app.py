@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from modelyard import __version__
+from modelyard.cli import convert as convert_cli
 from modelyard.cli import hub as hub_cli
 from modelyard.cli import learn as learn_cli
 from modelyard.cli import scan as scan_cli
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan_cli.register(commands)
     hub_cli.register(commands)
     serve_cli.register(commands)
+    convert_cli.register(commands)
     return parser
 
 

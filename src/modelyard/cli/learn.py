@@ -148,6 +148,10 @@ def predict_command(args: argparse.Namespace) -> None:
     from modelyard.learn.api import predict
 
     out = args.out
+    array_out = out is not None and out.suffix.lower() in (".npy", ".npz")
+    if args.data.suffix.lower() == ".npy" or array_out:
+        _predict_arrays(args.package, args.data, out)
+        return
     predictions = predict(
         args.package,
         args.data,
@@ -167,6 +171,17 @@ def predict_command(args: argparse.Namespace) -> None:
         sys.stdout.write(predictions.to_csv(index=False))
     else:
         stderr().print(f"wrote {len(predictions)} predictions to {escape(str(out))}")
+
+
+def _predict_arrays(package: Path, data: Path, out: Path | None) -> None:
+    """``predict`` of an ONNX package on arrays: outputs written as ``.npy`` or ``.npz``."""
+    from modelyard.learn.api import predict_arrays
+
+    if out is None:
+        raise UsageError("array predictions need --out Y.npy (first output) or Y.npz (all)")
+    outputs = predict_arrays(package, data, out)
+    shapes = ", ".join(f"{name} {tuple(value.shape)}" for name, value in outputs.items())
+    stderr().print(f"wrote {escape(str(out))}: {escape(shapes)}")
 
 
 def evaluate_command(args: argparse.Namespace) -> None:
@@ -253,7 +268,12 @@ def register(commands: Commands) -> None:
     predict = add_command(commands, "predict", predict_command)
     predict.add_argument("package", metavar="PACKAGE", type=Path, help="a model package folder")
     _data(predict)
-    predict.add_argument("-o", "--out", type=Path, help="write predictions here (.csv or .parquet)")
+    predict.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        help="write predictions here (.csv or .parquet; .npy or .npz: an onnx package's outputs)",
+    )
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class"
     )

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from modelyard.learn.spark.training import SparkLeaderboard, SparkTrainResult
 
 MIN_ROWS = 10
+ARRAY_SUFFIXES = (".npy", ".npz")
+"""What ``predict_arrays`` reads and writes."""
 _CLUSTERING_HINT = "clustering runs on the Spark engine: pass engine='spark'"
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done, total, what)`` while a job runs."""
@@ -475,6 +477,53 @@ def predict(
     else:
         frame.to_csv(out, index=False)
     return frame
+
+
+def predict_arrays(package: str | Path, data: str | Path, out: str | Path) -> dict[str, Any]:
+    """Run an ``onnx`` package on arrays and write its outputs; returns them by name.
+
+    ``data`` is ``.npy`` (the model's one input) or ``.npz`` (one array per input name, or
+    ``X`` for a model with one input). ``out`` gets the first output (``.npy``) or every
+    output by name (``.npz``).
+
+    Raises:
+        LearnError: the package is not an ``onnx`` package, a file is not ``.npy``/``.npz``,
+            or the arrays do not fit the model's inputs.
+        UnreadableDataError: ``data`` cannot be read as arrays.
+        PackageError: as for ``predict``.
+    """
+    import numpy as np
+
+    from modelyard.learn.backends import onnx
+    from modelyard.package import load
+
+    data, out = Path(data), Path(out)
+    for path in (data, out):
+        if path.suffix.lower() not in ARRAY_SUFFIXES:
+            raise LearnError(f"{path.name} is not an array file", hint="use .npy or .npz")
+    model = load(package)
+    if model.spec_.backend != onnx.NAME:
+        raise LearnError(
+            f"{package} holds a {model.spec_.backend} model; array outputs need an onnx package"
+        )
+    estimator: onnx.OnnxModel = model.estimator_
+    try:
+        loaded = np.load(data, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise UnreadableDataError(f"{data.name} is not a readable array file: {error}") from None
+    if isinstance(loaded, np.ndarray):
+        inputs: Any = loaded
+    else:
+        with loaded:
+            arrays = dict(loaded)
+        single = len(estimator.input_names_) == 1 and "X" in arrays
+        inputs = arrays["X"] if single else arrays
+    outputs = estimator.outputs(inputs)
+    if out.suffix.lower() == ".npy":
+        np.save(out, outputs[estimator.output_names_[0]], allow_pickle=False)
+    else:
+        np.savez(out, **outputs)
+    return outputs
 
 
 def _predict(package: str | Path, data: str | Path, *, proba: bool) -> pandas.DataFrame:

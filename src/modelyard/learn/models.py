@@ -14,9 +14,9 @@ DEFAULT_ARRAY_MODEL = "keras.cnn"
 
 def local_backends() -> tuple[Backend[ModelSpec], ...]:
     """Every single-machine backend, installed or not."""
-    from modelyard.learn.backends import keras, lightgbm, sklearn, xgboost
+    from modelyard.learn.backends import keras, lightgbm, onnx, sklearn, xgboost
 
-    return (sklearn, xgboost, lightgbm, keras)
+    return (sklearn, xgboost, lightgbm, keras, onnx)
 
 
 def all_backends() -> tuple[Backend[Any], ...]:
@@ -49,7 +49,9 @@ def get_spec(name: str) -> ModelSpec:
 
 def candidates(task: Task, data: DataKind) -> list[ModelSpec]:
     """The models ``compare`` tries for a task on this kind of data."""
-    return [spec for spec in all_specs() if task in spec.tasks and spec.data == data]
+    return [
+        spec for spec in all_specs() if spec.trainable and task in spec.tasks and spec.data == data
+    ]
 
 
 def backend_of(spec: ModelSpec) -> Backend[ModelSpec]:

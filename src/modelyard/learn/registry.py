@@ -27,7 +27,8 @@ class ModelSpec:
     ``factory(task, seed)`` returns an unfitted scikit-learn-compatible estimator. ``data`` says
     whether it takes preprocessed 2-D tables or n-D arrays (images, sequences from ``.npz``).
     The flags tell preprocessing what the model needs: scaled numbers, categories left as
-    pandas categoricals for native handling, or sparse input kept sparse.
+    pandas categoricals for native handling, or sparse input kept sparse. A model that is not
+    ``trainable`` only runs models made elsewhere (``onnx``).
     """
 
     name: str
@@ -40,3 +41,4 @@ class ModelSpec:
     native_categorical: bool = False
     accepts_sparse: bool = False
     max_rows: int | None = None
+    trainable: bool = True

@@ -45,14 +45,16 @@ def render_card(manifest: Manifest, title: str) -> str:
     }
     # JSON values are valid YAML, so the front matter needs no YAML library.
     lines = ["---", *(f"{key}: {json.dumps(value)}" for key, value in front.items()), "---", ""]
-    lines += [
-        f"# {title}",
-        "",
-        f"A {manifest.task} model (`{manifest.model}`, {manifest.framework['name']} "
-        f"{manifest.framework['version']}) trained by modelyard"
-        + (f" to predict `{manifest.target}`." if manifest.target else "."),
-        "",
-    ]
+    lines += [f"# {title}", ""]
+    if manifest.origin:
+        lines += _origin(manifest)
+    else:
+        lines += [
+            f"A {manifest.task} model (`{manifest.model}`, {manifest.framework['name']} "
+            f"{manifest.framework['version']}) trained by modelyard"
+            + (f" to predict `{manifest.target}`." if manifest.target else "."),
+            "",
+        ]
     if manifest.metrics:
         lines += ["## Hold-out metrics", "", "| metric | value |", "|---|---|"]
         lines += [f"| {name} | {value:.4g} |" for name, value in manifest.metrics.items()]
@@ -79,3 +81,20 @@ def render_card(manifest: Manifest, title: str) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _origin(manifest: Manifest) -> list[str]:
+    """Where a model made elsewhere came from, and the check its conversion passed."""
+    origin = manifest.origin or {}
+    lines = [
+        f"A {manifest.task} model converted by modelyard from {origin['format']} to ONNX "
+        f"(run by {manifest.framework['name']} {manifest.framework['version']}).",
+        "",
+        "## Origin",
+        "",
+        "| file | sha256 |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | `{digest}` |" for name, digest in origin["files"].items()]
+    lines += ["", f"Checked: {origin['check']}", ""]
+    return lines

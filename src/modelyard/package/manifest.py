@@ -17,7 +17,11 @@ FORMAT_VERSION = 1
 
 @dataclass
 class Manifest:
-    """The package's description; ``files`` maps each file name to its sha256 and size."""
+    """The package's description; ``files`` maps each file name to its sha256 and size.
+
+    ``origin`` is set for models made elsewhere: ``format`` (``Caffe``, ``MXNet``), ``files`` (the
+    source files' names and sha256) and ``check`` (how the conversion was verified).
+    """
 
     model: str
     backend: str
@@ -33,6 +37,7 @@ class Manifest:
     modelyard_version: str = ""
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    origin: dict[str, Any] | None = None
 
     def write(self, directory: Path) -> None:
         text = json.dumps(asdict(self), indent=2, default=_jsonable) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -27,10 +28,11 @@ _FRAMEWORK_DISTRIBUTIONS = {
     "xgboost": "xgboost-cpu",
     "lightgbm": "lightgbm",
     "keras": "keras",
+    "onnx": "onnxruntime",
 }
 
 
-def _framework(backend: str) -> dict[str, str]:
+def framework_of(backend: str) -> dict[str, str]:
     distribution = _FRAMEWORK_DISTRIBUTIONS.get(backend, backend)
     try:
         version = metadata.version(distribution)
@@ -55,6 +57,46 @@ def save(
     from modelyard.learn.models import backend_of
 
     model._check_fitted()
+    schema = model.schema_.to_dict() if model.schema_ is not None else None
+    manifest = Manifest(
+        model=model.model,
+        backend=model.spec_.backend,
+        framework=framework_of(model.spec_.backend),
+        task=model.task_,
+        target=target,
+        input={
+            "kind": model.input_kind_,
+            "schema": schema,
+            "feature_names": getattr(model, "feature_names_in_", None),
+            "n_features": model.n_features_in_,
+        },
+        classes=list(model.classes_) if model.task_ == "classification" else [],
+        metrics=dict(metrics or {}),
+        seed=model.seed,
+        dataset=dataset,
+    )
+
+    def write_files(staging: Path) -> None:
+        if model.preprocessor_ is not None:
+            save_skops(model.preprocessor_, staging / _PREPROCESSOR)
+        backend_of(model.spec_).save_estimator(model.estimator_, staging)
+
+    return write_package(directory, manifest, write_files, title=title)
+
+
+def write_package(
+    directory: str | Path,
+    manifest: Manifest,
+    write_files: Callable[[Path], object],
+    *,
+    title: str | None = None,
+) -> Path:
+    """Write a package to ``directory`` (replaced as a whole, never left half-written).
+
+    ``write_files(staging)`` writes the model's files into the staging folder; the card, the
+    manifest (with its date, version and file hashes filled in) are added, then the folder is
+    swapped in. If ``write_files`` raises, nothing is written.
+    """
     directory = Path(directory)
     if directory.exists() and not (directory / MANIFEST).is_file() and any(directory.iterdir()):
         raise PackageError(
@@ -63,29 +105,9 @@ def save(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        if model.preprocessor_ is not None:
-            save_skops(model.preprocessor_, staging / _PREPROCESSOR)
-        backend_of(model.spec_).save_estimator(model.estimator_, staging)
-        schema = model.schema_.to_dict() if model.schema_ is not None else None
-        manifest = Manifest(
-            model=model.model,
-            backend=model.spec_.backend,
-            framework=_framework(model.spec_.backend),
-            task=model.task_,
-            target=target,
-            input={
-                "kind": model.input_kind_,
-                "schema": schema,
-                "feature_names": getattr(model, "feature_names_in_", None),
-                "n_features": model.n_features_in_,
-            },
-            classes=list(model.classes_) if model.task_ == "classification" else [],
-            metrics=dict(metrics or {}),
-            seed=model.seed,
-            dataset=dataset,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-            modelyard_version=__version__,
-        )
+        write_files(staging)
+        manifest.created_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        manifest.modelyard_version = __version__
         (staging / "README.md").write_text(
             render_card(manifest, title or directory.name), encoding="utf-8"
         )

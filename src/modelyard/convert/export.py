@@ -1,0 +1,285 @@
+"""Our table packages as ONNX models, preprocessing included: one named input per raw column.
+
+scikit-learn parts are converted by skl2onnx, LightGBM and XGBoost boosters by onnxmltools
+(whose tree converters need opset 15 at most). Every export is checked against the package
+before it is written: the same labels, and probabilities (or values) within ``TOLERANCE``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+
+from modelyard.convert.errors import ConvertError, ParityError
+from modelyard.data.schema import ColumnKind
+from modelyard.learn.registry import Task
+
+if TYPE_CHECKING:
+    from modelyard.learn.model import Model
+
+TOLERANCE = 1e-5
+OPSET = {"": 15, "ai.onnx.ml": 3}
+SAMPLE_ROWS = 200
+_EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost")
+_COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What ``export_onnx`` wrote and the check it passed.
+
+    ``rows`` were compared (``sample``: ``"data"`` when they came from the caller, else
+    ``"synthetic"``, drawn from the preprocessing's learned categories and means);
+    ``max_difference`` is the largest absolute difference of probabilities (classification)
+    or relative difference of values (regression).
+    """
+
+    path: Path
+    task: Task
+    inputs: list[str]
+    rows: int
+    sample: str
+    labels_identical: bool
+    max_difference: float
+
+
+def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> ExportResult:
+    """Convert a table package to an ONNX file, check it, then write ``out``.
+
+    ``data`` (a frame of raw rows, or a data file) is what the check runs on; without it,
+    rows are drawn from what the preprocessing learned.
+
+    Raises:
+        ConvertError: the package's model, a column kind or a step cannot be converted.
+        ParityError: the ONNX model disagrees with the package; ``out`` is not written.
+        PackageError: as for ``modelyard.load``.
+    """
+    from modelyard.learn.backends.onnx import OnnxModel
+    from modelyard.package import load
+
+    model = load(package)
+    onnx_model = to_onnx(model)
+    rows, sample = _sample(model, data)
+    converted = OnnxModel(onnx_model.SerializeToString(), model.task_)
+    outputs = converted.outputs(rows)
+    labels_identical, difference = _compare(model, rows, outputs)
+    if not labels_identical or difference > TOLERANCE:
+        raise ParityError(
+            f"the ONNX model disagrees with {package} on {len(rows)} {sample} rows "
+            f"(labels identical: {labels_identical}, largest difference {difference:.3g})",
+            hint=f"nothing was written; the tolerance is {TOLERANCE}",
+        )
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(onnx_model.SerializeToString())
+    return ExportResult(
+        out,
+        model.task_,
+        list(converted.input_names_),
+        len(rows),
+        sample,
+        labels_identical,
+        difference,
+    )
+
+
+def to_onnx(model: Model) -> Any:
+    """The ONNX model of a fitted table ``Model``: its preprocessing and its estimator."""
+    from skl2onnx import to_onnx as skl_to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from sklearn.pipeline import Pipeline
+
+    backend = model.spec_.backend
+    if backend not in _EXPORTABLE_BACKENDS:
+        raise ConvertError(
+            f"{backend} packages cannot be exported to ONNX yet",
+            hint=f"export works for {', '.join(_EXPORTABLE_BACKENDS)} packages",
+        )
+    if model.input_kind_ != "table" or model.schema_ is None:
+        raise ConvertError("only packages trained on tables can be exported to ONNX")
+    inputs: list[tuple[str, Any]] = []
+    for name, kind in model.schema_.columns.items():
+        if kind not in _COLUMN_KINDS:
+            raise ConvertError(
+                f"column {name!r} is a {kind} column, which ONNX export does not cover",
+                hint="export works for numeric, boolean and categorical columns",
+            )
+        tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else FloatTensorType
+        inputs.append((name, tensor([None, 1])))
+    estimator = _convertible(model)
+    columns = _with_string_missing_values(model.preprocessor_.named_steps["columns"])
+    pipeline = Pipeline([("columns", columns), ("model", estimator)])
+    options = {id(estimator): {"zipmap": False}} if model.task_ == "classification" else None
+    try:
+        return skl_to_onnx(pipeline, initial_types=inputs, target_opset=OPSET, options=options)
+    except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
+        raise ConvertError(
+            f"the {model.model} package cannot be converted: {str(error).splitlines()[0]}"
+        ) from error
+
+
+def _convertible(model: Model) -> Any:
+    """The estimator as the converters take it, its ``classes_`` the package's own labels."""
+    import numpy as np
+
+    backend = model.spec_.backend
+    if backend == "lightgbm":
+        _register_lightgbm()
+        wrapper = _LightGbmClassifier if model.task_ == "classification" else _LightGbmRegressor
+        estimator: Any = wrapper(model.estimator_.booster_)
+    elif backend == "xgboost" and model.task_ == "classification":
+        _register_xgboost()
+        estimator = _xgboost_classifier_class()()
+        estimator.load_model(bytearray(model.estimator_.get_booster().save_raw("json")))
+    else:
+        if backend == "xgboost":
+            _register_xgboost()
+        estimator = copy.copy(model.estimator_)
+    if model.task_ == "classification":
+        labels = np.asarray(model.classes_)
+        estimator.classes_ = labels.astype(str) if labels.dtype.kind in "OU" else labels
+    return estimator
+
+
+def _with_string_missing_values(columns: Any) -> Any:
+    """A copy of the fitted column transformer whose category imputer takes ``""`` as missing.
+
+    skl2onnx imputes strings only when the missing value is a string; the ONNX model's string
+    inputs get ``""`` for a missing value (``OnnxModel`` feeds them so).
+    """
+    columns = copy.deepcopy(columns)
+    for block, transformer, _names in columns.transformers_:
+        if block == "categorical" and hasattr(transformer, "named_steps"):
+            transformer.named_steps["impute"].missing_values = ""
+    return columns
+
+
+def _sample(model: Model, data: Any) -> tuple[Any, str]:
+    """Raw rows to check on: ``data``'s (up to ``SAMPLE_ROWS``), or rows drawn at random."""
+    import numpy as np
+    import pandas as pd
+
+    from modelyard.data.reading import read_dataset
+
+    schema = model.schema_
+    assert schema is not None
+    if data is not None:
+        frame = data if isinstance(data, pd.DataFrame) else read_dataset(data).X
+        return frame.head(SAMPLE_ROWS), "data"
+    rng = np.random.default_rng(0)
+    columns = model.preprocessor_.named_steps["columns"]
+    rows: dict[str, Any] = {}
+    for block, transformer, names in columns.transformers_:
+        if block == "categorical":
+            encoder = transformer if not hasattr(transformer, "steps") else transformer[-1]
+            for name, categories in zip(names, encoder.categories_, strict=True):
+                rows[name] = rng.choice(np.asarray(categories, dtype=object), SAMPLE_ROWS)
+        elif block == "numeric":
+            means = transformer.named_steps["impute"].statistics_
+            for name, mean in zip(names, means, strict=True):
+                scale = abs(mean) if mean else 1.0
+                rows[name] = mean + scale * rng.normal(size=SAMPLE_ROWS)
+    for name, kind in schema.columns.items():
+        if kind is ColumnKind.BOOLEAN:
+            rows[name] = rng.integers(0, 2, SAMPLE_ROWS).astype(float)
+    return pd.DataFrame(rows)[list(schema.columns)], "synthetic"
+
+
+def _compare(model: Model, rows: Any, outputs: dict[str, Any]) -> tuple[bool, float]:
+    """Whether the labels agree, and the largest difference of probabilities (or values)."""
+    import numpy as np
+
+    if model.task_ == "classification":
+        expected_labels = np.asarray(model.predict(rows)).astype(str)
+        labels = np.asarray(outputs["label"]).ravel().astype(str)
+        probabilities = np.asarray(outputs["probabilities"], dtype=np.float64)
+        difference = np.abs(probabilities - model.predict_proba(rows)).max()
+        return bool(np.array_equal(labels, expected_labels)), float(difference)
+    values = np.asarray(outputs["variable"], dtype=np.float64).ravel()
+    expected = np.asarray(model.predict(rows), dtype=np.float64)
+    scale = np.maximum(1.0, np.abs(expected))
+    return True, float((np.abs(values - expected) / scale).max())
+
+
+class _LightGbmClassifier(ClassifierMixin, BaseEstimator):
+    """A LightGBM booster as onnxmltools' converter reads a fitted ``LGBMClassifier``."""
+
+    def __init__(self, booster: Any = None) -> None:
+        self.booster_ = booster
+        self.boosting_type = _boosting_type(booster)
+
+
+class _LightGbmRegressor(RegressorMixin, BaseEstimator):
+    """A LightGBM booster as onnxmltools' converter reads a fitted ``LGBMRegressor``."""
+
+    def __init__(self, booster: Any = None) -> None:
+        self.booster_ = booster
+        self.boosting_type = _boosting_type(booster)
+
+
+def _boosting_type(booster: Any) -> str:
+    """The boosting (``gbdt``, ``rf``, ...) a booster's text model records."""
+    found = re.search(r"^\[boosting: (\w+)\]$", booster.model_to_string(), re.MULTILINE)
+    return found.group(1) if found else "gbdt"
+
+
+def _register_lightgbm() -> None:
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        _LightGbmClassifier,
+        "LightGbmLGBMClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_lightgbm,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        _LightGbmRegressor,
+        "LightGbmLGBMRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_lightgbm,
+        options={"split": None},
+    )
+
+
+@functools.cache
+def _xgboost_classifier_class() -> type:
+    """``XGBClassifier`` whose ``classes_`` can be set (onnxmltools labels by them)."""
+    import xgboost
+
+    return type("_XGBClassifier", (xgboost.XGBClassifier,), {"classes_": None})
+
+
+def _register_xgboost() -> None:
+    import xgboost
+    from onnxmltools.convert.xgboost.operator_converters.XGBoost import convert_xgboost
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        _xgboost_classifier_class(),
+        "XGBoostXGBClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_xgboost,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        xgboost.XGBRegressor,
+        "XGBoostXGBRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_xgboost,
+    )

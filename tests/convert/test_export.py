@@ -1,0 +1,94 @@
+"""``export_onnx``: table packages become ONNX models that take the raw columns, checked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelyard.learn.model import Model
+from modelyard.package import save
+from modelyard.scan import Verdict, scan
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("skl2onnx")
+pytest.importorskip("onnxmltools")
+
+from modelyard.convert import ConvertError, ParityError  # noqa: E402
+from modelyard.convert.export import TOLERANCE, export_onnx  # noqa: E402
+from modelyard.learn.backends.onnx import OnnxModel  # noqa: E402
+
+EXPORTED = ["lightgbm", "xgboost", "sklearn.linear", "sklearn.random_forest"]
+
+
+@pytest.mark.parametrize("name", EXPORTED)
+def test_a_classifier_exports_with_its_preprocessing(tmp_path, penguins, name):
+    features = penguins.drop(columns=["species"])
+    model = Model(model=name, seed=1).fit(features, penguins["species"])
+    package = save(model, tmp_path / "pkg")
+
+    result = export_onnx(package, tmp_path / "model.onnx", data=features)
+
+    assert result.labels_identical and result.max_difference <= TOLERANCE
+    assert (result.rows, result.sample) == (200, "data")
+    exported = onnx.load(result.path)
+    assert [value.name for value in exported.graph.input] == list(model.schema_.columns)
+    assert all(opset.version <= 15 for opset in exported.opset_import if opset.domain == "")
+    runner = OnnxModel(result.path.read_bytes(), "classification")
+    outputs = runner.outputs(features)  # the raw rows: missing values, strings
+    np.testing.assert_array_equal(outputs["label"], model.predict(features))
+    np.testing.assert_allclose(
+        outputs["probabilities"], model.predict_proba(features), atol=TOLERANCE
+    )
+    assert scan(result.path).verdict is Verdict.SAFE
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+def test_a_regressor_exports_checked_on_drawn_rows(tmp_path, diabetes, name):
+    X, y = diabetes.drop(columns=["target"]), diabetes["target"]
+    package = save(Model(model=name, seed=1).fit(X, y), tmp_path / "pkg")
+
+    result = export_onnx(package, tmp_path / "model.onnx")
+
+    assert (result.rows, result.sample) == (200, "synthetic")
+    assert result.max_difference <= TOLERANCE
+    runner = OnnxModel(result.path.read_bytes(), "regression")
+    np.testing.assert_allclose(
+        runner.predict(X), Model(model=name, seed=1).fit(X, y).predict(X), rtol=1e-5
+    )
+
+
+def test_a_failed_check_writes_nothing(tmp_path, penguins):
+    features = penguins.drop(columns=["species"])
+    # k-nearest neighbours: float32 distances in ONNX change which neighbours tie.
+    package = save(Model(model="sklearn.knn").fit(features, penguins["species"]), tmp_path / "p")
+    with pytest.raises(ParityError, match=r"disagrees with .*nothing was written"):
+        export_onnx(package, tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_an_unconvertible_model_is_a_clear_error(tmp_path, diabetes):
+    X, y = diabetes.drop(columns=["target"]), diabetes["target"]
+    model = Model(model="sklearn.hist_gradient_boosting").fit(X, y)
+    with pytest.raises(ConvertError, match=r"sklearn\.hist_gradient_boosting package cannot be"):
+        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_the_cli_reports_the_check(tmp_path, penguins):
+    features = penguins.drop(columns=["species"])
+    package = save(Model(model="lightgbm").fit(features, penguins["species"]), tmp_path / "p")
+    modelyard = str(Path(sys.executable).with_name("modelyard"))
+    done = subprocess.run(
+        [modelyard, "export", str(package), "--format", "onnx", "--out", str(tmp_path / "m.onnx")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "checked on 200 synthetic rows: labels identical" in done.stdout
+    assert "inputs: island, bill_length_mm" in done.stdout

@@ -1,0 +1,129 @@
+"""MXNet import, compared with outputs MXNet 1.9.1 itself saved (scripts/mxnet_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelyard.package import load
+from modelyard.scan import Verdict, scan
+
+pytest.importorskip("onnxruntime")
+
+from modelyard.convert import ConvertError, UnsupportedLayerError
+from modelyard.convert.mxnet import import_mxnet
+from modelyard.convert.mxnet_params import read_params
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mxnet"
+TOLERANCE = 1e-5
+
+
+@pytest.mark.parametrize("prefix", ["zoo", "gluon", "ops"])
+def test_matches_mxnets_own_outputs(tmp_path, prefix):
+    """``zoo``: a Module.save_checkpoint; ``gluon``: a HybridBlock.export; ``ops``: the other
+    operators (UpSampling, Deconvolution, Crop, PReLU, ELU, L2Normalization, slice_axis, ...)."""
+    io = np.load(FIXTURES / f"{prefix}-io.npz")
+    result = import_mxnet(
+        FIXTURES / f"{prefix}-symbol.json",
+        FIXTURES / f"{prefix}-0000.params",
+        tmp_path / "pkg",
+        input_shape=io["input"].shape,
+    )
+    (output,) = load(result.package).estimator_.outputs(io["input"]).values()
+    np.testing.assert_allclose(output, io["output"], rtol=TOLERANCE, atol=TOLERANCE)
+    assert scan(result.package).verdict is Verdict.SAFE
+    assert "converted by modelyard from MXNet" in (result.package / "README.md").read_text()
+
+
+def test_a_checkpoint_ending_in_softmax_is_a_classifier(tmp_path):
+    result = import_mxnet(
+        FIXTURES / "zoo-symbol.json",
+        FIXTURES / "zoo-0000.params",
+        tmp_path / "pkg",
+        input_shape=(1, 3, 9, 9),
+    )
+    model = load(result.package)
+    assert model.task_ == "classification" and list(model.classes_) == [0, 1, 2, 3, 4]
+
+
+def test_params_of_every_dtype_read_as_mxnet_saved_them():
+    arrays = read_params(FIXTURES / "dtypes.params")
+    with np.load(FIXTURES / "dtypes-expected.npz") as expected:
+        assert sorted(arrays) == sorted(expected.files)
+        for name in expected.files:
+            assert arrays[name].dtype == expected[name].dtype
+            np.testing.assert_array_equal(arrays[name], expected[name])
+
+
+def _ndarray_list(entries: list[bytes], names: list[str]) -> bytes:
+    encoded = b"".join(struct.pack("<Q", len(name)) + name.encode() for name in names)
+    header = struct.pack("<QQQ", 0x112, 0, len(entries))
+    return header + b"".join(entries) + struct.pack("<Q", len(names)) + encoded
+
+
+def test_v1_arrays_are_read_and_sparse_and_v3_refused(tmp_path):
+    values = np.arange(6, dtype="<f4").reshape(2, 3)
+    shape = struct.pack("<i2q", 2, 2, 3) + struct.pack("<ii", 1, 0) + struct.pack("<i", 0)
+    v1 = struct.pack("<I", 0xF993FAC8) + shape + values.tobytes()
+    (tmp_path / "v1.params").write_bytes(_ndarray_list([v1], ["arg:w"]))
+    np.testing.assert_array_equal(read_params(tmp_path / "v1.params")["arg:w"], values)
+
+    sparse = struct.pack("<Ii", 0xF993FAC9, 1) + shape
+    (tmp_path / "sparse.params").write_bytes(_ndarray_list([sparse], ["arg:w"]))
+    with pytest.raises(ConvertError, match=r"array 0 of sparse\.params is sparse"):
+        read_params(tmp_path / "sparse.params")
+    (tmp_path / "v3.params").write_bytes(_ndarray_list([struct.pack("<I", 0xF993FACA)], ["w"]))
+    with pytest.raises(ConvertError, match="V3"):
+        read_params(tmp_path / "v3.params")
+    (tmp_path / "short.params").write_bytes(_ndarray_list([v1], ["arg:w"])[:40])
+    with pytest.raises(ConvertError, match="truncated or damaged"):
+        read_params(tmp_path / "short.params")
+
+
+def test_an_unsupported_operator_is_named_and_nothing_is_written(tmp_path):
+    symbol = json.loads((FIXTURES / "zoo-symbol.json").read_text())
+    relu = next(node for node in symbol["nodes"] if node["name"] == "relu1")
+    relu["op"] = "Custom"
+    (tmp_path / "custom-symbol.json").write_text(json.dumps(symbol))
+    with pytest.raises(UnsupportedLayerError, match="operator 'relu1' is 'Custom'"):
+        import_mxnet(
+            tmp_path / "custom-symbol.json",
+            FIXTURES / "zoo-0000.params",
+            tmp_path / "pkg",
+            input_shape=(1, 3, 9, 9),
+        )
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_the_cli_imports_and_predicts(tmp_path):
+    modelyard = str(Path(sys.executable).with_name("modelyard"))
+
+    def run(*args):
+        command = [modelyard, *map(str, args)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=600)
+
+    io = np.load(FIXTURES / "gluon-io.npz")
+    done = run(
+        "import",
+        "mxnet",
+        FIXTURES / "gluon-symbol.json",
+        FIXTURES / "gluon-0000.params",
+        "--input-shape",
+        "2,3,9,9",
+        "--out",
+        tmp_path / "pkg",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "converted 8 operators, input (2, 3, 9, 9)" in done.stdout
+    np.save(tmp_path / "x.npy", io["input"])
+    done = run("predict", tmp_path / "pkg", tmp_path / "x.npy", "--out", tmp_path / "y.npy")
+    assert done.returncode == 0, done.stderr
+    np.testing.assert_allclose(
+        np.load(tmp_path / "y.npy"), io["output"], rtol=TOLERANCE, atol=TOLERANCE
+    )
