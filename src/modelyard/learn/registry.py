@@ -15,6 +15,8 @@ Clustering = Literal["clustering"]
 Engine = Literal["local", "spark"]
 """Where a job runs: on this machine, or on Spark (data read and kept by Spark)."""
 DataKind = Literal["table", "array"]
+Inference = Literal["nuts", "advi"]
+"""How a Bayesian model draws its posterior: NUTS sampling, or ADVI (variational, faster)."""
 
 EpochProgress = Callable[[int, int, dict[str, float]], None]
 """Called as ``progress(epoch, epochs, logs)`` after each epoch of models that train in epochs."""
@@ -27,7 +29,8 @@ class ModelSpec:
     ``factory(task, seed)`` returns an unfitted scikit-learn-compatible estimator. ``data`` says
     whether it takes preprocessed 2-D tables or n-D arrays (images, sequences from ``.npz``).
     The flags tell preprocessing what the model needs: scaled numbers, categories left as
-    pandas categoricals for native handling, or sparse input kept sparse.
+    pandas categoricals for native handling, or sparse input kept sparse. ``intervals``
+    says the fitted estimator also gives posterior intervals (``predict_interval``).
     """
 
     name: str
@@ -40,3 +43,4 @@ class ModelSpec:
     native_categorical: bool = False
     accepts_sparse: bool = False
     max_rows: int | None = None
+    intervals: bool = False

@@ -81,6 +81,7 @@ def save(
             },
             classes=list(model.classes_) if model.task_ == "classification" else [],
             metrics=dict(metrics or {}),
+            diagnostics=model.diagnostics,
             seed=model.seed,
             dataset=dataset,
             created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
