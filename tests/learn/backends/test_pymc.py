@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from modelyard.learn.api import predict, train
 from modelyard.learn.backends.pymc import BayesianGLM
 from modelyard.learn.errors import ConvergenceWarning, LearnError
 from modelyard.learn.model import Model
@@ -136,3 +137,25 @@ def test_package_predicts_identically_where_pymc_cannot_be_imported(regression, 
     expected = [model.predict(rows), *model.predict_interval(rows, 0.9)]
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), expected)
     np.testing.assert_array_equal(load(package).predict(X_test), model.predict(X_test))
+
+
+def test_predict_adds_interval_columns_named_after_the_target(tmp_path):
+    X, y = linear_table(200, seed=6)
+    X.assign(y=y).to_csv(tmp_path / "reg.csv", index=False)
+    train(tmp_path / "reg.csv", "y", model="pymc.linear", out=tmp_path / "reg", inference="advi")
+    frame = predict(tmp_path / "reg", tmp_path / "reg.csv", interval=0.9)
+    assert list(frame.columns) == ["y", "y_lower", "y_upper"]
+    assert np.all(frame["y_lower"] < frame["y"]) and np.all(frame["y"] < frame["y_upper"])
+
+    X, labels = class_table(200, 2, seed=6)
+    X.assign(label=labels).to_csv(tmp_path / "cls.csv", index=False)
+    train(tmp_path / "cls.csv", "label", model="pymc.logistic", out=tmp_path / "cls")
+    frame = predict(tmp_path / "cls", tmp_path / "cls.csv", proba=True, interval=0.8)
+    assert list(frame.columns)[3:] == [
+        "proba_class0_lower", "proba_class0_upper", "proba_class1_lower", "proba_class1_upper",
+    ]  # fmt: skip
+    assert np.all(frame["proba_class0_lower"] <= frame["proba_class0"])
+    with pytest.raises(LearnError, match="probabilities"):
+        predict(tmp_path / "cls", tmp_path / "cls.csv", interval=0.8)
+    with pytest.raises(LearnError, match="'interval' parameter of predict"):
+        predict(tmp_path / "cls", tmp_path / "cls.csv", proba=True, interval=90)
