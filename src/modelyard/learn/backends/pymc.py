@@ -141,9 +141,13 @@ class BayesianGLM(BaseEstimator):
     # -- predicting (numpy) --------------------------------------------------------------------
 
     def predict(self, X: Any) -> Any:
+        """Posterior-mean values (linear in the draws, so from the mean draw), or the class
+        with the highest posterior-mean probability."""
+        import numpy as np
+
         if self.task == "classification":
             return self.predict_proba(X).argmax(axis=1)
-        return self._over_draws(X, lambda mean: mean.mean(axis=0))
+        return np.asarray(X, dtype="float64") @ self.coef_.mean(axis=0) + self.intercept_.mean()
 
     def predict_proba(self, X: Any) -> Any:
         """Posterior-mean class probabilities."""
@@ -154,13 +158,17 @@ class BayesianGLM(BaseEstimator):
         class probability (shape ``(rows, classes)``) for classification."""
         import numpy as np
 
-        low, high = (1 - level) / 2, (1 + level) / 2
+        levels = [(1 - level) / 2, (1 + level) / 2]
+
+        def bounds(values: Any) -> Any:  # rows first, the two bounds last
+            return np.moveaxis(np.quantile(values, levels, axis=0), 0, -1)
+
         if self.task == "classification":
-            lower = self._over_draws(X, lambda p: np.quantile(p, low, axis=0))
-            return lower, self._over_draws(X, lambda p: np.quantile(p, high, axis=0))
-        noise = self.sigma_[:, None] * self._noise()[:, None]
-        lower = self._over_draws(X, lambda mean: np.quantile(mean + noise, low, axis=0))
-        return lower, self._over_draws(X, lambda mean: np.quantile(mean + noise, high, axis=0))
+            both = self._over_draws(X, bounds)
+        else:
+            noise = self.sigma_[:, None] * self._noise()[:, None]
+            both = self._over_draws(X, lambda mean: bounds(mean + noise))
+        return both[..., 0], both[..., 1]
 
     def _noise(self) -> Any:
         """One standard normal value per draw: evenly spaced quantiles in a seeded order, so
