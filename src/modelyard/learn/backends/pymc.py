@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -223,6 +224,8 @@ def _pymc() -> Any:
             "pymc models train with PyMC, which is not installed",
             hint='pip install "modelyard[bayes]" (loading and predicting do not need it)',
         ) from None
+    if not logging.root.handlers:  # PyMC then logs each sampling step to stderr itself
+        logging.getLogger("pymc").setLevel(logging.WARNING)
     return pymc
 
 
