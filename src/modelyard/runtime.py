@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 
 def configure_keras() -> None:
@@ -21,3 +22,10 @@ def configure_spark(*, local: bool = True) -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+
+
+def configure_pytensor() -> None:
+    """Keep PyTensor's compiled C code in the user's cache, so later fits reuse it (call before
+    the first ``import pytensor``)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    os.environ.setdefault("PYTENSOR_FLAGS", f"base_compiledir={cache / 'modelyard' / 'pytensor'}")

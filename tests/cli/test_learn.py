@@ -76,6 +76,26 @@ def test_errors_are_one_line(penguins_csv, args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
+def test_bayesian_train_with_advi_and_predict_with_intervals(tmp_path, penguins_csv):
+    pytest.importorskip("pymc")
+    trained = run(
+        "train", penguins_csv, "--target", "body_mass_g", "--model", "pymc.linear",
+        "--fit", "advi", "--out", tmp_path / "pkg", "--json",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    out = tmp_path / "p.csv"
+    result = run("predict", tmp_path / "pkg", penguins_csv, "--out", out, "--interval", "0.9")
+    assert result.returncode == 0, result.stderr
+    columns = pd.read_csv(out).columns
+    assert list(columns) == ["body_mass_g", "body_mass_g_lower", "body_mass_g_upper"]
+
+    run("train", penguins_csv, "--target", "body_mass_g", "--model", "sklearn.linear",
+        "--out", tmp_path / "ridge")  # fmt: skip
+    refused = run("predict", tmp_path / "ridge", penguins_csv, "--interval", "0.9")
+    assert refused.returncode == 2
+    assert "gives no prediction intervals (models that do: pymc.logistic" in refused.stderr
+
+
 @pytest.mark.spark
 def test_spark_engine_train_and_predict(tmp_path, penguins_csv):
     result = run(

@@ -188,3 +188,21 @@ def test_unknown_global_is_suspicious(scan_bytes):
     result = scan_bytes(P4 + stack_global("mypackage.layers", "CustomLayer") + b")R.")
     assert result.verdict == "suspicious"
     assert rule_ids(result) == {"MY-PKL-002"}
+
+
+def test_theano_pickle_has_its_own_rule(scan_bytes):
+    # As pickle.dump of a Theano shared variable writes it: the variable, its type, its value.
+    stream = (
+        P4
+        + stack_global("theano.tensor.sharedvar", "TensorSharedVariable")
+        + stack_global("theano.tensor.type", "TensorType")
+        + unicode("float64")
+        + b"\x85R\x85R."  # TUPLE1 REDUCE TUPLE1 REDUCE STOP
+    )
+    result = scan_bytes(stream)
+    assert result.verdict == "suspicious"
+    assert rule_ids(result) == {"MY-PKL-008"}
+    assert {f.subject for f in result.findings} == {
+        "theano.tensor.sharedvar.TensorSharedVariable", "theano.tensor.type.TensorType",
+    }  # fmt: skip
+    assert "only Theano loads" in result.findings[0].message

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from modelyard.cli.console import escape, stderr, stdout
 from modelyard.cli.parsing import Commands, add_command, at_least
 from modelyard.errors import UsageError
-from modelyard.learn.registry import Clustering, Engine, TaskOrAuto
+from modelyard.learn.registry import Clustering, Engine, Inference, TaskOrAuto
 from modelyard.learn.spark.session import DEFAULT_MASTER
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 TASKS = (*get_args(TaskOrAuto), *get_args(Clustering))
 ENGINES = get_args(Engine)
+INFERENCES = get_args(Inference)
 
 
 def _bar(*, disable: bool) -> Progress:
@@ -78,6 +79,7 @@ def train_command(args: argparse.Namespace) -> None:
             out=args.out or Path("models") / f"{data.stem}-{name}",
             seed=args.seed,
             progress=epoch_done,
+            inference=args.fit,
             engine=engine,
             spark_master=args.spark_master,
         )
@@ -156,6 +158,7 @@ def predict_command(args: argparse.Namespace) -> None:
         args.package,
         args.data,
         proba=args.proba,
+        interval=args.interval,
         out=out,
         engine=args.engine,
         spark_master=args.spark_master,
@@ -247,6 +250,9 @@ def register(commands: Commands) -> None:
     _data_and_target(train)
     train.add_argument("-m", "--model", help="a name from `modelyard models`")
     _task(train)
+    train.add_argument(
+        "--fit", choices=INFERENCES, help="pymc models: nuts (default) or advi (large tables)"
+    )
     train.add_argument("-o", "--out", type=Path, help="package folder (default: models/NAME)")
     _common(train, seed=True)
 
@@ -276,6 +282,12 @@ def register(commands: Commands) -> None:
     )
     predict.add_argument(
         "--proba", action="store_true", help="add one probability column per class"
+    )
+    predict.add_argument(
+        "--interval",
+        type=float,
+        metavar="LEVEL",
+        help="pymc models: add the posterior interval's bounds at this level, e.g. 0.9",
     )
     _engine(predict)
 

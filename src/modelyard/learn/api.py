@@ -20,6 +20,7 @@ from modelyard.learn.registry import (
     DataKind,
     Engine,
     EpochProgress,
+    Inference,
     ModelSpec,
     Task,
     TaskOrAuto,
@@ -29,6 +30,7 @@ from modelyard.learn.spark.session import DEFAULT_MASTER
 from modelyard.learn.task import resolve_task
 from modelyard.learn.validation import (
     ENGINES,
+    INFERENCES,
     SEEDS,
     SPARK_TASKS,
     TASKS,
@@ -48,6 +50,7 @@ MIN_ROWS = 10
 ARRAY_SUFFIXES = (".npy", ".npz")
 """What ``predict_arrays`` reads and writes."""
 _CLUSTERING_HINT = "clustering runs on the Spark engine: pass engine='spark'"
+_BAYESIAN_HINT = "Bayesian models (pymc.*) train on the local engine"
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done, total, what)`` while a job runs."""
 
@@ -113,6 +116,7 @@ def train(
     seed: int = 0,
     test_size: float = 0.2,
     progress: EpochProgress | None = None,
+    inference: Inference | None = None,
     engine: Literal["local"] = "local",
     spark_master: str = DEFAULT_MASTER,
 ) -> TrainResult: ...
@@ -129,6 +133,7 @@ def train(
     seed: int = 0,
     test_size: float = 0.2,
     progress: EpochProgress | None = None,
+    inference: Inference | None = None,
     engine: Literal["spark"],
     spark_master: str = DEFAULT_MASTER,
 ) -> SparkTrainResult: ...
@@ -144,6 +149,7 @@ def train(
     seed: int = 0,
     test_size: float = 0.2,
     progress: EpochProgress | None = None,
+    inference: Inference | None = None,
     engine: Engine = "local",
     spark_master: str = DEFAULT_MASTER,
 ) -> TrainResult | SparkTrainResult:
@@ -162,6 +168,8 @@ def train(
         out: the package folder to write; ``None`` saves nothing.
         test_size: the share of rows held out for the metrics, in (0, 1).
         progress: called as ``progress(epoch, epochs, logs)`` after each Keras epoch.
+        inference: how Bayesian models (``pymc.*``) draw their posterior: ``"nuts"``
+            (the default) or ``"advi"`` (variational, for large tables); local engine only.
         engine: ``"local"`` trains on this machine, ``"spark"`` on ``spark_master``
             (``local[*]``, ``spark://HOST:PORT`` or ``sc://HOST:PORT``).
 
@@ -177,7 +185,10 @@ def train(
     check_param("train", "engine", engine, ENGINES)
     check_param("train", "seed", seed, SEEDS)
     check_param("train", "test_size", test_size, Interval(0, 1, closed="neither"))
+    check_param("train", "inference", inference, INFERENCES, None)
     if engine == "spark":
+        if inference is not None:
+            reject_param("train", "inference", inference, None, hint=_BAYESIAN_HINT)
         check_param("train", "task", task, SPARK_TASKS)
         from modelyard.learn import spark
 
@@ -196,7 +207,7 @@ def train(
     dataset = _load(data, target)
     default = DEFAULT_ARRAY_MODEL if dataset.kind == "array" else DEFAULT_MODEL
     spec = chosen or get_spec(default)
-    return _train(dataset, spec, local_task, out, seed, test_size, progress)
+    return _train(dataset, spec, local_task, out, seed, test_size, progress, inference)
 
 
 def _local_task(caller: str, task: TaskOrAuto | Clustering) -> TaskOrAuto:
@@ -215,6 +226,7 @@ def _train(
     seed: int,
     test_size: float,
     progress: EpochProgress | None,
+    inference: Inference | None,
 ) -> TrainResult:
     from sklearn.model_selection import train_test_split
 
@@ -224,7 +236,7 @@ def _train(
         dataset.X, dataset.y, test_size=test_size, random_state=seed, stratify=stratify
     )
     estimator = Model(model=spec.name, task=resolved, seed=seed)
-    estimator.fit(X_train, y_train, progress=progress)
+    estimator.fit(X_train, y_train, progress=progress, inference=inference)
     metrics = evaluate_model(estimator, X_test, y_test)
     package = None
     if out is not None:
@@ -440,12 +452,18 @@ def predict(
     data: str | Path,
     *,
     proba: bool = False,
+    interval: float | None = None,
     out: str | Path | None = None,
     engine: Engine = "local",
     spark_master: str = DEFAULT_MASTER,
 ) -> pandas.DataFrame | pyspark.sql.DataFrame:
     """Predictions for every row of ``data``: a column named after the target, plus one
     ``proba_<class>`` column per class with ``proba``.
+
+    With ``interval`` (a level in (0, 1), such as 0.9), models with a posterior (``pymc.*``)
+    add the central interval's bounds: ``<target>_lower`` and ``<target>_upper`` for
+    regression; ``proba_<class>_lower`` and ``proba_<class>_upper`` for classification,
+    which needs ``proba``.
 
     Returns a pandas frame or, on the Spark engine, a Spark frame that also keeps the input
     columns.
@@ -457,19 +475,24 @@ def predict(
             folder of part files and never replaces an existing ``out``).
 
     Raises:
-        LearnError: ``engine`` is invalid, or ``proba`` is asked of a regression model.
+        LearnError: ``engine`` or ``interval`` is invalid, ``proba`` is asked of a regression
+            model, or ``interval`` of a model without a posterior (or of a classifier
+            without ``proba``).
         PackageError: the package is missing, damaged or modified since it was saved
             (``UnsafePackageError``: the scanner judged a file unsafe; nothing was loaded).
         DataError: the data is missing, unreadable or lacks a feature column.
         SparkEngineError: a Spark package cannot be loaded or run, or ``out`` exists.
     """
     check_param("predict", "engine", engine, ENGINES)
+    check_param("predict", "interval", interval, Interval(0, 1, closed="neither"), None)
     if _runs_on_spark(package, engine):
         from modelyard.learn import spark
 
+        if interval is not None:
+            reject_param("predict", "interval", interval, None, hint=_BAYESIAN_HINT)
         destination = str(out) if out is not None else None
         return spark.predict(package, str(data), out=destination, proba=proba, master=spark_master)
-    frame = _predict(package, data, proba=proba)
+    frame = _predict(package, data, proba=proba, interval=interval)
     if out is None:
         return frame
     if Path(out).suffix.lower() in (".parquet", ".pq"):
@@ -526,7 +549,9 @@ def predict_arrays(package: str | Path, data: str | Path, out: str | Path) -> di
     return outputs
 
 
-def _predict(package: str | Path, data: str | Path, *, proba: bool) -> pandas.DataFrame:
+def _predict(
+    package: str | Path, data: str | Path, *, proba: bool, interval: float | None
+) -> pandas.DataFrame:
     import pandas as pd
 
     from modelyard.package import load
@@ -543,6 +568,18 @@ def _predict(package: str | Path, data: str | Path, *, proba: bool) -> pandas.Da
         probabilities = model.predict_proba(dataset.X)
         for index, label in enumerate(model.classes_):
             frame[f"proba_{label}"] = probabilities[:, index]
+    if interval is not None:
+        lower, upper = model.predict_interval(dataset.X, interval)
+        if model.task_ == "regression":
+            frame[f"{target}_lower"], frame[f"{target}_upper"] = lower, upper
+        elif not proba:
+            raise LearnError(
+                "a classifier's intervals are of its probabilities", hint="add --proba"
+            )
+        else:
+            for index, label in enumerate(model.classes_):
+                frame[f"proba_{label}_lower"] = lower[:, index]
+                frame[f"proba_{label}_upper"] = upper[:, index]
     return frame
 
 

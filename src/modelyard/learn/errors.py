@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from modelyard.errors import ModelyardError
@@ -19,3 +20,7 @@ class UnknownModelError(LearnError):
 
 class NotFittedError(LearnError, SklearnNotFittedError):
     """The model was used before ``fit``."""
+
+
+class ConvergenceWarning(SklearnConvergenceWarning):
+    """A Bayesian model's posterior draws did not converge (r-hat above 1.01)."""

@@ -12,11 +12,11 @@ from sklearn.utils.metaestimators import available_if
 from modelyard.data.errors import UnreadableDataError
 from modelyard.data.schema import Schema, infer_schema
 from modelyard.learn.errors import LearnError, NotFittedError
-from modelyard.learn.models import DEFAULT_MODEL, backend_of, get_spec
+from modelyard.learn.models import DEFAULT_MODEL, all_specs, backend_of, get_spec
 from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
-from modelyard.learn.registry import EpochProgress, ModelSpec, TaskOrAuto
+from modelyard.learn.registry import EpochProgress, Inference, ModelSpec, TaskOrAuto
 from modelyard.learn.task import resolve_task
-from modelyard.learn.validation import SEEDS, TASKS, check_param
+from modelyard.learn.validation import INFERENCES, SEEDS, TASKS, Interval, check_param
 
 _DENSE_LIMIT = 50_000_000  # cells; sparse data is densified for dense-only models up to this
 
@@ -60,13 +60,21 @@ class Model(BaseEstimator):
 
     # -- fitting -------------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, progress: EpochProgress | None = None) -> Model:
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        progress: EpochProgress | None = None,
+        inference: Inference | None = None,
+    ) -> Model:
         """Train on ``X`` and ``y``; ``progress(epoch, epochs, logs)`` reports each epoch of
-        models that train in epochs (Keras)."""
+        models that train in epochs (Keras); ``inference`` picks how Bayesian models (pymc)
+        draw their posterior (default NUTS)."""
         import numpy as np
 
         check_param("Model", "task", self.task, TASKS)
         check_param("Model", "seed", self.seed, SEEDS)
+        check_param("Model.fit", "inference", inference, INFERENCES, None)
         spec = get_spec(self.model)
         X, kind = _as_input(X, spec)
         if X.shape[0] == 0:
@@ -105,6 +113,13 @@ class Model(BaseEstimator):
         estimator = spec.factory(task, self.seed)
         if progress is not None and "progress" in estimator.get_params():
             estimator.set_params(progress=progress)
+        if inference is not None:
+            if "inference" not in estimator.get_params():
+                raise LearnError(
+                    f"{spec.name} has no choice of inference",
+                    hint=f"models with one: {_bayesian()}",
+                )
+            estimator.set_params(inference=inference)
         backend = backend_of(spec)
         self.estimator_ = backend.fit_estimator(estimator, features, target, categorical)
         return self
@@ -160,6 +175,23 @@ class Model(BaseEstimator):
             raise LearnError("predict_proba needs a classification model")
         return self.estimator_.predict_proba(self.transform_features(X))
 
+    def predict_interval(self, X: Any, level: float) -> tuple[Any, Any]:
+        """Central ``level`` posterior intervals (lower, upper): of the predicted values for
+        regression, of each class probability (one column per class) for classification."""
+        self._check_fitted()
+        check_param("predict_interval", "level", level, Interval(0, 1, closed="neither"))
+        if not self.spec_.intervals:
+            raise LearnError(
+                f"{self.model} gives no prediction intervals", hint=f"models that do: {_bayesian()}"
+            )
+        return self.estimator_.predict_interval(self.transform_features(X), level)  # type: ignore[no-any-return]
+
+    @property
+    def diagnostics(self) -> dict[str, float]:
+        """Convergence diagnostics of Bayesian models (r-hat, effective sample size)."""
+        self._check_fitted()
+        return dict(getattr(self.estimator_, "diagnostics_", {}))
+
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy for classification, R² for regression."""
         from sklearn.metrics import accuracy_score, r2_score
@@ -186,6 +218,11 @@ class Model(BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "estimator_"):
             raise NotFittedError("the model is not trained yet", hint="call fit first")
+
+
+def _bayesian() -> str:
+    """The installed models with posterior intervals (and a choice of inference)."""
+    return ", ".join(spec.name for spec in all_specs() if spec.intervals)
 
 
 def _is_continuous(y: Any) -> bool:

@@ -15,6 +15,8 @@ Clustering = Literal["clustering"]
 Engine = Literal["local", "spark"]
 """Where a job runs: on this machine, or on Spark (data read and kept by Spark)."""
 DataKind = Literal["table", "array"]
+Inference = Literal["nuts", "advi"]
+"""How a Bayesian model draws its posterior: NUTS sampling, or ADVI (variational, faster)."""
 
 EpochProgress = Callable[[int, int, dict[str, float]], None]
 """Called as ``progress(epoch, epochs, logs)`` after each epoch of models that train in epochs."""
@@ -28,7 +30,8 @@ class ModelSpec:
     whether it takes preprocessed 2-D tables or n-D arrays (images, sequences from ``.npz``).
     The flags tell preprocessing what the model needs: scaled numbers, categories left as
     pandas categoricals for native handling, or sparse input kept sparse. A model that is not
-    ``trainable`` only runs models made elsewhere (``onnx``).
+    ``trainable`` only runs models made elsewhere (``onnx``). ``intervals`` says the fitted
+    estimator also gives posterior intervals (``predict_interval``).
     """
 
     name: str
@@ -42,3 +45,4 @@ class ModelSpec:
     accepts_sparse: bool = False
     max_rows: int | None = None
     trainable: bool = True
+    intervals: bool = False

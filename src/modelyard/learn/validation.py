@@ -13,7 +13,7 @@ from numbers import Integral, Real
 from typing import Literal, NoReturn, get_args
 
 from modelyard.learn.errors import LearnError
-from modelyard.learn.registry import Clustering, Engine, TaskOrAuto
+from modelyard.learn.registry import Clustering, Engine, Inference, TaskOrAuto
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ Constraint = Interval | Options | None
 TASKS = Options(get_args(TaskOrAuto))
 SPARK_TASKS = Options(get_args(TaskOrAuto) + get_args(Clustering))
 ENGINES = Options(get_args(Engine))
+INFERENCES = Options(get_args(Inference))
 SEEDS = Interval(0, 2**32 - 1, integer=True)
 
 

@@ -16,6 +16,12 @@ _PIPELINE_TAGS = {
     ("array", "regression"): "tabular-regression",
 }
 
+_DIAGNOSTICS = {
+    "r_hat_max": "r-hat (largest)",
+    "ess_bulk_min": "effective sample size, bulk (smallest)",
+    "ess_tail_min": "effective sample size, tail (smallest)",
+}
+
 
 def render_card(manifest: Manifest, title: str) -> str:
     """Front matter (library, tags, pipeline tag, metrics as model-index) and a short body."""
@@ -59,6 +65,18 @@ def render_card(manifest: Manifest, title: str) -> str:
         lines += ["## Hold-out metrics", "", "| metric | value |", "|---|---|"]
         lines += [f"| {name} | {value:.4g} |" for name, value in manifest.metrics.items()]
         lines.append("")
+    if manifest.diagnostics:
+        lines += [
+            "## Convergence of the posterior draws",
+            "",
+            "| diagnostic | value |",
+            "|---|---|",
+        ]
+        lines += [
+            f"| {_DIAGNOSTICS.get(name, name)} | {value:.4g} |"
+            for name, value in manifest.diagnostics.items()
+        ]
+        lines += ["", "r-hat above 1.01 means the chains disagree: do not trust the intervals.", ""]
     columns = (manifest.input.get("schema") or {}).get("columns", [])
     if columns:
         lines += ["## Inputs", "", "| column | type |", "|---|---|"]

@@ -31,6 +31,8 @@ class Manifest:
     input: dict[str, Any]
     classes: list[Any] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, float] = field(default_factory=dict)
+    """Convergence of Bayesian models' posterior draws: ``r_hat_max``, ``ess_bulk_min``..."""
     seed: int = 0
     dataset: str | None = None
     created_at: str = ""

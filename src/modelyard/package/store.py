@@ -72,6 +72,7 @@ def save(
         },
         classes=list(model.classes_) if model.task_ == "classification" else [],
         metrics=dict(metrics or {}),
+        diagnostics=model.diagnostics,
         seed=model.seed,
         dataset=dataset,
     )

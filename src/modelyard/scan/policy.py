@@ -431,6 +431,11 @@ def _allowed_pattern(module: str, name: str) -> bool:
     return False
 
 
+def is_theano(found: Global) -> bool:
+    """Whether ``found`` belongs to Theano, which the ``MY-PKL-008`` rule explains."""
+    return _within(found.module, "theano")
+
+
 def judge(found: Global) -> Decision:
     """Decide whether importing ``found`` (and calling it) is safe in a model file."""
     module, name = found.module, found.name

@@ -171,6 +171,19 @@ SEVERAL_PICKLES = register(
     """The stream holds more than one pickle. Loaders such as PyTorch's legacy format read several
     in a row, so every one of them was scanned.""",
 )
+THEANO_PICKLE = register(
+    "MY-PKL-008",
+    Severity.SUSPICIOUS,
+    "Raw Theano pickle",
+    """The pickle rebuilds Theano objects (shared variables, tensor types, compiled functions,
+    CudaNdarray), as `pickle.dump` of a Theano model writes them. Loading it imports Theano, whose
+    modules compile and load C code, and rebuilding a compiled function runs the graph's code; no
+    allow list can vouch for that. Theano itself no longer runs (its C code does not build on
+    Python 3.11) and its forks are unmaintained, so no supported loader exists. If you trust the
+    file, load it once in an isolated Theano-era environment, save the arrays
+    (`shared.get_value()`) as safetensors or .npz, and rebuild the model on PyTensor or PyMC
+    (`modelyard train --model pymc.linear` for a Bayesian regression).""",
+)
 MEMBER_NAME_MISMATCH = register(
     "MY-ARC-001",
     Severity.SUSPICIOUS,

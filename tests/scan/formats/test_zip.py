@@ -105,3 +105,25 @@ def test_member_missing_from_the_directory_is_found(scan_bytes):
     result = scan_bytes(data)
     assert "MY-ARC-001" in rule_ids(result)
     assert result.verdict == "unsafe"
+
+
+def test_theano_pkl_utils_zip_is_arrays_beside_a_pickle_of_persistent_ids(scan_bytes):
+    # theano.misc.pkl_utils.dump: the pickle names each array ("ndarray.W"), stored as NPY.
+    import numpy as np
+
+    class Persisted(pickle.Pickler):
+        def persistent_id(self, obj):
+            return "ndarray.W" if isinstance(obj, np.ndarray) else None
+
+    weights = np.arange(6.0).reshape(2, 3)
+    listing, array = io.BytesIO(), io.BytesIO()
+    Persisted(listing, protocol=2).dump({"W": weights})
+    np.lib.format.write_array(array, weights)
+    data = zipped({"pkl": listing.getvalue(), "W": array.getvalue()})
+    result = scan_bytes(data)
+    assert (result.format, result.verdict) == ("theano-pkl-utils", "safe")
+    assert np.array_equal(np.load(io.BytesIO(data))["W"], weights)
+
+    shared = b"\x80\x02ctheano.tensor.sharedvar\nTensorSharedVariable\n)\x81}b."
+    result = scan_bytes(zipped({"pkl": shared, "W": array.getvalue()}))
+    assert result.verdict == "suspicious" and rule_ids(result) == {"MY-PKL-008"}

@@ -22,7 +22,7 @@ from modelyard.scan.pickle.vm import (
     PickleTruncated,
     Trace,
 )
-from modelyard.scan.policy import Judgement, judge
+from modelyard.scan.policy import Judgement, is_theano, judge
 
 # ``torch.save(..., _use_new_zipfile_serialization=False)`` starts with this number, pickled.
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -91,6 +91,14 @@ def _judge_global(found: Global, offset: int, ctx: ScanContext) -> None:
         ctx.report(
             rules.DANGEROUS_GLOBAL,
             f"imports {found.qualname}, which {decision.reason}",
+            offset=offset,
+            subject=found.qualname,
+        )
+    elif decision.judgement is Judgement.UNKNOWN and is_theano(found):
+        ctx.report(
+            rules.THEANO_PICKLE,
+            f"imports {found.qualname}: a raw Theano pickle, which only Theano loads, by "
+            "importing and running its code",
             offset=offset,
             subject=found.qualname,
         )

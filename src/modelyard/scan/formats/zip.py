@@ -1,4 +1,5 @@
-"""Zip archives read like the loaders read them (``zipfile``, PyTorch, NumPy's ``.npz``, Keras).
+"""Zip archives read like the loaders read them (``zipfile``, PyTorch, NumPy's ``.npz``, Keras,
+Theano's ``pkl_utils``).
 
 The central directory decides what a loader sees; each entry's local header is checked against
 it, because readers that trust one or the other see different files. Every member is scanned as
@@ -37,6 +38,9 @@ _TORCH_RECORDS = frozenset(
     }
 )
 _TORCH_RECORD_CONTENT = re.compile(rb"(?:\d{1,64}|little|big)\n?")
+# The pickle that theano.misc.pkl_utils.dump writes beside the arrays it holds as NPY members,
+# which numpy.load reads (extension-less) without that pickle; a Theano object in it is MY-PKL-008.
+_THEANO_PICKLE = "pkl"
 # The compression methods that zipfile (and so every Python loader) can read.
 _MEMBER_COMPRESSION: dict[int, Compression] = {
     zipfile.ZIP_DEFLATED: "deflate",
@@ -227,6 +231,8 @@ class ZipReader:
             ctx.kind = "pytorch"
         elif names and all(name.endswith(".npy") for name in names):
             ctx.kind = "numpy-npz"
+        elif _THEANO_PICKLE in names:  # theano.misc.pkl_utils.dump: arrays as .npy members
+            ctx.kind = "theano-pkl-utils"
         seen: set[str] = set()
         for entry in entries:
             if entry.name in seen:
