@@ -62,6 +62,30 @@ def test_a_regressor_exports_checked_on_drawn_rows(tmp_path, diabetes, name):
     )
 
 
+def test_a_bayesian_regression_exports_as_its_posterior_mean(tmp_path, diabetes):
+    pytest.importorskip("pymc")
+    X, y = diabetes.drop(columns=["target"]).iloc[:150], diabetes["target"].iloc[:150]
+    model = Model(model="pymc.linear", seed=1).fit(X, y, inference="advi")
+    package = save(model, tmp_path / "pkg")
+
+    result = export_onnx(package, tmp_path / "model.onnx", data=X)
+
+    assert result.max_difference <= TOLERANCE
+    runner = OnnxModel(result.path.read_bytes(), "regression")
+    np.testing.assert_allclose(runner.predict(X), model.predict(X), rtol=1e-5)
+
+
+def test_a_bayesian_classifier_is_not_exported_yet(tmp_path, penguins):
+    pytest.importorskip("pymc")
+    sample = penguins.sample(120, random_state=0)
+    model = Model(model="pymc.logistic", seed=1).fit(
+        sample.drop(columns=["species"]), sample["species"], inference="advi"
+    )
+    with pytest.raises(ConvertError, match=r"average the softmax over every posterior draw"):
+        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
 def test_a_failed_check_writes_nothing(tmp_path, penguins):
     features = penguins.drop(columns=["species"])
     # k-nearest neighbours: float32 distances in ONNX change which neighbours tie.

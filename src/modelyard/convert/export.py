@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 TOLERANCE = 1e-5
 OPSET = {"": 15, "ai.onnx.ml": 3}
 SAMPLE_ROWS = 200
-_EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost")
+_EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost", "pymc")
 _COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL)
 
 
@@ -129,6 +129,8 @@ def _convertible(model: Model) -> Any:
     import numpy as np
 
     backend = model.spec_.backend
+    if backend == "pymc":
+        return _posterior_mean_line(model)
     if backend == "lightgbm":
         _register_lightgbm()
         wrapper = _LightGbmClassifier if model.task_ == "classification" else _LightGbmRegressor
@@ -145,6 +147,24 @@ def _convertible(model: Model) -> Any:
         labels = np.asarray(model.classes_)
         estimator.classes_ = labels.astype(str) if labels.dtype.kind in "OU" else labels
     return estimator
+
+
+def _posterior_mean_line(model: Model) -> Any:
+    """A ``pymc.linear`` model as the linear regression its predictions are: the posterior-mean
+    coefficients and intercept (its intervals need the draws, which ONNX does not carry)."""
+    from sklearn.linear_model import LinearRegression
+
+    if model.task_ == "classification":
+        raise ConvertError(
+            f"{model.model} packages cannot be exported to ONNX yet: their probabilities "
+            "average the softmax over every posterior draw",
+            hint="export works for pymc.linear (regression) packages",
+        )
+    line = LinearRegression()
+    line.coef_ = model.estimator_.coef_.mean(axis=0)
+    line.intercept_ = float(model.estimator_.intercept_.mean())
+    line.n_features_in_ = len(line.coef_)
+    return line
 
 
 def _with_string_missing_values(columns: Any) -> Any:
