@@ -22,7 +22,7 @@ from modelyard.convert import ConvertError, ParityError  # noqa: E402
 from modelyard.convert.export import TOLERANCE, export_onnx  # noqa: E402
 from modelyard.learn.backends.onnx import OnnxModel  # noqa: E402
 
-EXPORTED = ["lightgbm", "xgboost", "sklearn.linear", "sklearn.random_forest"]
+EXPORTED = ["lightgbm", "xgboost", "sklearn.linear", "sklearn.random_forest", "keras.mlp"]
 
 
 @pytest.mark.parametrize("name", EXPORTED)
@@ -47,7 +47,7 @@ def test_a_classifier_exports_with_its_preprocessing(tmp_path, penguins, name):
     assert scan(result.path).verdict is Verdict.SAFE
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "xgboost"])
+@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "keras.mlp"])
 def test_a_regressor_exports_checked_on_drawn_rows(tmp_path, diabetes, name):
     X, y = diabetes.drop(columns=["target"]), diabetes["target"]
     package = save(Model(model=name, seed=1).fit(X, y), tmp_path / "pkg")
@@ -116,3 +116,17 @@ def test_the_cli_reports_the_check(tmp_path, penguins):
     assert done.returncode == 0, done.stderr
     assert "checked on 200 synthetic rows: labels identical" in done.stdout
     assert "inputs: island, bill_length_mm" in done.stdout
+
+
+def test_a_keras_layer_without_an_onnx_mapping_is_named(tmp_path, diabetes):
+    keras = pytest.importorskip("keras")
+    from modelyard.convert.export import to_onnx
+
+    X, y = diabetes.drop(columns=["target"]), diabetes["target"]
+    model = Model(model="keras.mlp", seed=1).fit(X, y)
+    dense = next(layer for layer in model.estimator_.model_.layers if hasattr(layer, "kernel"))
+    dense.activation = keras.activations.gelu
+    with pytest.raises(
+        ConvertError, match=rf"Keras layer '{dense.name}' \(Dense, activation gelu\)"
+    ):
+        to_onnx(model)

@@ -1,8 +1,9 @@
 """Our table packages as ONNX models, preprocessing included: one named input per raw column.
 
 scikit-learn parts are converted by skl2onnx, LightGBM and XGBoost boosters by onnxmltools
-(whose tree converters need opset 15 at most). Every export is checked against the package
-before it is written: the same labels, and probabilities (or values) within ``TOLERANCE``.
+(whose tree converters need opset 15 at most), ``keras.mlp`` networks layer by layer here.
+Every export is checked against the package before it is written: the same labels, and
+probabilities (or values) within ``TOLERANCE``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 TOLERANCE = 1e-5
 OPSET = {"": 15, "ai.onnx.ml": 3}
 SAMPLE_ROWS = 200
-_EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost", "pymc")
+_EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost", "pymc", "keras")
 _COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL)
 
 
@@ -135,6 +136,10 @@ def _convertible(model: Model) -> Any:
         _register_lightgbm()
         wrapper = _LightGbmClassifier if model.task_ == "classification" else _LightGbmRegressor
         estimator: Any = wrapper(model.estimator_.booster_)
+    elif backend == "keras":
+        _register_keras()
+        keras_wrapper = _KerasClassifier if model.task_ == "classification" else _KerasRegressor
+        estimator = keras_wrapper(model.estimator_)
     elif backend == "xgboost" and model.task_ == "classification":
         _register_xgboost()
         estimator = _xgboost_classifier_class()()
@@ -302,4 +307,143 @@ def _register_xgboost() -> None:
         "XGBoostXGBRegressor",
         calculate_linear_regressor_output_shapes,
         convert_xgboost,
+    )
+
+
+class _KerasClassifier(ClassifierMixin, BaseEstimator):
+    """A ``keras.mlp`` classification network, for ``_convert_keras``."""
+
+    def __init__(self, network: Any = None) -> None:
+        self.network = network
+
+
+class _KerasRegressor(RegressorMixin, BaseEstimator):
+    """A ``keras.mlp`` regression network, for ``_convert_keras``."""
+
+    def __init__(self, network: Any = None) -> None:
+        self.network = network
+
+
+# Keras activations of Dense layers, as ONNX operators (``None``: nothing to add).
+_KERAS_ACTIVATIONS = {
+    "linear": None,
+    "relu": "Relu",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "softmax": "Softmax",
+}
+
+
+def _keras_steps(network: Any) -> list[tuple[str, list[Any]]]:
+    """The network as ONNX operators, each with the float32 constants it takes after its input.
+
+    Normalization is ``(x - mean) / max(sqrt(variance), epsilon)``, as Keras computes it; a
+    regression network's output is scaled back to the target (``y_std``, ``y_mean``).
+    """
+    import keras
+    import numpy as np
+
+    def value(weight: Any) -> Any:
+        return np.asarray(keras.ops.convert_to_numpy(weight), dtype=np.float32)
+
+    steps: list[tuple[str, list[Any]]] = []
+    for layer in network.model_.layers:
+        kind = type(layer).__name__
+        activation = getattr(getattr(layer, "activation", None), "__name__", "")
+        if kind in ("InputLayer", "Dropout"):
+            continue
+        if kind == "Normalization" and not layer.invert:
+            std = np.maximum(np.sqrt(value(layer.variance)), keras.config.epsilon())
+            steps += [("Sub", [value(layer.mean)]), ("Div", [std.astype(np.float32)])]
+        elif kind == "Dense" and activation in _KERAS_ACTIVATIONS:
+            steps.append(("MatMul", [value(layer.kernel)]))
+            if layer.use_bias:
+                steps.append(("Add", [value(layer.bias)]))
+            operator = _KERAS_ACTIVATIONS[activation]
+            if operator:
+                steps.append((operator, []))
+        else:
+            raise ConvertError(
+                f"the Keras layer {layer.name!r} ({kind}"
+                f"{f', activation {activation}' if activation else ''}) cannot be exported",
+                hint="export covers keras.mlp networks: Normalization, Dense and Dropout",
+            )
+    if network.task == "regression":
+        steps += [
+            ("Mul", [np.float32(network.y_std_)]),
+            ("Add", [np.float32(network.y_mean_)]),
+        ]
+    return steps
+
+
+def _convert_keras(scope: Any, operator: Any, container: Any) -> None:
+    """skl2onnx converter: the network's operators, then (classifiers) the best class's label."""
+    import numpy as np
+    from onnx import TensorProto
+
+    wrapper = operator.raw_operator
+    classifier = isinstance(wrapper, _KerasClassifier)
+    steps = _keras_steps(wrapper.network)
+    current = operator.inputs[0].full_name
+    for index, (op, constants) in enumerate(steps):
+        inputs = [current]
+        for constant in constants:
+            name = scope.get_unique_variable_name("keras_weight")
+            array = np.asarray(constant, dtype=np.float32)
+            container.add_initializer(name, TensorProto.FLOAT, list(array.shape), array.ravel())
+            inputs.append(name)
+        last = index == len(steps) - 1
+        current = (
+            operator.outputs[1 if classifier else 0].full_name
+            if last
+            else scope.get_unique_variable_name("keras_hidden")
+        )
+        container.add_node(op, inputs, [current], name=scope.get_unique_operator_name(op))
+    if not classifier:
+        return
+    best = scope.get_unique_variable_name("keras_best")
+    container.add_node(
+        "ArgMax",
+        [current],
+        [best],
+        name=scope.get_unique_operator_name("ArgMax"),
+        axis=1,
+        keepdims=0,
+    )
+    labels = np.asarray(wrapper.classes_)
+    classes = scope.get_unique_variable_name("keras_classes")
+    if labels.dtype.kind in "OUS":
+        encoded = [str(label).encode("utf-8") for label in labels]
+        container.add_initializer(classes, TensorProto.STRING, [len(labels)], encoded)
+    else:
+        container.add_initializer(
+            classes, TensorProto.INT64, [len(labels)], labels.astype(np.int64)
+        )
+    container.add_node(
+        "Gather",
+        [classes, best],
+        [operator.outputs[0].full_name],
+        name=scope.get_unique_operator_name("Gather"),
+    )
+
+
+def _register_keras() -> None:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        _KerasClassifier,
+        "ModelyardKerasClassifier",
+        calculate_linear_classifier_output_shapes,
+        _convert_keras,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        _KerasRegressor,
+        "ModelyardKerasRegressor",
+        calculate_linear_regressor_output_shapes,
+        _convert_keras,
     )
