@@ -2,8 +2,8 @@
 
 A request that finds the model idle and nobody else arriving runs at once, alone: batching never
 makes a lone request wait. When the model's last call, scaled to this request's rows, took under
-``INLINE_SECONDS``, such a request is predicted right on the event loop, sparing two thread hops
-that cost more than the prediction; slower models, and every batch, run in the model's thread.
+``INLINE_SECONDS``, such a request (or a batch that small) is predicted right on the event loop,
+sparing two thread hops that cost more than the prediction; slower calls run in the model's thread.
 ``max_batch_delay`` only applies while other requests for the same model are still being read,
 and ends as soon as they are queued.
 """
@@ -38,8 +38,8 @@ class _Job:
 class Batcher:
     """One model's queue, and the loop that feeds its rows to the model in batches.
 
-    The model runs in one worker thread, off the event loop; ``start`` and ``predict`` must be
-    called from the event loop that runs the server.
+    Slow calls of the model run in one worker thread, off the event loop; ``start`` and
+    ``predict`` must be called from the event loop that runs the server.
     """
 
     def __init__(self, model: ServedModel, settings: BatchSettings, metrics: Metrics) -> None:
@@ -83,7 +83,7 @@ class Batcher:
             ModelFailedError: the model raised on these rows.
         """
         if (
-            self._row_seconds * rows.count < INLINE_SECONDS
+            self._fast_enough(rows.count)
             and not self._queue
             and not self._busy
             and not self._arriving
@@ -108,14 +108,29 @@ class Batcher:
     def _predict_now(self, rows: Rows, proba: bool) -> Prediction:
         """Predict a lone request on the event loop (the model is idle and fast)."""
         self._busy = True
+        try:
+            outcome = self._call([rows], proba)
+        finally:
+            self._busy = False
+        if isinstance(outcome, ModelFailedError):
+            raise outcome
+        self._metrics.batch_size.observe(self._labels, rows.count)
+        return outcome
+
+    def _fast_enough(self, rows: int) -> bool:
+        """Whether ``rows`` should take the model less than ``INLINE_SECONDS``."""
+        return self._row_seconds * rows < INLINE_SECONDS
+
+    def _call(self, batch: list[Rows], proba: bool) -> Prediction | ModelFailedError:
+        """One call of the model, timed to tell whether the next may run on the event loop."""
         start = time.perf_counter()
         try:
-            prediction = self.model.predict([rows], proba)
-        finally:
-            self._row_seconds = (time.perf_counter() - start) / max(1, rows.count)
-            self._busy = False
-        self._metrics.batch_size.observe(self._labels, rows.count)
-        return prediction
+            outcome: Prediction | ModelFailedError = self.model.predict(batch, proba)
+        except ModelFailedError as error:
+            outcome = error
+        rows = sum(part.count for part in batch)
+        self._row_seconds = (time.perf_counter() - start) / max(1, rows)
+        return outcome
 
     async def drain(self) -> None:
         """Wait until every queued request has its answer."""
@@ -172,22 +187,18 @@ class Batcher:
 
     def _work(self) -> None:
         while (call := self._inbox.get()) is not None:
-            outcome: Prediction | ModelFailedError
-            start = time.perf_counter()
-            try:
-                outcome = self.model.predict(call.batch, call.proba)
-            except ModelFailedError as error:
-                outcome = error
-            self._row_seconds = (time.perf_counter() - start) / max(
-                1, sum(r.count for r in call.batch)
-            )
+            outcome = self._call(call.batch, call.proba)
             call.loop.call_soon_threadsafe(_resolve_call, call.done, outcome)
 
     async def _execute(self, batch: list[_Job]) -> None:
-        loop = asyncio.get_running_loop()
-        call = _Call([job.rows for job in batch], any(job.proba for job in batch), loop)
-        self._inbox.put(call)
-        outcome = await call.done
+        rows = [job.rows for job in batch]
+        proba = any(job.proba for job in batch)
+        if self._fast_enough(sum(part.count for part in rows)):  # no thread hop for a quick call
+            outcome = self._call(rows, proba)
+        else:
+            call = _Call(rows, proba, asyncio.get_running_loop())
+            self._inbox.put(call)
+            outcome = await call.done
         if isinstance(outcome, ModelFailedError):
             if len(batch) == 1:
                 _fail(batch[0].future, outcome)
