@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import modelyard
-from modelyard.serve.fast import compile_features
+from modelyard.serve.fast import compile_estimator, compile_features
 from modelyard.serve.inputs import check_columns
 from tests.serve.conftest import _package
 
@@ -59,3 +59,23 @@ def test_text_columns_keep_the_pipeline(tmp_path) -> None:
     loaded = modelyard.load(_package(frame, "label", "sklearn.linear", tmp_path / "text"))
     assert loaded.schema_.columns["review"] == "text"
     assert compile_features(loaded) is None
+
+
+@pytest.mark.parametrize("target", ["species", "body_mass_g"])
+def test_linear_estimators_answer_as_scikit_learn_does(penguins, tmp_path, target: str) -> None:
+    loaded = modelyard.load(_package(penguins, target, "sklearn.linear", tmp_path / "pkg"))
+    transform = compile_features(loaded)
+    linear = compile_estimator(loaded)
+    assert transform is not None and linear is not None
+    features = transform(_features(loaded, penguins.drop(columns=[target])))
+    estimator = loaded.estimator_
+    np.testing.assert_allclose(linear.predict(features), estimator.predict(features), rtol=1e-12)
+    if target == "species":
+        np.testing.assert_allclose(
+            linear.predict_proba(features), estimator.predict_proba(features), rtol=1e-9
+        )
+
+
+def test_other_estimators_keep_scikit_learn(penguins, tmp_path) -> None:
+    loaded = modelyard.load(_package(penguins, "species", "sklearn.random_forest", tmp_path / "p"))
+    assert compile_estimator(loaded) is None

@@ -1,8 +1,11 @@
 """Adaptive micro-batching: requests that queue up while the model is busy share its next call.
 
 A request that finds the model idle and nobody else arriving runs at once, alone: batching never
-makes a lone request wait. ``max_batch_delay`` only applies while other requests for the same
-model are still being read, and ends as soon as they are queued.
+makes a lone request wait. When the model's last call, scaled to this request's rows, took under
+``INLINE_SECONDS``, such a request (or a batch that small) is predicted right on the event loop,
+sparing two thread hops that cost more than the prediction; slower calls run in the model's thread.
+``max_batch_delay`` only applies while other requests for the same model are still being read,
+and ends as soon as they are queued.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from modelyard.serve.metrics import Metrics, model_labels
 from modelyard.serve.model import Prediction, Rows, ServedModel
 from modelyard.serve.settings import BatchSettings
 
+INLINE_SECONDS = 0.001
+"""A lone request runs on the event loop when its rows should take the model less than this."""
+
 
 @dataclass(eq=False)
 class _Job:
@@ -32,8 +38,8 @@ class _Job:
 class Batcher:
     """One model's queue, and the loop that feeds its rows to the model in batches.
 
-    The model runs in one worker thread, off the event loop; ``start`` and ``predict`` must be
-    called from the event loop that runs the server.
+    Slow calls of the model run in one worker thread, off the event loop; ``start`` and
+    ``predict`` must be called from the event loop that runs the server.
     """
 
     def __init__(self, model: ServedModel, settings: BatchSettings, metrics: Metrics) -> None:
@@ -44,6 +50,7 @@ class Batcher:
         self._queue: deque[_Job] = deque()
         self._arriving = 0
         self._busy = False
+        self._row_seconds = float("inf")  # per row in the last call; unknown until one ran
         self._wakeup = asyncio.Event()
         # One thread per model runs it; a plain queue in and ``call_soon_threadsafe`` out is
         # the cheapest hop between the event loop and that thread.
@@ -75,6 +82,13 @@ class Batcher:
             PredictionTimeoutError: no answer within ``timeout`` seconds.
             ModelFailedError: the model raised on these rows.
         """
+        if (
+            self._fast_enough(rows.count)
+            and not self._queue
+            and not self._busy
+            and not self._arriving
+        ):
+            return self._predict_now(rows, proba)
         if len(self._queue) >= self.settings.max_queue:
             raise QueueFullError(
                 f"model {self.model.name!r} has {len(self._queue)} requests waiting",
@@ -90,6 +104,33 @@ class Batcher:
             return await job.future
         finally:
             expiry.cancel()
+
+    def _predict_now(self, rows: Rows, proba: bool) -> Prediction:
+        """Predict a lone request on the event loop (the model is idle and fast)."""
+        self._busy = True
+        try:
+            outcome = self._call([rows], proba)
+        finally:
+            self._busy = False
+        if isinstance(outcome, ModelFailedError):
+            raise outcome
+        self._metrics.batch_size.observe(self._labels, rows.count)
+        return outcome
+
+    def _fast_enough(self, rows: int) -> bool:
+        """Whether ``rows`` should take the model less than ``INLINE_SECONDS``."""
+        return self._row_seconds * rows < INLINE_SECONDS
+
+    def _call(self, batch: list[Rows], proba: bool) -> Prediction | ModelFailedError:
+        """One call of the model, timed to tell whether the next may run on the event loop."""
+        start = time.perf_counter()
+        try:
+            outcome: Prediction | ModelFailedError = self.model.predict(batch, proba)
+        except ModelFailedError as error:
+            outcome = error
+        rows = sum(part.count for part in batch)
+        self._row_seconds = (time.perf_counter() - start) / max(1, rows)
+        return outcome
 
     async def drain(self) -> None:
         """Wait until every queued request has its answer."""
@@ -146,18 +187,18 @@ class Batcher:
 
     def _work(self) -> None:
         while (call := self._inbox.get()) is not None:
-            outcome: Prediction | ModelFailedError
-            try:
-                outcome = self.model.predict(call.batch, call.proba)
-            except ModelFailedError as error:
-                outcome = error
+            outcome = self._call(call.batch, call.proba)
             call.loop.call_soon_threadsafe(_resolve_call, call.done, outcome)
 
     async def _execute(self, batch: list[_Job]) -> None:
-        loop = asyncio.get_running_loop()
-        call = _Call([job.rows for job in batch], any(job.proba for job in batch), loop)
-        self._inbox.put(call)
-        outcome = await call.done
+        rows = [job.rows for job in batch]
+        proba = any(job.proba for job in batch)
+        if self._fast_enough(sum(part.count for part in rows)):  # no thread hop for a quick call
+            outcome = self._call(rows, proba)
+        else:
+            call = _Call(rows, proba, asyncio.get_running_loop())
+            self._inbox.put(call)
+            outcome = await call.done
         if isinstance(outcome, ModelFailedError):
             if len(batch) == 1:
                 _fail(batch[0].future, outcome)

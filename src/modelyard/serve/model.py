@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.data.schema import ColumnKind, Schema
 from modelyard.serve.errors import InvalidInputError, ModelFailedError
-from modelyard.serve.fast import FeatureTransform, compile_features
+from modelyard.serve.fast import (
+    FeatureTransform,
+    LinearEstimator,
+    compile_estimator,
+    compile_features,
+)
 from modelyard.serve.inputs import check_columns, check_rows
 from modelyard.serve.protocol import Datatype, MetadataTensor, ModelMetadata, OutputName
 
@@ -79,6 +84,8 @@ class ServedModel:
     model: Model
     features: FeatureTransform | None = None
     """The compiled preprocessing (``serve.fast``), when it reproduces the package's."""
+    linear: LinearEstimator | None = None
+    """The estimator as numpy (``serve.fast``), when it is linear and answers as it does."""
 
     @property
     def kind(self) -> str:
@@ -183,11 +190,15 @@ class ServedModel:
 
         assert self.features is not None
         features = self.features(self._columns(batch))
-        estimator = self.model.estimator_
-        # The compiled preprocessing already gives finite, validated features.
-        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            predicted = estimator.predict(features)
-            probabilities = estimator.predict_proba(features) if proba else None
+        if self.linear is not None:
+            predicted = self.linear.predict(features)
+            probabilities = self.linear.predict_proba(features) if proba else None
+        else:
+            estimator = self.model.estimator_
+            # The compiled preprocessing already gives finite, validated features.
+            with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+                predicted = estimator.predict(features)
+                probabilities = estimator.predict_proba(features) if proba else None
         if self.is_classifier:
             predicted = self.model.classes_[np.asarray(predicted).astype(int).ravel()]
         return Prediction(predicted, probabilities)
@@ -283,4 +294,6 @@ def load_served(path: Path, *, name: str | None = None, version: str | None = No
     model = load(path)
     if version is None:
         version = hashlib.sha256((path / MANIFEST).read_bytes()).hexdigest()[:12]
-    return ServedModel(name or path.resolve().name, version, model, compile_features(model))
+    features = compile_features(model)
+    linear = compile_estimator(model) if features is not None else None
+    return ServedModel(name or path.resolve().name, version, model, features, linear)
