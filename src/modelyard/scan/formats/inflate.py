@@ -84,7 +84,7 @@ def inflate(
     released = start
     try:
         for consumed, piece in _pieces(memoryview(data)[start:end], kind, ctx.file.deadline):
-            if consumed - released > _RELEASE_EVERY:
+            if start + consumed - released > _RELEASE_EVERY:
                 release(data, released, start + consumed)
                 released = start + consumed
             out.write(piece)
