@@ -75,15 +75,24 @@ def test_a_bayesian_regression_exports_as_its_posterior_mean(tmp_path, diabetes)
     np.testing.assert_allclose(runner.predict(X), model.predict(X), rtol=1e-5)
 
 
-def test_a_bayesian_classifier_is_not_exported_yet(tmp_path, penguins):
+def test_a_bayesian_classifier_exports_its_posterior_mean_probabilities(tmp_path, penguins):
+    """Probabilities average the softmax over every draw, as the package computes them."""
     pytest.importorskip("pymc")
     sample = penguins.sample(120, random_state=0)
+    features = sample.drop(columns=["species"])
     model = Model(model="pymc.logistic", seed=1).fit(
-        sample.drop(columns=["species"]), sample["species"], inference="advi"
+        features, sample["species"], inference="advi"
     )
-    with pytest.raises(ConvertError, match=r"average the softmax over every posterior draw"):
-        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
-    assert not (tmp_path / "model.onnx").exists()
+    package = save(model, tmp_path / "pkg")
+
+    result = export_onnx(package, tmp_path / "model.onnx", data=features)
+
+    assert result.labels_identical and result.max_difference <= TOLERANCE
+    outputs = OnnxModel(result.path.read_bytes(), "classification").outputs(features)
+    assert list(np.asarray(outputs["label"]).ravel()) == list(model.predict(features))
+    np.testing.assert_allclose(
+        outputs["probabilities"], model.predict_proba(features), atol=TOLERANCE
+    )
 
 
 def test_a_failed_check_writes_nothing(tmp_path, penguins):

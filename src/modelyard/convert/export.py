@@ -130,12 +130,15 @@ def _convertible(model: Model) -> Any:
     import numpy as np
 
     backend = model.spec_.backend
-    if backend == "pymc":
+    if backend == "pymc" and model.task_ == "regression":
         return _posterior_mean_line(model)
-    if backend == "lightgbm":
+    if backend == "pymc":
+        _register_bayesian_softmax()
+        estimator: Any = _BayesianSoftmax(model.estimator_.coef_, model.estimator_.intercept_)
+    elif backend == "lightgbm":
         _register_lightgbm()
         wrapper = _LightGbmClassifier if model.task_ == "classification" else _LightGbmRegressor
-        estimator: Any = wrapper(model.estimator_.booster_)
+        estimator = wrapper(model.estimator_.booster_)
     elif backend == "keras":
         _register_keras()
         keras_wrapper = _KerasClassifier if model.task_ == "classification" else _KerasRegressor
@@ -159,12 +162,6 @@ def _posterior_mean_line(model: Model) -> Any:
     coefficients and intercept (its intervals need the draws, which ONNX does not carry)."""
     from sklearn.linear_model import LinearRegression
 
-    if model.task_ == "classification":
-        raise ConvertError(
-            f"{model.model} packages cannot be exported to ONNX yet: their probabilities "
-            "average the softmax over every posterior draw",
-            hint="export works for pymc.linear (regression) packages",
-        )
     line = LinearRegression()
     line.coef_ = model.estimator_.coef_.mean(axis=0)
     line.intercept_ = float(model.estimator_.intercept_.mean())
@@ -246,6 +243,80 @@ class _LightGbmRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, booster: Any = None) -> None:
         self.booster_ = booster
         self.boosting_type = _boosting_type(booster)
+
+
+class _BayesianSoftmax(ClassifierMixin, BaseEstimator):
+    """A ``pymc.logistic`` posterior as a classifier skl2onnx converts: each class probability
+    is the mean, over every posterior draw, of the softmax of that draw's logits.
+
+    ``coef_`` has shape (draws, features, classes) and ``intercept_`` (draws, classes).
+    """
+
+    def __init__(self, coef: Any = None, intercept: Any = None) -> None:
+        self.coef_ = coef
+        self.intercept_ = intercept
+
+
+def _convert_bayesian_softmax(scope: Any, operator: Any, container: Any) -> None:
+    """Logits of every draw at once (one MatMul), softmax per draw, mean over draws; in double
+    precision, as the package computes them, then the label of the most probable class."""
+    import numpy as np
+    from onnx import TensorProto
+
+    model = operator.raw_operator
+    draws, features, classes = model.coef_.shape
+
+    def name(what: str) -> str:
+        return str(scope.get_unique_variable_name(what))
+
+    def constant(what: str, kind: int, value: Any) -> str:
+        variable = name(what)
+        array = np.asarray(value)
+        flat = array.ravel()
+        strings = kind == TensorProto.STRING
+        content = [str(item).encode() for item in flat] if strings else flat.tolist()
+        container.add_initializer(variable, kind, list(array.shape), content)
+        return variable
+
+    def node(op_type: str, inputs: list[str], output: str | None = None, **attributes: Any) -> str:
+        output = output or name(op_type.lower())
+        container.add_node(
+            op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **attributes
+        )
+        return output
+
+    weights = model.coef_.transpose(1, 0, 2).reshape(features, draws * classes)
+    rows = node("Cast", [operator.inputs[0].full_name], to=TensorProto.DOUBLE)
+    logits = node(
+        "Add",
+        [
+            node("MatMul", [rows, constant("weights", TensorProto.DOUBLE, weights)]),
+            constant("intercepts", TensorProto.DOUBLE, model.intercept_.reshape(-1)),
+        ],
+    )
+    per_draw = node(
+        "Reshape", [logits, constant("draws_shape", TensorProto.INT64, [-1, draws, classes])]
+    )
+    mean = node("ReduceMean", [node("Softmax", [per_draw], axis=2)], axes=[1], keepdims=0)
+    probabilities = operator.outputs[1].full_name
+    node("Cast", [mean], probabilities, to=TensorProto.FLOAT)
+    best = node("ArgMax", [mean], axis=1, keepdims=0)
+    labels = np.asarray(model.classes_)
+    kind = TensorProto.STRING if labels.dtype.kind in "OU" else TensorProto.INT64
+    node("Gather", [constant("classes", kind, labels), best], operator.outputs[0].full_name)
+
+
+def _register_bayesian_softmax() -> None:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
+
+    update_registered_converter(
+        _BayesianSoftmax,
+        "ModelyardBayesianSoftmax",
+        calculate_linear_classifier_output_shapes,
+        _convert_bayesian_softmax,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
 
 
 def _boosting_type(booster: Any) -> str:
