@@ -80,9 +80,7 @@ def test_a_bayesian_classifier_exports_its_posterior_mean_probabilities(tmp_path
     pytest.importorskip("pymc")
     sample = penguins.sample(120, random_state=0)
     features = sample.drop(columns=["species"])
-    model = Model(model="pymc.logistic", seed=1).fit(
-        features, sample["species"], inference="advi"
-    )
+    model = Model(model="pymc.logistic", seed=1).fit(features, sample["species"], inference="advi")
     package = save(model, tmp_path / "pkg")
 
     result = export_onnx(package, tmp_path / "model.onnx", data=features)
