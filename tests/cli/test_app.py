@@ -37,3 +37,17 @@ def test_unknown_command_is_a_usage_error() -> None:
     result = run("no-such-command")
     assert result.returncode == 2
     assert "no-such-command" in result.stderr
+
+
+def test_the_cli_imports_no_engine_or_framework_until_a_command_runs() -> None:
+    """Every command, ``scan`` included, starts with only the argument parser's imports."""
+    code = (
+        "import sys\n"
+        "import modelyard.cli.app\n"
+        "heavy = ('modelyard.learn.spark', 'modelyard.package', 'modelyard.scan.api',\n"
+        "         'modelyard.hub.server', 'modelyard.serve.server', 'pyspark', 'sklearn',\n"
+        "         'numpy', 'torch', 'rich')\n"
+        "print([name for name in heavy if name in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr

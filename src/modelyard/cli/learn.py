@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Any, get_args
 from modelyard.cli.console import escape, stderr, stdout
 from modelyard.cli.parsing import Commands, add_command, at_least
 from modelyard.errors import UsageError
-from modelyard.learn.registry import Clustering, Engine, Inference, TaskOrAuto
-from modelyard.learn.spark.session import DEFAULT_MASTER
+from modelyard.learn.registry import DEFAULT_MASTER, Clustering, Engine, Inference, TaskOrAuto
 
 if TYPE_CHECKING:
     from rich.progress import Progress

@@ -16,6 +16,7 @@ from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_
 from modelyard.learn.model import Model
 from modelyard.learn.models import DEFAULT_ARRAY_MODEL, DEFAULT_MODEL, candidates, get_spec
 from modelyard.learn.registry import (
+    DEFAULT_MASTER,
     Clustering,
     DataKind,
     Engine,
@@ -26,7 +27,6 @@ from modelyard.learn.registry import (
     TaskOrAuto,
 )
 from modelyard.learn.results import LeaderboardEntry, TrainSummary
-from modelyard.learn.spark.session import DEFAULT_MASTER
 from modelyard.learn.task import resolve_task
 from modelyard.learn.validation import (
     ENGINES,

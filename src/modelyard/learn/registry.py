@@ -14,6 +14,8 @@ Clustering = Literal["clustering"]
 """The task only the Spark engine does (k-means)."""
 Engine = Literal["local", "spark"]
 """Where a job runs: on this machine, or on Spark (data read and kept by Spark)."""
+DEFAULT_MASTER = "local[*]"
+"""The Spark master a Spark job uses unless told otherwise: Spark in this process."""
 DataKind = Literal["table", "array"]
 Inference = Literal["nuts", "advi"]
 """How a Bayesian model draws its posterior: NUTS sampling, or ADVI (variational, faster)."""

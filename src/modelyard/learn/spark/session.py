@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from modelyard.learn.registry import DEFAULT_MASTER
 from modelyard.learn.spark.errors import (
     JavaNotFoundError,
     MasterUnreachableError,
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MASTER = "local[*]"
 _CONNECT_DEFAULT_PORT = 15002
 _STANDALONE_DEFAULT_PORT = 7077
 _PROBE_TIMEOUT_SECONDS = 5.0
