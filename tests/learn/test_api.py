@@ -8,6 +8,7 @@ import pytest
 from modelyard.data.errors import UnreadableDataError, UnusableTargetError
 from modelyard.learn.api import compare, evaluate, predict, train
 from modelyard.learn.errors import UnknownModelError
+from modelyard.learn.model import Model
 from modelyard.package.manifest import Manifest
 
 
@@ -63,3 +64,37 @@ def test_errors(tmp_path, penguins):
     pd.DataFrame({"a": ["x"] * 20, "t": range(20)}).to_csv(tmp_path / "str.csv", index=False)
     with pytest.raises(UnusableTargetError, match="not numeric"):
         train(tmp_path / "str.csv", "a", task="regression")
+
+
+def test_train_refits_on_all_rows_and_says_what_the_metrics_describe(tmp_path, penguins_csv):
+    refitted = train(penguins_csv, "species", out=tmp_path / "all", seed=1)
+    kept = train(penguins_csv, "species", out=tmp_path / "kept", seed=1, refit=False)
+    assert refitted.metrics == kept.metrics  # both measured on the same hold-out
+    frame = pd.read_csv(penguins_csv)
+    X, y = frame.drop(columns=["species"]), frame["species"]
+    on_all_rows = Model(seed=1).fit(X, y).predict_proba(X)
+    assert (refitted.estimator.predict_proba(X) == on_all_rows).all()
+    assert not (kept.estimator.predict_proba(X) == on_all_rows).all()
+    evaluation = Manifest.read(tmp_path / "all").evaluation
+    assert evaluation == {
+        "rows": 344,
+        "holdout_rows": 69,
+        "refitted": True,
+        "summary": "Measured on a 20% hold-out (69 of 344 rows); "
+        "final model refitted on all 344 rows.",
+    }
+    assert evaluation["summary"] in (tmp_path / "all" / "README.md").read_text()
+    assert (
+        Manifest.read(tmp_path / "kept")
+        .evaluation["summary"]
+        .endswith("final model is the measured one, fitted on the other 275 rows.")
+    )
+
+
+def test_train_leaves_out_rows_without_a_target(tmp_path, penguins):
+    penguins.loc[:9, "body_mass_g"] = None
+    missing = int(penguins["body_mass_g"].isna().sum())
+    penguins.to_csv(tmp_path / "gaps.csv", index=False)
+    result = train(tmp_path / "gaps.csv", "body_mass_g", out=tmp_path / "pkg")
+    assert missing > 10 and result.missing_target_rows == missing
+    assert result.evaluation is not None and result.evaluation.rows == 344 - missing

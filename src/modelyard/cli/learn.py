@@ -77,10 +77,16 @@ def train_command(args: argparse.Namespace) -> None:
             task=task,
             out=args.out or Path("models") / f"{data.stem}-{name}",
             seed=args.seed,
+            refit=args.refit,
             progress=epoch_done,
             inference=args.fit,
             engine=engine,
             spark_master=args.spark_master,
+        )
+    if result.missing_target_rows:
+        stderr().print(
+            f"[yellow]left out {result.missing_target_rows:,} row(s) whose target "
+            f"{escape(args.target)!r} is missing[/]"
         )
     if as_json:
         _echo_json(result.to_dict())
@@ -88,6 +94,8 @@ def train_command(args: argparse.Namespace) -> None:
     for column, reason in result.dropped.items():
         stderr().print(f"[dim]dropped column {escape(column)!r}: {escape(reason)}[/]")
     _print_metrics(result.metrics, f"{result.model} ({result.task}, hold-out)")
+    if result.evaluation is not None:
+        stdout().print(escape(result.evaluation.summary))
     stdout().print(f"saved to [bold]{escape(str(result.package))}[/]")
 
 
@@ -253,6 +261,12 @@ def register(commands: Commands) -> None:
         "--fit", choices=INFERENCES, help="pymc models: nuts (default) or advi (large tables)"
     )
     train.add_argument("-o", "--out", type=Path, help="package folder (default: models/NAME)")
+    train.add_argument(
+        "--no-refit",
+        dest="refit",
+        action="store_false",
+        help="keep the model measured on the hold-out (default: refit it on all rows)",
+    )
     _common(train, seed=True)
 
     compare = add_command(commands, "compare", compare_command)

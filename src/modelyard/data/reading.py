@@ -118,6 +118,21 @@ def split_target(dataset: Dataset, target: str) -> Dataset:
     )
 
 
+def drop_missing_target(dataset: Dataset) -> tuple[Dataset, int]:
+    """``dataset`` without the rows whose target is missing, and how many those were."""
+    import numpy as np
+    import pandas as pd
+
+    missing = np.asarray(pd.isna(dataset.y)).ravel()
+    count = int(missing.sum())
+    if not count:
+        return dataset, 0
+    keep = ~missing
+    X = dataset.X.loc[keep] if dataset.kind == "table" else dataset.X[keep]
+    y = dataset.y.loc[keep] if hasattr(dataset.y, "loc") else dataset.y[keep]
+    return Dataset(dataset.kind, X, y, target=dataset.target, source=dataset.source), count
+
+
 def _read_libsvm(path: Path, target: str | None) -> Dataset:
     from sklearn.datasets import load_svmlight_file
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from modelyard.data.errors import MissingColumnError, UnreadableDataError
-from modelyard.data.reading import Dataset, read_dataset
+from modelyard.data.reading import Dataset, drop_missing_target, read_dataset
 from modelyard.learn.errors import LearnError
 from modelyard.learn.metrics import PRIMARY, classification_metrics, regression_metrics
 from modelyard.learn.model import Model
@@ -26,7 +26,7 @@ from modelyard.learn.registry import (
     Task,
     TaskOrAuto,
 )
-from modelyard.learn.results import LeaderboardEntry, TrainSummary
+from modelyard.learn.results import HoldoutEvaluation, LeaderboardEntry, TrainSummary
 from modelyard.learn.task import resolve_task
 from modelyard.learn.validation import (
     ENGINES,
@@ -83,11 +83,16 @@ def _load(data: str | Path | Dataset, target: str) -> Dataset:
     dataset = data if isinstance(data, Dataset) else read_dataset(data, target)
     if dataset.y is None:
         raise MissingColumnError(f"the data has no target {target!r}")
+    _require_rows(dataset, "rows")
+    return dataset
+
+
+def _require_rows(dataset: Dataset, what: str) -> None:
+    """Raise ``UnreadableDataError`` unless ``dataset`` has ``MIN_ROWS`` (``what``) to train on."""
     if dataset.rows < MIN_ROWS:
         raise UnreadableDataError(
-            f"the data has {dataset.rows} rows; at least {MIN_ROWS} are needed to train"
+            f"the data has {dataset.rows} {what}; at least {MIN_ROWS} are needed to train"
         )
-    return dataset
 
 
 def evaluate_model(model: Model, X: Any, y: Any) -> dict[str, float]:
@@ -115,6 +120,7 @@ def train(
     out: str | Path | None = None,
     seed: int = 0,
     test_size: float = 0.2,
+    refit: bool = True,
     progress: EpochProgress | None = None,
     inference: Inference | None = None,
     engine: Literal["local"] = "local",
@@ -132,6 +138,7 @@ def train(
     out: str | Path | None = None,
     seed: int = 0,
     test_size: float = 0.2,
+    refit: bool = True,
     progress: EpochProgress | None = None,
     inference: Inference | None = None,
     engine: Literal["spark"],
@@ -148,6 +155,7 @@ def train(
     out: str | Path | None = None,
     seed: int = 0,
     test_size: float = 0.2,
+    refit: bool = True,
     progress: EpochProgress | None = None,
     inference: Inference | None = None,
     engine: Engine = "local",
@@ -155,7 +163,10 @@ def train(
 ) -> TrainResult | SparkTrainResult:
     """Train one model, measure it on a held-out share of the rows, and save it as a package.
 
-    The saved model is the one the metrics describe (trained on the other rows).
+    Rows whose target is missing are left out (``missing_target_rows`` counts them). Once
+    measured, the same configuration is refitted on every row unless ``refit`` is false;
+    ``evaluation`` (also in the package's manifest and card) says which model the metrics
+    describe.
 
     Args:
         data: a data file (CSV, TSV, Parquet, JSON lines, libsvm, ``.npz``) or a loaded
@@ -167,6 +178,8 @@ def train(
             ``"clustering"`` runs on Spark only.
         out: the package folder to write; ``None`` saves nothing.
         test_size: the share of rows held out for the metrics, in (0, 1).
+        refit: refit on all rows once measured (the default); false keeps the measured
+            model, fitted on the rows not held out.
         progress: called as ``progress(epoch, epochs, logs)`` after each Keras epoch.
         inference: how Bayesian models (``pymc.*``) draw their posterior: ``"nuts"``
             (the default) or ``"advi"`` (variational, for large tables); local engine only.
@@ -201,13 +214,14 @@ def train(
             out=out,
             seed=seed,
             holdout=test_size,
+            refit=refit,
         )
     local_task = _local_task("train", task)
     chosen = get_spec(model) if model else None
     dataset = _load(data, target)
     default = DEFAULT_ARRAY_MODEL if dataset.kind == "array" else DEFAULT_MODEL
     spec = chosen or get_spec(default)
-    return _train(dataset, spec, local_task, out, seed, test_size, progress, inference)
+    return _train(dataset, spec, local_task, out, seed, test_size, refit, progress, inference)
 
 
 def _local_task(caller: str, task: TaskOrAuto | Clustering) -> TaskOrAuto:
@@ -225,12 +239,15 @@ def _train(
     out: str | Path | None,
     seed: int,
     test_size: float,
+    refit: bool,
     progress: EpochProgress | None,
     inference: Inference | None,
 ) -> TrainResult:
     from sklearn.model_selection import train_test_split
 
     resolved = resolve_task(task, dataset.y, dataset.target or "target")
+    dataset, missing_target = drop_missing_target(dataset)
+    _require_rows(dataset, "rows with a target")
     stratify = dataset.y if resolved == "classification" and _stratifiable(dataset.y) else None
     X_train, X_test, y_train, y_test = train_test_split(
         dataset.X, dataset.y, test_size=test_size, random_state=seed, stratify=stratify
@@ -238,12 +255,23 @@ def _train(
     estimator = Model(model=spec.name, task=resolved, seed=seed)
     estimator.fit(X_train, y_train, progress=progress, inference=inference)
     metrics = evaluate_model(estimator, X_test, y_test)
+    evaluation = HoldoutEvaluation(dataset.rows, len(y_test), refitted=refit)
+    if refit:
+        estimator = Model(model=spec.name, task=resolved, seed=seed)
+        estimator.fit(dataset.X, dataset.y, progress=progress, inference=inference)
     package = None
     if out is not None:
         from modelyard.package import save
 
         source = Path(dataset.source).name if dataset.source else None
-        package = save(estimator, out, metrics=metrics, target=dataset.target, dataset=source)
+        package = save(
+            estimator,
+            out,
+            metrics=metrics,
+            evaluation=evaluation.to_dict(),
+            target=dataset.target,
+            dataset=source,
+        )
     return TrainResult(
         model=spec.name,
         backend=spec.backend,
@@ -252,6 +280,8 @@ def _train(
         package=package,
         estimator=estimator,
         dropped=estimator.dropped_columns,
+        evaluation=evaluation,
+        missing_target_rows=missing_target,
     )
 
 

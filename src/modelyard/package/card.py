@@ -62,7 +62,10 @@ def render_card(manifest: Manifest, title: str) -> str:
             "",
         ]
     if manifest.metrics:
-        lines += ["## Hold-out metrics", "", "| metric | value |", "|---|---|"]
+        lines += ["## Hold-out metrics", ""]
+        if manifest.evaluation.get("summary"):
+            lines += [manifest.evaluation["summary"], ""]
+        lines += ["| metric | value |", "|---|---|"]
         lines += [f"| {name} | {value:.4g} |" for name, value in manifest.metrics.items()]
         lines.append("")
     if manifest.diagnostics:

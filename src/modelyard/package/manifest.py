@@ -31,6 +31,9 @@ class Manifest:
     input: dict[str, Any]
     classes: list[Any] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    """What ``metrics`` describe (``HoldoutEvaluation.to_dict``): rows, hold-out rows, whether
+    the saved model was refitted on all rows, and a one-sentence ``summary``."""
     diagnostics: dict[str, float] = field(default_factory=dict)
     """Convergence of Bayesian models' posterior draws: ``r_hat_max``, ``ess_bulk_min``..."""
     seed: int = 0

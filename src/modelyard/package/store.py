@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelyard import __version__
 from modelyard.package.card import render_card
@@ -46,12 +46,14 @@ def save(
     directory: str | Path,
     *,
     metrics: dict[str, float] | None = None,
+    evaluation: dict[str, Any] | None = None,
     target: str | None = None,
     title: str | None = None,
     dataset: str | None = None,
 ) -> Path:
     """Write ``model`` to ``directory`` (replaced as a whole, never left half-written).
 
+    ``evaluation`` says what ``metrics`` describe (``HoldoutEvaluation.to_dict``);
     ``dataset`` names the data the model was trained on, for the model card.
     """
     from modelyard.learn.models import backend_of
@@ -72,6 +74,7 @@ def save(
         },
         classes=list(model.classes_) if model.task_ == "classification" else [],
         metrics=dict(metrics or {}),
+        evaluation=dict(evaluation or {}),
         diagnostics=model.diagnostics,
         seed=model.seed,
         dataset=dataset,

@@ -47,6 +47,11 @@ def test_train_reports_dropped_columns_and_writes_a_package(
     }
     manifest = json.loads((tmp_path / "package" / "modelyard.json").read_text())
     assert manifest["framework"] == "spark"
+    assert result.evaluation is not None and result.evaluation.rows == 344
+    assert manifest["evaluation"]["refitted"] is True
+    summary = manifest["evaluation"]["summary"]
+    assert summary.endswith("final model refitted on all 344 rows.")
+    assert summary in (tmp_path / "package" / "README.md").read_text()
     assert manifest["classes"] == result.classes
     assert [c["name"] for c in manifest["input_signature"]] == [
         "island",

@@ -47,6 +47,8 @@ class SparkPackageInfo:
     classes: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    """What ``metrics`` describe (``HoldoutEvaluation.to_dict``)."""
     seed: int = 0
 
     @property
@@ -84,6 +86,7 @@ def save(pipeline: PipelineModel, info: SparkPackageInfo, folder: str | Path) ->
         "input_signature": [asdict(column) for column in info.inputs],
         "dropped_columns": info.dropped,
         "metrics": info.metrics,
+        "evaluation": info.evaluation,
         "seed": info.seed,
         "weights": MODEL_DIR,
         "files": files,
@@ -120,6 +123,7 @@ def read_info(folder: str | Path, *, verify_hashes: bool = True) -> SparkPackage
             classes=list(manifest["classes"]),
             dropped=dict(manifest["dropped_columns"]),
             metrics=dict(manifest["metrics"]),
+            evaluation=dict(manifest.get("evaluation", {})),
             seed=int(manifest["seed"]),
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -210,6 +214,7 @@ def _card(info: SparkPackageInfo) -> str:
     inputs = ", ".join(f"`{column.name}` ({column.dtype})" for column in info.inputs)
     goal = f"to predict `{info.target}`" if info.target else "to assign rows to clusters"
     classes = f"Classes: {', '.join(f'`{c}`' for c in info.classes)}.\n" if info.classes else ""
+    measured = f"\n{info.evaluation['summary']}\n" if info.evaluation.get("summary") else ""
     return f"""---
 library_name: pyspark
 tags:
@@ -228,7 +233,7 @@ Parquet, no pickle).
 Inputs: {inputs}.
 {classes}
 ## Metrics (hold-out)
-
+{measured}
 | metric | value |
 |---|---|
 {rows}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelyard.learn.backends import spark as registry
-from modelyard.learn.results import LeaderboardEntry, TrainSummary
+from modelyard.learn.results import HoldoutEvaluation, LeaderboardEntry, TrainSummary
 from modelyard.learn.spark import packaging, session
 from modelyard.learn.spark.errors import SparkDataError
 from modelyard.learn.spark.metrics import PRIMARY, metric_names, score
@@ -89,10 +89,12 @@ def train(
     out: str | Path | None = None,
     seed: int = 0,
     holdout: float = 0.2,
+    refit: bool = True,
     params: Mapping[str, Any] | None = None,
     conf: Mapping[str, str] | None = None,
 ) -> SparkTrainResult:
-    """Fit ``model`` on ``data`` read by Spark, score it on a hold-out split, save a package.
+    """Fit ``model`` on ``data`` read by Spark, score it on a hold-out split, then (unless
+    ``refit`` is false) refit it on every row, and save a package.
 
     Without ``model`` the default is XGBoost on Spark (random forest over Spark Connect);
     ``spark.kmeans`` clusters and needs no ``target``. ``params`` sets estimator parameters
@@ -113,6 +115,9 @@ def train(
     pipeline = _fit(spark, spec, job, fitted_part, seed, params)
     predictions = pipeline.transform(holdout_part)
     metrics = score(predictions, metric_names(job.task, len(job.classes)))
+    evaluation = HoldoutEvaluation(job.frame.count(), holdout_part.count(), refitted=refit)
+    if refit:
+        pipeline = _fit(spark, spec, job, job.frame, seed, params)
     info = packaging.SparkPackageInfo(
         model=spec.name,
         task=job.task,
@@ -122,6 +127,7 @@ def train(
         classes=job.classes,
         dropped=job.plan.dropped,
         metrics=metrics,
+        evaluation=evaluation.to_dict(),
         seed=seed,
     )
     package = packaging.save(pipeline, info, out) if out is not None else None
@@ -133,6 +139,7 @@ def train(
         package=package,
         classes=job.classes,
         dropped=job.plan.dropped,
+        evaluation=evaluation,
     )
 
 
