@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench._tables import mixed_table
 from modelyard.learn.model import Model
 from modelyard.package import save
 from modelyard.scan import Verdict, scan
@@ -107,6 +108,21 @@ def test_an_unconvertible_model_is_a_clear_error(tmp_path, diabetes):
     model = Model(model="sklearn.hist_gradient_boosting").fit(X, y)
     with pytest.raises(ConvertError, match=r"sklearn\.hist_gradient_boosting package cannot be"):
         export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_target_encoded_and_text_columns_are_refused_by_name(tmp_path):
+    frame = mixed_table(600, "classification")
+    features, target = frame.drop(columns=["target"]), frame["target"]
+    with_text = save(Model().fit(features, target), tmp_path / "text")
+    with pytest.raises(ConvertError, match="column 'notes' is a text column"):
+        export_onnx(with_text, tmp_path / "model.onnx")
+    many_levels = save(Model().fit(features.drop(columns=["notes"]), target), tmp_path / "codes")
+    with pytest.raises(
+        ConvertError,
+        match=r"column\(s\) 'postcode' have more than 50 categories and are target-encoded",
+    ):
+        export_onnx(many_levels, tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
 
 

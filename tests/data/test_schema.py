@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench._tables import mixed_table
 from modelyard.data import ColumnKind, infer_schema
 
 
@@ -35,3 +36,15 @@ def test_kinds_and_dropped_columns():
     }
     assert set(schema.dropped) == {"row_id", "customer", "constant", "empty"}
     assert "ID" in schema.dropped["row_id"]
+
+
+def test_names_and_ticket_codes_are_ids_notes_are_text_postcodes_categories():
+    frame = mixed_table(500, "classification")
+    schema = infer_schema(frame.drop(columns=["target"]))
+    assert schema.dropped == {
+        "name": "an ID (a distinct value on nearly every row)",
+        "ticket": "an ID (a distinct value on nearly every row)",
+    }
+    assert schema.columns["notes"] is ColumnKind.TEXT
+    assert schema.columns["postcode"] is ColumnKind.CATEGORICAL
+    assert schema.columns["segment"] is ColumnKind.CATEGORICAL

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench._tables import mixed_table
 from modelyard.data.errors import MissingColumnError
 from modelyard.learn.model import Model
 from modelyard.learn.models import all_specs
+from modelyard.learn.preprocess import HIGH_CARDINALITY
 from modelyard.package import load, save
 
 TABLE_SPECS = [spec for spec in all_specs() if spec.data == "table"]
@@ -116,3 +118,22 @@ def test_check_estimator(name, task):
     failed = {result["check_name"] for result in results if result["status"] == "failed"}
     assert failed <= KNOWN_DIFFERENCES, failed
     assert len(results) > 35
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_many_levels_are_target_encoded_and_notes_get_text_features(tmp_path, task):
+    frame = mixed_table(1000, task)
+    features, target = frame.drop(columns=["target"]), frame["target"]
+    model = Model(seed=3).fit(features, target)
+    assert set(model.dropped_columns) == {"name", "ticket"}
+    blocks = {name: columns for name, _, columns in model.preprocessor_[-1].transformers_}
+    assert blocks[HIGH_CARDINALITY] == ["postcode"] and blocks["categorical"] == ["segment"]
+    assert "text_notes" in blocks
+    # the postcode is one column per class (one for regression), not one per level
+    width = model.transform_features(features.head()).shape[1]
+    assert width < 60
+    loaded = load(save(model, tmp_path / "pkg", target="target"))
+    np.testing.assert_allclose(loaded.predict(features), model.predict(features))
+    assert Model(seed=3).fit(features, target).predict(features).tolist() == (
+        model.predict(features).tolist()
+    )  # the encoder's folds follow the seed

@@ -19,6 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
+from modelyard.learn.preprocess import HIGH_CARDINALITY, MAX_CATEGORY_LEVELS
 from modelyard.learn.registry import Task
 
 if TYPE_CHECKING:
@@ -113,8 +114,17 @@ def to_onnx(model: Model) -> Any:
             )
         tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else FloatTensorType
         inputs.append((name, tensor([None, 1])))
+    fitted = model.preprocessor_.named_steps["columns"]
+    for block, _transformer, names in fitted.transformers_:
+        if block == HIGH_CARDINALITY:
+            raise ConvertError(
+                f"column(s) {', '.join(map(repr, names))} have more than {MAX_CATEGORY_LEVELS} "
+                "categories and are target-encoded, which ONNX export does not cover",
+                hint=f"export works for categorical columns with at most {MAX_CATEGORY_LEVELS} "
+                "categories",
+            )
     estimator = _convertible(model)
-    columns = _with_string_missing_values(model.preprocessor_.named_steps["columns"])
+    columns = _with_string_missing_values(fitted)
     pipeline = Pipeline([("columns", columns), ("model", estimator)])
     options = {id(estimator): {"zipmap": False}} if model.task_ == "classification" else None
     try:

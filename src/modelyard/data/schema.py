@@ -42,6 +42,11 @@ class Schema:
 # A string column is text (not a category) when its values are long and mostly distinct.
 _TEXT_MEAN_LENGTH = 30
 _TEXT_DISTINCT_SHARE = 0.5
+# A string column with a distinct value on nearly every row is an ID (names, ticket codes),
+# unless its values are free text: several words each, on average.
+_ID_DISTINCT_SHARE = 0.9
+_TEXT_MIN_WORDS = 3.0
+_SAMPLE = 1000
 
 
 def infer_schema(frame: Any) -> Schema:
@@ -69,7 +74,7 @@ def infer_schema(frame: Any) -> Schema:
         else:
             kind = _string_kind(present, rows)
             if kind is None:
-                dropped[str(name)] = "an ID (a distinct value per row)"
+                dropped[str(name)] = "an ID (a distinct value on nearly every row)"
                 continue
             columns[str(name)] = kind
         if rows > 1 and _constant(present):
@@ -111,9 +116,10 @@ def _string_kind(values: Any, rows: int) -> ColumnKind | None:
         if parsed.notna().mean() > 0.95 and as_text.str.len().head(200).min() >= 6:
             return ColumnKind.DATETIME
     distinct = values.nunique()
+    if rows >= 20 and distinct >= _ID_DISTINCT_SHARE * len(values):
+        words = as_text.head(_SAMPLE).str.split().str.len().mean()
+        return ColumnKind.TEXT if words >= _TEXT_MIN_WORDS else None
     mean_length = as_text.str.len().mean()
     if mean_length >= _TEXT_MEAN_LENGTH and distinct >= _TEXT_DISTINCT_SHARE * len(values):
         return ColumnKind.TEXT
-    if rows >= 20 and distinct == rows and " " not in "".join(as_text.head(50)):
-        return None
     return ColumnKind.CATEGORICAL

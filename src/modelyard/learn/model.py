@@ -10,7 +10,7 @@ from sklearn.exceptions import DataConversionWarning
 from sklearn.utils.metaestimators import available_if
 
 from modelyard.data.errors import UnreadableDataError
-from modelyard.data.schema import Schema, infer_schema
+from modelyard.data.schema import ColumnKind, Schema, infer_schema
 from modelyard.learn.errors import LearnError, NotFittedError
 from modelyard.learn.models import DEFAULT_MODEL, all_specs, backend_of, get_spec
 from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
@@ -109,7 +109,7 @@ class Model(BaseEstimator):
             self.classes_, target = np.unique(labels, return_inverse=True)
         else:
             target = y.astype("float64")
-        features, categorical = self._fit_preprocessing(X, spec)
+        features, categorical = self._fit_preprocessing(X, target, spec)
         estimator = spec.factory(task, self.seed)
         if progress is not None and "progress" in estimator.get_params():
             estimator.set_params(progress=progress)
@@ -124,7 +124,7 @@ class Model(BaseEstimator):
         self.estimator_ = backend.fit_estimator(estimator, features, target, categorical)
         return self
 
-    def _fit_preprocessing(self, X: Any, spec: ModelSpec) -> tuple[Any, list[int]]:
+    def _fit_preprocessing(self, X: Any, target: Any, spec: ModelSpec) -> tuple[Any, list[int]]:
         if self.input_kind_ == "table":
             self.schema_: Schema | None = infer_schema(X)
             if not self.schema_.columns:
@@ -133,7 +133,10 @@ class Model(BaseEstimator):
                     hint=f"dropped: {self.schema_.dropped}" if self.schema_.dropped else None,
                 )
             self.feature_names_in_ = list(map(str, X.columns))
-            self.preprocessor_, categorical = build_preprocessor(self.schema_, spec)
+            levels = {name: X[name].nunique() for name in self.schema_.of(ColumnKind.CATEGORICAL)}
+            self.preprocessor_, categorical = build_preprocessor(
+                self.schema_, spec, levels=levels, seed=self.seed
+            )
         elif self.input_kind_ == "sparse":
             self.schema_ = None
             self.preprocessor_, categorical = build_sparse_preprocessor(spec), []
@@ -142,7 +145,7 @@ class Model(BaseEstimator):
             self.preprocessor_, categorical = None, []
         if self.preprocessor_ is None:
             return X, categorical
-        return self.preprocessor_.fit_transform(X), categorical
+        return self.preprocessor_.fit_transform(X, target), categorical
 
     # -- using ---------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ new rows (unseen categories, missing values, extra or reordered columns) just wo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -14,6 +15,11 @@ from modelyard.learn.registry import ModelSpec
 _DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
 # Categories beyond this many per column are grouped as "infrequent" for one-hot encoding.
 _MAX_ONE_HOT = 30
+# Columns with more levels than this are target-encoded for every model: one-hot columns or
+# native categories by the thousand let trees fit the training rows' noise.
+MAX_CATEGORY_LEVELS = 50
+HIGH_CARDINALITY = "high_cardinality"
+"""The name of the target-encoded block in the fitted ``ColumnTransformer``."""
 _TEXT_FEATURES = 2000
 
 
@@ -92,11 +98,17 @@ def _as_category(value: Any) -> Any:
     return str(value)
 
 
-def build_preprocessor(schema: Schema, spec: ModelSpec) -> tuple[Any, list[int]]:
+def build_preprocessor(
+    schema: Schema, spec: ModelSpec, *, levels: Mapping[str, int], seed: int
+) -> tuple[Any, list[int]]:
     """The preprocessing pipeline for a table and the output columns that are categories.
 
-    Category columns come first in the output, so their indices are ``0..k-1`` when the model
-    handles categories natively (ordinal codes, unknown and missing as NaN).
+    ``levels`` counts each categorical column's distinct values: those above
+    ``MAX_CATEGORY_LEVELS`` are target-encoded, cross-fitted (each training row's code comes
+    from the folds that exclude it; ``seed`` shuffles the folds), so the pipeline is fitted
+    with the target. Category columns come first in the output, so their indices are
+    ``0..k-1`` when the model handles categories natively (ordinal codes, unknown and missing
+    as NaN).
     """
     import numpy as np
     from sklearn.compose import ColumnTransformer
@@ -105,7 +117,10 @@ def build_preprocessor(schema: Schema, spec: ModelSpec) -> tuple[Any, list[int]]
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-    categorical = schema.of(ColumnKind.CATEGORICAL)
+    many = [
+        name for name in schema.of(ColumnKind.CATEGORICAL) if levels[name] > MAX_CATEGORY_LEVELS
+    ]
+    categorical = [name for name in schema.of(ColumnKind.CATEGORICAL) if name not in many]
     numeric = schema.of(ColumnKind.NUMERIC) + schema.of(ColumnKind.BOOLEAN)
     for name in schema.of(ColumnKind.DATETIME):
         numeric.extend(f"{name}__{part}" for part in _DATETIME_PARTS)
@@ -130,6 +145,8 @@ def build_preprocessor(schema: Schema, spec: ModelSpec) -> tuple[Any, list[int]]
                 ]
             )
         blocks.append(("categorical", encoder, categorical))
+    if many:
+        blocks.append((HIGH_CARDINALITY, _target_encoder(seed), many))
     if numeric:
         # The mean (scikit-learn's default) costs a pass over the data; a median a sort.
         steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="mean"))]
@@ -148,6 +165,18 @@ def build_preprocessor(schema: Schema, spec: ModelSpec) -> tuple[Any, list[int]]
     pipeline = Pipeline([("coerce", coercer), ("columns", columns)])
     native = list(range(len(categorical))) if spec.native_categorical else []
     return pipeline, native
+
+
+def _target_encoder(seed: int) -> Any:
+    """A cross-fitted ``TargetEncoder`` whose folds ``seed`` shuffles."""
+    import sklearn
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import TargetEncoder
+
+    major, minor = (int(part) for part in sklearn.__version__.split(".")[:2])
+    if (major, minor) >= (1, 9):  # shuffle and random_state moved into ``cv``
+        return TargetEncoder(cv=KFold(5, shuffle=True, random_state=seed))
+    return TargetEncoder(shuffle=True, random_state=seed)
 
 
 def build_sparse_preprocessor(spec: ModelSpec) -> Any:
