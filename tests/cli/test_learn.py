@@ -127,3 +127,43 @@ def test_train_says_what_the_metrics_describe_and_leaves_out_missing_targets(tmp
     assert "final model is the measured one, fitted on the other 271 rows." in (
         " ".join(kept.stdout.split())
     )
+
+
+def test_a_semicolon_csv_with_decimal_commas_trains_and_predicts(tmp_path, penguins_csv):
+    frame = load_penguins()
+    frame.to_csv(tmp_path / "export.csv", sep=";", decimal=",", index=False)
+    trained = run(
+        "train", tmp_path / "export.csv", "-t", "species", "-o", tmp_path / "pkg", "--json"
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads(trained.stdout)["metrics"]["accuracy"] > 0.9
+    schema = json.loads((tmp_path / "pkg" / "modelyard.json").read_text())["input"]["schema"]
+    assert {"name": "bill_length_mm", "type": "numeric"} in schema["columns"]
+    predicted = run("predict", tmp_path / "pkg", tmp_path / "export.csv")
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(predicted.stdout.splitlines()) == 345
+
+
+def test_text_in_a_numeric_column_at_predict_time_is_named(tmp_path, penguins_csv):
+    assert run("train", penguins_csv, "-t", "species", "-o", tmp_path / "pkg").returncode == 0
+    frame = load_penguins().astype({"body_mass_g": object})
+    frame.loc[:2, "body_mass_g"] = "heavy"
+    frame.loc[3:4, "body_mass_g"] = ""  # empty is missing, not text
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    predicted = run("predict", tmp_path / "pkg", tmp_path / "new.csv", "--proba")
+    assert predicted.returncode == 0, predicted.stderr
+    message = (
+        "warning: column 'body_mass_g': 3 value(s) are not numbers (such as 'heavy') and were "
+        "treated as missing"
+    )
+    assert " ".join(predicted.stderr.split()) == message  # once, though predicted twice
+    assert len(predicted.stdout.splitlines()) == 345
+
+
+def test_bad_input_never_shows_a_traceback(tmp_path):
+    frame = load_penguins()
+    frame["species"] = None
+    frame.to_csv(tmp_path / "no-target.csv", index=False)
+    result = run("train", tmp_path / "no-target.csv", "-t", "species")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: target 'species' has no values" in result.stderr

@@ -78,3 +78,12 @@ def test_bad_files_give_clear_errors(tmp_path, name, content, message):
 def test_missing_file(tmp_path):
     with pytest.raises(UnreadableDataError, match="does not exist"):
         read_dataset(tmp_path / "absent.csv")
+
+
+@pytest.mark.parametrize(("sep", "decimal"), [(";", ","), (";", "."), ("|", "."), (",", ".")])
+def test_the_delimiter_and_decimal_mark_are_sniffed(tmp_path, iris_frame, sep, decimal):
+    frame = iris_frame.assign(note=["good, then; worse"] * len(iris_frame))
+    frame.to_csv(tmp_path / "iris.csv", sep=sep, decimal=decimal, index=False)
+    dataset = read_dataset(tmp_path / "iris.csv", "target")
+    pd.testing.assert_frame_equal(dataset.X, frame.drop(columns=["target"]), check_dtype=False)
+    assert dataset.X["sepal length (cm)"].dtype == "float64"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bench._tables import mixed_table
-from modelyard.data.errors import MissingColumnError
+from modelyard.data.errors import MissingColumnError, UnparsedValuesWarning
 from modelyard.learn.model import Model
 from modelyard.learn.models import all_specs
 from modelyard.learn.preprocess import HIGH_CARDINALITY
@@ -137,3 +137,12 @@ def test_many_levels_are_target_encoded_and_notes_get_text_features(tmp_path, ta
     assert Model(seed=3).fit(features, target).predict(features).tolist() == (
         model.predict(features).tolist()
     )  # the encoder's folds follow the seed
+
+
+def test_text_in_a_numeric_column_warns_with_the_column_and_count(penguins):
+    features = penguins.drop(columns=["species"])
+    model = Model(model="sklearn.linear").fit(features, penguins["species"])
+    new = features.astype({"bill_depth_mm": object})
+    new.loc[:1, "bill_depth_mm"] = ["n/a", "deep"]
+    with pytest.warns(UnparsedValuesWarning, match=r"column 'bill_depth_mm': 2 value\(s\)"):
+        assert len(model.predict(new)) == len(new)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
 
@@ -45,6 +47,31 @@ def _print_metrics(metrics: dict[str, float], title: str) -> None:
     for name, value in metrics.items():
         table.add_row(name, f"{value:.4f}")
     stdout().print(table)
+
+
+@contextmanager
+def _data_warnings() -> Iterator[None]:
+    """Print each ``UnparsedValuesWarning`` the job raises once, as a line on stderr; other
+    warnings pass through as usual."""
+    import warnings
+
+    from modelyard.data.errors import UnparsedValuesWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UnparsedValuesWarning)
+        try:
+            yield
+        finally:
+            shown: set[str] = set()
+            for warning in caught:
+                message = str(warning.message)
+                if not issubclass(warning.category, UnparsedValuesWarning):
+                    warnings.showwarning(
+                        warning.message, warning.category, warning.filename, warning.lineno
+                    )
+                elif message not in shown:
+                    shown.add(message)
+                    stderr().print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
 def _echo_json(data: Any) -> None:
@@ -161,15 +188,16 @@ def predict_command(args: argparse.Namespace) -> None:
     if args.data.suffix.lower() == ".npy" or array_out:
         _predict_arrays(args.package, args.data, out)
         return
-    predictions = predict(
-        args.package,
-        args.data,
-        proba=args.proba,
-        interval=args.interval,
-        out=out,
-        engine=args.engine,
-        spark_master=args.spark_master,
-    )
+    with _data_warnings():
+        predictions = predict(
+            args.package,
+            args.data,
+            proba=args.proba,
+            interval=args.interval,
+            out=out,
+            engine=args.engine,
+            spark_master=args.spark_master,
+        )
     if not isinstance(predictions, pd.DataFrame):
         # A Spark frame, written by Spark as a folder of part files; counting rows costs a job.
         if out is None:
@@ -199,7 +227,8 @@ def evaluate_command(args: argparse.Namespace) -> None:
     from modelyard.learn.api import evaluate
 
     package, data = args.package, args.data
-    metrics = evaluate(package, data, engine=args.engine, spark_master=args.spark_master)
+    with _data_warnings():
+        metrics = evaluate(package, data, engine=args.engine, spark_master=args.spark_master)
     if args.json:
         _echo_json(metrics)
     else:

@@ -21,3 +21,7 @@ class MissingColumnError(DataError):
 
 class UnusableTargetError(DataError):
     """The target cannot be learned (one class, all missing, ...)."""
+
+
+class UnparsedValuesWarning(UserWarning):
+    """Values of a column could not be read as its type and were treated as missing."""

@@ -6,6 +6,8 @@ Tables come back as pandas frames; libsvm files as a scipy CSR matrix (kept spar
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +15,11 @@ from typing import Any, Literal
 from modelyard.data.errors import MissingColumnError, UnreadableDataError
 
 DataKind = Literal["table", "sparse", "array"]
+
+_SNIFF_BYTES = 1 << 16
+_DELIMITERS = ",;\t|"
+# A field that is a number with a decimal comma, between semicolons: 3,5 or -12,75.
+_DECIMAL_COMMA = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)", re.MULTILINE)
 
 _TABLE_SUFFIXES = {
     ".csv": "csv",
@@ -91,7 +98,8 @@ def _read_table(path: Path, kind: str) -> Any:
     import pandas as pd
 
     if kind == "csv":
-        return pd.read_csv(path)
+        delimiter, decimal = sniff_csv(path)
+        return pd.read_csv(path, sep=delimiter, decimal=decimal)
     if kind == "tsv":
         return pd.read_csv(path, sep="\t")
     if kind == "parquet":
@@ -102,6 +110,25 @@ def _read_table(path: Path, kind: str) -> Any:
         if first == b"[":  # one JSON document: an array of records
             return pd.read_json(path)
     return pd.read_json(path, lines=True)
+
+
+def sniff_csv(path: Path) -> tuple[str, str]:
+    """The delimiter and decimal mark of a CSV file, from its first 64 KiB.
+
+    Spreadsheets in much of Europe export ``;``-separated files with decimal commas; anything
+    the sniffer cannot tell is read as ``,``-separated with decimal points.
+    """
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        sample = handle.read(_SNIFF_BYTES)
+    if len(sample) == _SNIFF_BYTES:  # the last line may be cut short
+        sample = sample[: sample.rfind("\n") + 1] or sample
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return ",", "."
+    if delimiter == ";" and _DECIMAL_COMMA.search(sample):
+        return delimiter, ","
+    return delimiter, "."
 
 
 def split_target(dataset: Dataset, target: str) -> Dataset:

@@ -3,12 +3,13 @@ new rows (unseen categories, missing values, extra or reordered columns) just wo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from modelyard.data.errors import MissingColumnError
+from modelyard.data.errors import MissingColumnError, UnparsedValuesWarning
 from modelyard.data.schema import ColumnKind, Schema
 from modelyard.learn.registry import ModelSpec
 
@@ -53,6 +54,7 @@ class ColumnCoercer(TransformerMixin, BaseEstimator):
             values = X[name]
             if kind == ColumnKind.NUMERIC:
                 numbers = pd.to_numeric(values, errors="coerce")
+                _warn_unparsed(name, values, numbers)
                 # float32 data stays float32 (half the memory); everything else becomes float64.
                 columns[name] = numbers if numbers.dtype == "float32" else numbers.astype("float64")
             elif kind == ColumnKind.BOOLEAN:
@@ -77,6 +79,25 @@ class ColumnCoercer(TransformerMixin, BaseEstimator):
             else:
                 names.append(name)
         return np.asarray(names, dtype=object)
+
+
+def _warn_unparsed(name: str, values: Any, numbers: Any) -> None:
+    """Warn (``UnparsedValuesWarning``) of values given but not read as numbers; empty
+    strings count as missing."""
+    from pandas.api.types import is_numeric_dtype
+
+    if is_numeric_dtype(values):
+        return
+    unparsed = numbers.isna() & values.notna() & (values.astype(str).str.strip() != "")
+    count = int(unparsed.sum())
+    if count:
+        example = values[unparsed].iloc[0]
+        warnings.warn(
+            f"column {name!r}: {count} value(s) are not numbers (such as {example!r}) and were "
+            "treated as missing",
+            UnparsedValuesWarning,
+            stacklevel=2,
+        )
 
 
 def _as_flag(value: Any) -> float:
