@@ -46,7 +46,7 @@ _TEXT_DISTINCT_SHARE = 0.5
 # unless its values are free text: several words each, on average.
 _ID_DISTINCT_SHARE = 0.9
 _TEXT_MIN_WORDS = 3.0
-_SAMPLE = 1000
+_WORD_SAMPLE = 1000
 
 
 def infer_schema(frame: Any) -> Schema:
@@ -117,7 +117,7 @@ def _string_kind(values: Any, rows: int) -> ColumnKind | None:
             return ColumnKind.DATETIME
     distinct = values.nunique()
     if rows >= 20 and distinct >= _ID_DISTINCT_SHARE * len(values):
-        words = as_text.head(_SAMPLE).str.split().str.len().mean()
+        words = as_text.head(_WORD_SAMPLE).str.split().str.len().mean()
         return ColumnKind.TEXT if words >= _TEXT_MIN_WORDS else None
     mean_length = as_text.str.len().mean()
     if mean_length >= _TEXT_MEAN_LENGTH and distinct >= _TEXT_DISTINCT_SHARE * len(values):
