@@ -16,6 +16,9 @@ from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.lfs import UploadInfo, post_lfs_batch_info
 from huggingface_hub.utils import get_session
 
+from modelyard.hub.server.db import make_engine
+from modelyard.hub.server.holds import StorageHolds
+from modelyard.hub.server.objects import FolderStorage
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.storage import BlobStore
 from tests.hub.conftest import HubServer
@@ -68,7 +71,8 @@ def kill_mid_upload(
 
 
 def test_blob_writer_publishes_only_verified_complete_blobs(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path / "blobs", tmp_path / "tmp", max_file_size=100)
+    engine = make_engine(Settings(data_dir=tmp_path))
+    store = BlobStore(FolderStorage(tmp_path), StorageHolds(engine), max_file_size=100)
     data = b"hello blob"
     writer = store.writer(len(data), expected_sha256=hashlib.sha256(b"other").hexdigest())
     writer.write(data)
@@ -76,7 +80,7 @@ def test_blob_writer_publishes_only_verified_complete_blobs(tmp_path: Path) -> N
         writer.finish()
     assert _blob_files(tmp_path) == [] and list((tmp_path / "tmp").iterdir()) == []
     blob = store.put_bytes(data)
-    assert store.path_for(blob.sha256).read_bytes() == data
+    assert (tmp_path / store.key_for(blob.sha256)).read_bytes() == data
     with pytest.raises(Exception, match="limit"):
         store.writer(101)
 
@@ -107,7 +111,9 @@ def test_kill_9_mid_upload_leaves_earlier_commits_intact_and_no_partial_blob(
     )
     assert errors == []
     href = actions[0]["actions"]["upload"]["href"]
-    kill_mid_upload(server, lambda body: get_session().put(href, content=body), big, "blob-*.part")
+    kill_mid_upload(
+        server, lambda body: get_session().put(href, content=body), big, "object-*.part"
+    )
 
     restarted = hub_factory(server.data_dir)
     api = HfApi(endpoint=restarted.url, token=token)
