@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 STAGING_PREFIX = "tmp/"
 _READ_CHUNK = 1024 * 1024
-# S3 multipart parts are this large (and at most this much of an upload is held in memory).
+# S3 multipart parts are this large, at most _PARTS_IN_FLIGHT of them uploading at once: the
+# memory one upload holds.
 _PART_SIZE = 16 * 1024 * 1024
+_PARTS_IN_FLIGHT = 4
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,9 @@ class _BucketWriter:
 
         self._storage = storage
         self._staging = f"{STAGING_PREFIX}staging/{uuid.uuid4().hex}"
-        self._writer = obstore.open_writer(storage.store, self._staging, buffer_size=_PART_SIZE)
+        self._writer = obstore.open_writer(
+            storage.store, self._staging, buffer_size=_PART_SIZE, max_concurrency=_PARTS_IN_FLIGHT
+        )
         self._done = False
 
     def write(self, chunk: bytes) -> None:
@@ -242,7 +246,9 @@ class BucketStorage:
         import obstore
 
         try:
-            obstore.put(self.store, key, path, chunk_size=_PART_SIZE)
+            obstore.put(
+                self.store, key, path, chunk_size=_PART_SIZE, max_concurrency=_PARTS_IN_FLIGHT
+            )
         finally:
             path.unlink(missing_ok=True)
 
