@@ -18,9 +18,10 @@ from huggingface_hub import HfApi, constants, hf_hub_download, snapshot_download
 from huggingface_hub.lfs import UploadInfo, post_lfs_batch_info
 from huggingface_hub.utils import get_session
 
+from modelyard.hub.server import objects
 from modelyard.hub.server.db import make_engine
 from modelyard.hub.server.holds import StorageHolds
-from modelyard.hub.server.objects import FolderStorage
+from modelyard.hub.server.objects import BucketStorage, FolderStorage
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.storage import BlobStore
 from tests.hub.conftest import HubServer, S3Endpoint
@@ -93,6 +94,29 @@ def test_blob_writer_publishes_only_verified_complete_blobs(tmp_path: Path) -> N
     assert (tmp_path / store.key_for(blob.sha256)).read_bytes() == data
     with pytest.raises(Exception, match="limit"):
         store.writer(101)
+
+
+@pytest.mark.parametrize("copy_limit", [None, 1], ids=["server-side copy", "streamed copy"])
+def test_bucket_blobs_publish_only_verified_and_aborts_leave_nothing(
+    s3: S3Endpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, copy_limit: int | None
+) -> None:
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)
+    if copy_limit is not None:  # the path of objects beyond S3's 5 GiB CopyObject limit
+        monkeypatch.setattr(objects, "_MAX_COPY", copy_limit)
+    bucket = s3.new_bucket()
+    engine = make_engine(Settings(data_dir=tmp_path))
+    store = BlobStore(BucketStorage(bucket, "hub"), StorageHolds(engine), 64 * 1024 * 1024)
+    data = os.urandom(20 * 1024 * 1024)  # beyond one 16 MiB part: a multipart staging upload
+    writer = store.writer(len(data), expected_sha256=hashlib.sha256(b"other").hexdigest())
+    writer.write(data)
+    with pytest.raises(Exception, match="hashes to"):
+        writer.finish()
+    assert s3.objects(bucket) == {}
+    assert s3.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+    blob = store.put_bytes(data)
+    assert s3.objects(bucket) == {f"hub/{store.key_for(blob.sha256)}": data}
+    assert store.read_start(blob.sha256, 10) == data[:10]
 
 
 def test_kill_9_mid_upload_leaves_earlier_commits_intact_and_no_partial_blob(

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from modelyard.hub.errors import InvalidRequestError
 
 if TYPE_CHECKING:
-    from obstore import GetOptions
+    from obstore import GetOptions, WritableFile
     from obstore.store import S3Store
 
 STAGING_PREFIX = "tmp/"
@@ -33,6 +33,8 @@ _READ_CHUNK = 1024 * 1024
 # memory one upload holds.
 _PART_SIZE = 16 * 1024 * 1024
 _PARTS_IN_FLIGHT = 4
+# S3's CopyObject moves at most 5 GiB.
+_MAX_COPY = 5 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -192,23 +194,26 @@ class FolderStorage:
 
 class _BucketWriter:
     def __init__(self, storage: BucketStorage) -> None:
-        import obstore
-
         self._storage = storage
         self._staging = f"{STAGING_PREFIX}staging/{uuid.uuid4().hex}"
-        self._writer = obstore.open_writer(
-            storage.store, self._staging, buffer_size=_PART_SIZE, max_concurrency=_PARTS_IN_FLIGHT
-        )
+        self._writer = storage.writer(self._staging)
+        self._written = 0
         self._done = False
 
     def write(self, chunk: bytes) -> None:
         self._writer.write(chunk)
+        self._written += len(chunk)
 
     def publish(self, key: str) -> None:
         import obstore
 
-        self._writer.close()  # completes the multipart upload of the staging object
-        obstore.copy(self._storage.store, self._staging, key)
+        self._writer.close()  # completes the (multipart) upload of the staging object
+        if self._written <= _MAX_COPY:
+            obstore.copy(self._storage.store, self._staging, key)
+        else:  # beyond what one server-side copy may move: stream it over
+            with self._storage.writer(key) as target:
+                for chunk in self._storage.read(self._staging):
+                    target.write(chunk)
         self._done = True
         obstore.delete(self._storage.store, self._staging)
 
@@ -216,11 +221,15 @@ class _BucketWriter:
         if self._done:
             return
         self._done = True
-        # Closing would complete the upload; an abandoned staging object is removed at once,
-        # an incomplete multipart upload by the bucket's lifecycle rule.
-        with contextlib.suppress(Exception):
-            self._writer.close()
-        self._storage.delete(self._staging)
+        if self._writer.closed():
+            self._storage.delete(self._staging)
+        else:  # leaving with an error aborts the multipart upload instead of completing it
+            with contextlib.suppress(Exception):
+                self._writer.__exit__(_Aborted, _Aborted(), None)
+
+
+class _Aborted(Exception):
+    """Ends an upload that must not complete."""
 
 
 class BucketStorage:
@@ -241,6 +250,14 @@ class BucketStorage:
 
     def stage(self) -> StagedWriter:
         return _BucketWriter(self)
+
+    def writer(self, key: str) -> WritableFile:
+        """obstore's buffered writer of ``key``: a multipart upload beyond one part."""
+        import obstore
+
+        return obstore.open_writer(
+            self.store, key, buffer_size=_PART_SIZE, max_concurrency=_PARTS_IN_FLIGHT
+        )
 
     def put_file(self, key: str, path: Path) -> None:
         import obstore

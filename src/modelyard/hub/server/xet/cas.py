@@ -3,9 +3,9 @@ database.
 
 A xorb is verified (every chunk decompressed and hashed, the merkle hash recomputed) from its
 temporary file, then published at ``xet/xorbs/ab/cd/<hash>`` and only then recorded, so a crash
-leaves at most a stray temporary file or an unrecorded xorb that the next upload replaces. Files are
-rebuilt from their chunks into the ordinary blob store (``materialize``), where they are scanned
-like any other upload.
+leaves at most a stray temporary file or an unrecorded xorb that the next upload replaces.
+Files are rebuilt from their chunks into the ordinary blob store (``materialize``), where they
+are scanned like any other upload.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class FileRange:
 
 
 class XetStore:
-    """Xorbs, chunks and Xet files over one database and one folder."""
+    """Xorbs, chunks and Xet files over one database and the hub's object storage."""
 
     def __init__(self, engine: Engine, tmp_dir: Path, blobs: BlobStore) -> None:
         self._session = sessionmaker(engine, expire_on_commit=False)
@@ -395,13 +395,17 @@ class XetStore:
         for xorb, start, end, _ in row.terms:
             begin = spans[(xorb, start)].byte_start
             stream = self.storage.read(self.xorb_key(xorb), begin, spans[(xorb, end - 1)].byte_end)
-            pending = bytearray()
+            buffer, offset = b"", 0
             for index in range(start, end):
                 span = spans[(xorb, index)]
-                while len(pending) < span.byte_end - span.byte_start:
-                    pending += next(stream)
-                cut = span.byte_end - span.byte_start
-                serialized, pending = bytes(pending[:cut]), pending[cut:]
+                length = span.byte_end - span.byte_start
+                while len(buffer) - offset < length:
+                    more = next(stream, None)
+                    if more is None:
+                        raise InvalidRequestError(f"xorb {xorb} is shorter than its chunk index")
+                    buffer, offset = buffer[offset:] + more, 0
+                serialized = buffer[offset : offset + length]
+                offset += length
                 header = serialized[:_CHUNK_HEADER]
                 yield decompress(
                     header[4], serialized[_CHUNK_HEADER:], span.length, f"{xorb}#{index}"
