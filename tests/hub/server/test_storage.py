@@ -151,7 +151,7 @@ def test_kill_9_mid_upload_leaves_earlier_commits_intact_and_no_partial_blob(
         uploads = s3.client().list_multipart_uploads(Bucket=storage_hub.bucket)
         return any(up["Key"].startswith("hub/tmp/") for up in uploads.get("Uploads", []))
 
-    partial = "object-*.part" if storage_hub.bucket is None else staging_started
+    partial = "blob-*.part" if storage_hub.bucket is None else staging_started
     kill_mid_upload(server, lambda body: get_session().put(href, content=body), big, partial)
 
     restarted = storage_hub(server.data_dir)

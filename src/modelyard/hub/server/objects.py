@@ -116,7 +116,7 @@ class _FolderWriter:
         self._root = root
         folder = root / STAGING_PREFIX
         folder.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=folder, prefix="object-", suffix=".part")
+        handle, name = tempfile.mkstemp(dir=folder, prefix="blob-", suffix=".part")
         self._path = Path(name)
         self._file = os.fdopen(handle, "wb")
 
