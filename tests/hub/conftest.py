@@ -169,6 +169,25 @@ def _start_postgres() -> Postgres:
     )
 
 
+def _stop_postgres(postgres: Postgres) -> None:
+    subprocess.run(
+        [*postgres.pg_ctl.split(), "-D", str(postgres.data_dir), "-m", "immediate", "stop"],
+        check=False,
+        capture_output=True,
+    )
+    shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server for the test session (skips where none is installed)."""
+    server = _start_postgres()
+    try:
+        yield server
+    finally:
+        _stop_postgres(server)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def hub(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -187,18 +206,13 @@ def hub(
     finally:
         server.stop()
         if postgres is not None:
-            subprocess.run(
-                [*postgres.pg_ctl.split(), "-D", str(postgres.data_dir), "-m", "immediate", "stop"],
-                check=False,
-                capture_output=True,
-            )
-            shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)
+            _stop_postgres(postgres)
 
 
 @pytest.fixture
 def hub_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Start SQLite hubs for this test only:
-    ``hub_factory(data_dir=None, extra_env=None, extra_args=None)``."""
+    """Start hubs for this test only (SQLite unless given a database URL):
+    ``hub_factory(data_dir=None, extra_env=None, extra_args=None, database_url=None)``."""
     pytest.importorskip(
         "modelyard.scan", reason="the scan engine (modelyard.scan) is not installed"
     )
@@ -208,9 +222,13 @@ def hub_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         data_dir: Path | None = None,
         extra_env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
+        database_url: str | None = None,
     ) -> HubServer:
         server = start_server(
-            data_dir or tmp_path / "hub" / "data", extra_env=extra_env, extra_args=extra_args
+            data_dir or tmp_path / "hub" / "data",
+            database_url,
+            extra_env=extra_env,
+            extra_args=extra_args,
         )
         servers.append(server)
         return server
@@ -337,21 +355,28 @@ def storage(request: pytest.FixtureRequest) -> Storage:
 
 @pytest.fixture
 def storage_hub(storage: Storage, s3: S3Endpoint, hub_factory) -> Iterator:  # type: ignore[type-arg]
-    """Start SQLite hubs for this test keeping contents in ``storage`` (a new bucket per
-    test): ``storage_hub(data_dir=None, extra_args=None)``; ``storage_hub.bucket`` names it."""
+    """Start hubs for this test keeping contents in ``storage`` (a new bucket per test):
+    ``storage_hub(data_dir=None, extra_args=None, database_url=None)``; ``storage_hub.bucket``
+    names the bucket."""
 
     class Start:
         bucket = s3.new_bucket() if storage == "bucket" else None
 
         def __call__(
-            self, data_dir: Path | None = None, extra_args: list[str] | None = None
+            self,
+            data_dir: Path | None = None,
+            extra_args: list[str] | None = None,
+            database_url: str | None = None,
         ) -> HubServer:
             if self.bucket is None:
-                return hub_factory(data_dir, extra_args=extra_args)  # type: ignore[no-any-return]
+                return hub_factory(  # type: ignore[no-any-return]
+                    data_dir, extra_args=extra_args, database_url=database_url
+                )
             return hub_factory(  # type: ignore[no-any-return]
                 data_dir,
                 extra_env=s3.env,
                 extra_args=["--storage-url", f"s3://{self.bucket}/hub", *(extra_args or [])],
+                database_url=database_url,
             )
 
     yield Start()

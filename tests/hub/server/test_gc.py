@@ -1,5 +1,6 @@
 """``hub gc``: what no commit needs goes, after the grace period; nothing live ever does,
-however many uploads are in flight (the data folder and a moto S3 bucket)."""
+however many uploads are in flight (the data folder and a moto S3 bucket; SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ import hashlib
 import os
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from huggingface_hub import HfApi, hf_hub_download
 from huggingface_hub.lfs import UploadInfo, post_lfs_batch_info
 from huggingface_hub.utils import get_session
+from sqlalchemy import create_engine, text
 
 from modelyard.hub.server.gc import collect_garbage
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.settings import Settings
-from tests.hub.conftest import HubServer, S3Endpoint, run_cli
+from tests.hub.conftest import HubServer, Postgres, S3Endpoint, run_cli
 
 GRACE_SECONDS = 10
 
@@ -33,10 +37,25 @@ def _upload_without_commit(server: HubServer, token: str, repo: str, data: bytes
     assert response.status_code == 200
 
 
+def _new_database(request: pytest.FixtureRequest, database: str) -> str | None:
+    """None for SQLite; else the URL of a new, empty PostgreSQL database."""
+    if database == "sqlite":
+        return None
+    postgres: Postgres = request.getfixturevalue("postgres")
+    name = f"gc_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(postgres.url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return postgres.url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
 def test_gc_under_concurrent_uploads_deletes_nothing_live(
-    storage_hub, s3: S3Endpoint, tmp_path: Path
+    storage_hub, s3: S3Endpoint, tmp_path: Path, request: pytest.FixtureRequest, database: str
 ) -> None:
-    server = storage_hub()
+    database_url = _new_database(request, database)
+    server = storage_hub(database_url=database_url)
     token = server.token("alice")
     api = HfApi(endpoint=server.url, token=token)
     api.create_repo("alice/live")
@@ -55,6 +74,7 @@ def test_gc_under_concurrent_uploads_deletes_nothing_live(
         [] if storage_hub.bucket is None else ["--storage-url", f"s3://{storage_hub.bucket}/hub"]
     )
     gc_args = ["hub", "gc", "--grace", f"{GRACE_SECONDS}s", "--data-dir", str(server.data_dir)]
+    gc_args += server.db_args()
     failures: list[BaseException] = []
 
     def upload(worker: int) -> None:
