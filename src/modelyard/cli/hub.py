@@ -148,7 +148,8 @@ def register(commands: Commands) -> None:
     serve.add_argument(
         "--presign",
         action="store_true",
-        help="with --storage-url, redirect downloads of public files to presigned bucket URLs",
+        help="with --storage-url, redirect downloads of public files to presigned bucket URLs "
+        "(default: $MODELYARD_HUB_PRESIGN=1)",
     )
     serve.add_argument(
         "--max-file-size",

@@ -132,3 +132,14 @@ def test_gc_keeps_a_blob_held_by_an_upload_until_the_hold_is_released(tmp_path: 
     report = collect_garbage(settings, timedelta(0))
     assert report.blobs == 1 and report.freed_bytes == blob.size
     assert not hub.store.exists(blob.sha256) and hub.repos.blob_size(blob.sha256) is None
+
+
+def test_gc_refuses_a_bad_grace_or_storage_url(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    bad_grace = run_cli("hub", "gc", "--grace", "soon", *data)
+    assert bad_grace.returncode == 2 and "invalid duration 'soon'" in bad_grace.stderr
+    bad_url = run_cli("hub", "gc", "--storage-url", "ftp://host/bucket", *data)
+    assert bad_url.returncode != 0 and "expected s3://BUCKET" in bad_url.stderr
+    empty = run_cli("hub", "gc", "--grace", "0s", *data)
+    assert empty.returncode == 0, empty.stderr
+    assert empty.stdout.startswith("removed 0 blob(s), 0 xorb(s)")
