@@ -1,7 +1,7 @@
 """The hub against the machine's limits, on loopback, with the real huggingface_hub client and
 hf_xet: Xet and classic LFS side by side, and the hub side by side with a static file server.
 
-    python -m bench.hub [--size-mb 1024] [--clients 100]
+    python -m bench.hub [--size-mb 1024] [--clients 100] [--storage s3]
 
 Every client run is a new process with a fresh ``HF_HOME`` and ``HF_XET_CACHE``, as another
 machine would be; classic LFS runs get ``HF_HUB_DISABLE_XET=1`` in their own environment only.
@@ -18,15 +18,24 @@ All data is random (incompressible).
 4. Download throughput of the LFS file from the hub vs. a static server of the same file (nginx if
    installed, else Python's ``http.server``): >= 0.8x; ``snapshot_download`` of that repository;
    ``--clients`` concurrent downloads of a 1 MB file: errors (target 0) and latency percentiles.
+
+``--storage s3`` runs only this part instead:
+
+5. A ``--size-mb`` file uploaded (Xet) and downloaded (Xet, and a plain GET by the same client)
+   with the hub's contents in its data folder and in an S3 bucket (moto's server, as no real S3
+   server installs here): times and ratio S3 / folder; the server's peak memory during the S3
+   upload: target < 300 MB.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
+import grp
 import hashlib
+import logging
 import os
+import pwd
 import shutil
 import socket
 import statistics
@@ -87,12 +96,19 @@ def _wait_for(port: int) -> None:
     raise SystemExit(f"nothing listens on port {port}")
 
 
-def start_hub(data: Path, *options: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``modelyard hub serve`` on a free loopback port, once it listens: (process, endpoint)."""
+def start_hub(
+    data: Path, *options: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """``modelyard hub serve`` on a free loopback port, once it listens: (process, endpoint).
+
+    ``env`` adds to the benchmark's environment."""
     port = _free_port()
     command = [str(MODELYARD), "hub", "serve", "--port", str(port), "--data-dir", str(data)]
     hub = subprocess.Popen(
-        [*command, *options], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*command, *options],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for(port)
@@ -239,9 +255,15 @@ def _static_server(folder: Path, port: int) -> Iterator[str]:
     """A static server of ``folder`` on ``port`` until the block ends; yields its name."""
     nginx = shutil.which("nginx")
     if nginx:
-        # nginx's workers run as its ``user`` (``nobody`` when started as root), which cannot
-        # read a private temporary folder: run them as whoever runs the benchmark.
-        user = f"user {getpass.getuser()};\n" if os.geteuid() == 0 else ""
+        # Started as root, nginx runs its workers as its ``user`` (``nobody`` by default), which
+        # cannot read the private temporary folder: run them as the process's own user and
+        # group, by id (``getpass.getuser`` reads $LOGNAME/$USER, which may name someone else,
+        # and nginx's default group is the user's name, which may not exist).
+        user = (
+            f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};\n"
+            if os.geteuid() == 0
+            else ""
+        )
         conf = folder.parent / "nginx.conf"
         conf.write_text(
             f"{user}daemon off; pid {folder.parent}/nginx.pid; error_log stderr;\n"
@@ -286,14 +308,120 @@ def _share(sent: int, size: int) -> str:
     return f"{sent / CHUNK:.2f} MB = {100 * sent / size:.2f}%"
 
 
+@contextlib.contextmanager
+def _s3_endpoint() -> Iterator[dict[str, str]]:
+    """moto's S3 server on a loopback port with a bucket ``bench``, until the block ends;
+    yields the AWS variables that point a hub at it."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret",
+        "AWS_REGION": "us-east-1",
+    }
+    try:
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        ).create_bucket(Bucket="bench")
+        yield env
+    finally:
+        server.stop()
+
+
+def storage_rows(root: Path, size_mb: int) -> list[Row]:
+    """Part ``--storage s3``: one ``size_mb`` upload (Xet) and its download (Xet, and a plain
+    GET by the same client) with the hub's contents in its data folder, then in an S3 bucket
+    served by moto; the server's peak memory during the bucket upload."""
+    from bench._hostile_hub import _PeakRss
+
+    source = root / "storage-files"
+    _random_file(source / "weights.bin", size_mb)
+    upload: dict[str, float] = {}
+    download: dict[tuple[str, Protocol], float] = {}
+    rss: dict[str, int] = {}
+    with _s3_endpoint() as s3_env:
+        setups: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
+            ("folder", (), {}),
+            ("S3", ("--storage-url", "s3://bench/hub"), s3_env),
+        ]
+        for storage, options, env in setups:
+            data = root / f"hub-{storage}"
+            hub, endpoint = start_hub(data, *options, env=env)
+            try:
+                clients = Clients(root, bench_token(data))
+                with _PeakRss(hub.pid) as peak:
+                    upload[storage] = clients.run("upload", "xet", endpoint, "bench/s", source)
+                rss[storage] = peak.peak // CHUNK
+                for protocol in ("xet", "lfs"):
+                    local = root / f"download-{storage}-{protocol}"
+                    download[storage, protocol] = clients.run(
+                        "download", protocol, endpoint, "bench/s", local, "weights.bin"
+                    )
+                    if _sha256(local / "weights.bin") != _sha256(source / "weights.bin"):
+                        raise SystemExit(f"the {protocol} download from the {storage} hub differs")
+                    shutil.rmtree(local)
+            finally:
+                hub.terminate()
+                hub.wait(timeout=30)
+    rows = []
+    for what, folder, bucket in (
+        ("upload (Xet)", upload["folder"], upload["S3"]),
+        ("download (Xet)", download["folder", "xet"], download["S3", "xet"]),
+        ("download (plain GET)", download["folder", "lfs"], download["S3", "lfs"]),
+    ):
+        rows += [
+            Row(f"{what} of {size_mb} MB, data folder", _rate(size_mb, folder)),
+            Row(f"{what} of {size_mb} MB, S3 (moto)", _rate(size_mb, bucket)),
+            Row(f"{what} time, S3 / folder", f"{bucket / folder:.2f}x"),
+        ]
+    rows += [
+        Row("server peak RSS during the folder upload (with children)", f"{rss['folder']} MB"),
+        Row(
+            "server peak RSS during the S3 upload (with children)",
+            f"{rss['S3']} MB",
+            "< 300 MB",
+            rss["S3"] < 300,
+        ),
+    ]
+    return rows
+
+
+def _print_table(title: str, rows: list[Row]) -> int:
+    print(f"## {title}\n")
+    print("| measurement | result | target | |")
+    print("|---|---|---|---|")
+    for row in rows:
+        print(row.render())
+    return 0 if all(row.met is not False for row in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench._hostile_hub import _PeakRss
 
     parser = argparse.ArgumentParser(prog="python -m bench.hub", description=__doc__)
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument(
+        "--storage",
+        choices=["s3"],
+        help="run only the storage part: the data folder vs an S3 bucket (moto's server)",
+    )
     args = parser.parse_args(argv)
     size_mb = args.size_mb
+    if args.storage == "s3":
+        with tempfile.TemporaryDirectory(prefix="bench-hub-") as scratch:
+            compared = storage_rows(Path(scratch), size_mb)
+        return _print_table(f"hub: data folder vs S3 bucket, {size_mb} MB, loopback", compared)
     rows: list[Row] = []
 
     with tempfile.TemporaryDirectory(prefix="bench-hub-") as scratch:
@@ -471,12 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         Row("server peak RSS over the whole run (with children)", f"{whole_run.peak // CHUNK} MB"),
     ]
-    print(f"## hub: Xet vs classic LFS, {size_mb} MB, loopback\n")
-    print("| measurement | result | target | |")
-    print("|---|---|---|---|")
-    for row in rows:
-        print(row.render())
-    return 0 if all(row.met is not False for row in rows) else 1
+    return _print_table(f"hub: Xet vs classic LFS, {size_mb} MB, loopback", rows)
 
 
 if __name__ == "__main__":

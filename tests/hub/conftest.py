@@ -10,9 +10,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
@@ -167,6 +169,25 @@ def _start_postgres() -> Postgres:
     )
 
 
+def _stop_postgres(postgres: Postgres) -> None:
+    subprocess.run(
+        [*postgres.pg_ctl.split(), "-D", str(postgres.data_dir), "-m", "immediate", "stop"],
+        check=False,
+        capture_output=True,
+    )
+    shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server for the test session (skips where none is installed)."""
+    server = _start_postgres()
+    try:
+        yield server
+    finally:
+        _stop_postgres(server)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def hub(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -185,18 +206,13 @@ def hub(
     finally:
         server.stop()
         if postgres is not None:
-            subprocess.run(
-                [*postgres.pg_ctl.split(), "-D", str(postgres.data_dir), "-m", "immediate", "stop"],
-                check=False,
-                capture_output=True,
-            )
-            shutil.rmtree(postgres.data_dir.parent, ignore_errors=True)
+            _stop_postgres(postgres)
 
 
 @pytest.fixture
 def hub_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
-    """Start SQLite hubs for this test only:
-    ``hub_factory(data_dir=None, extra_env=None, extra_args=None)``."""
+    """Start hubs for this test only (SQLite unless given a database URL):
+    ``hub_factory(data_dir=None, extra_env=None, extra_args=None, database_url=None)``."""
     pytest.importorskip(
         "modelyard.scan", reason="the scan engine (modelyard.scan) is not installed"
     )
@@ -206,9 +222,13 @@ def hub_factory(tmp_path: Path) -> Iterator:  # type: ignore[type-arg]
         data_dir: Path | None = None,
         extra_env: dict[str, str] | None = None,
         extra_args: list[str] | None = None,
+        database_url: str | None = None,
     ) -> HubServer:
         server = start_server(
-            data_dir or tmp_path / "hub" / "data", extra_env=extra_env, extra_args=extra_args
+            data_dir or tmp_path / "hub" / "data",
+            database_url,
+            extra_env=extra_env,
+            extra_args=extra_args,
         )
         servers.append(server)
         return server
@@ -265,3 +285,98 @@ def repo_name(request: pytest.FixtureRequest) -> str:
     )
     name = f"{request.node.originalname.removeprefix('test_')}-{backend}".replace("_", "-")
     return name[-90:].strip("-.")
+
+
+@dataclass
+class S3Endpoint:
+    """moto's S3 server on a loopback port: an S3-compatible endpoint for bucket storage (no
+    real S3 server package installs here)."""
+
+    url: str
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The standard AWS variables that point a hub (or any client) at this endpoint."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": "modelyard-test",
+            "AWS_SECRET_ACCESS_KEY": "modelyard-test-secret",
+            "AWS_REGION": "us-east-1",
+        }
+
+    def client(self) -> Any:
+        import boto3
+
+        env = self.env
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_REGION"],
+        )
+
+    def new_bucket(self) -> str:
+        name = f"hub-{uuid.uuid4().hex[:12]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, bytes]:
+        """Every complete object of ``bucket`` under ``prefix``, by key."""
+        client = self.client()
+        listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        return {
+            item["Key"]: client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            for item in listed
+        }
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Endpoint]:
+    """A moto S3 server for the test session."""
+    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
+    port = free_port()
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield S3Endpoint(f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+
+
+Storage = Literal["folder", "bucket"]
+
+
+@pytest.fixture(params=["folder", "bucket"])
+def storage(request: pytest.FixtureRequest) -> Storage:
+    """Each storage a hub keeps file contents in: its data folder, and an S3 bucket."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def storage_hub(storage: Storage, s3: S3Endpoint, hub_factory) -> Iterator:  # type: ignore[type-arg]
+    """Start hubs for this test keeping contents in ``storage`` (a new bucket per test):
+    ``storage_hub(data_dir=None, extra_args=None, database_url=None)``; ``storage_hub.bucket``
+    names the bucket."""
+
+    class Start:
+        bucket = s3.new_bucket() if storage == "bucket" else None
+
+        def __call__(
+            self,
+            data_dir: Path | None = None,
+            extra_args: list[str] | None = None,
+            database_url: str | None = None,
+        ) -> HubServer:
+            if self.bucket is None:
+                return hub_factory(  # type: ignore[no-any-return]
+                    data_dir, extra_args=extra_args, database_url=database_url
+                )
+            return hub_factory(  # type: ignore[no-any-return]
+                data_dir,
+                extra_env=s3.env,
+                extra_args=["--storage-url", f"s3://{self.bucket}/hub", *(extra_args or [])],
+                database_url=database_url,
+            )
+
+    yield Start()

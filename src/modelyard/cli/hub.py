@@ -1,8 +1,9 @@
-"""``modelyard hub serve|token|org`` and ``modelyard push|pull``."""
+"""``modelyard hub serve|gc|token|org`` and ``modelyard push|pull``."""
 
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,9 +35,12 @@ def serve_command(args: argparse.Namespace) -> None:
         max_repo_size=args.max_repo_size,
         max_concurrent_scans=args.max_concurrent_scans,
         scan_timeout=args.scan_timeout,
+        storage_url=args.storage_url,
+        presign=args.presign or None,
     )
     url = f"http://{args.host}:{args.port}"
-    stderr().print(f"modelyard hub on {url} (data in {escape(str(settings.data_dir))})")
+    where = settings.storage_url or settings.data_dir
+    stderr().print(f"modelyard hub on {url} (data in {escape(str(where))})")
     seeder = _demo_seeder(settings, url) if args.demo else None
     run(settings, host=args.host, port=args.port, on_started=seeder)
 
@@ -84,6 +88,22 @@ def org_add_member_command(args: argparse.Namespace) -> None:
     stdout().print(f"{escape(args.user)} is a member of {escape(args.org)}")
 
 
+def gc_command(args: argparse.Namespace) -> None:
+    """Remove stored files no commit references, keeping anything stored within --grace."""
+    from modelyard.hub.server.gc import collect_garbage
+    from modelyard.hub.server.settings import Settings, format_size
+
+    settings = Settings.from_env(
+        data_dir=args.data_dir, database_url=args.database_url, storage_url=args.storage_url
+    )
+    report = collect_garbage(settings, args.grace)
+    stdout().print(
+        f"removed {report.blobs} blob(s), {report.xorbs} xorb(s), {report.xet_files} Xet "
+        f"file record(s), {report.staging} staging and {report.unrecorded} unrecorded "
+        f"object(s): {format_size(report.freed_bytes)} freed"
+    )
+
+
 def push_command(args: argparse.Namespace) -> None:
     """Scan PATH, then upload it to REPO_ID on $MODELYARD_HUB_URL with $MODELYARD_TOKEN."""
     from modelyard.hub.client import push as push_model
@@ -124,6 +144,13 @@ def register(commands: Commands) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     serve.add_argument("--port", type=int, default=8000, help="TCP port")
     _storage(serve)
+    _object_storage(serve)
+    serve.add_argument(
+        "--presign",
+        action="store_true",
+        help="with --storage-url, redirect downloads of public files to presigned bucket URLs "
+        "(default: $MODELYARD_HUB_PRESIGN=1)",
+    )
     serve.add_argument(
         "--max-file-size",
         type=_size,
@@ -157,6 +184,17 @@ def register(commands: Commands) -> None:
         action="store_true",
         help="on first start, train and push demo models (reused afterwards)",
     )
+    gc = add_command(hub, "gc", gc_command)
+    _storage(gc)
+    _object_storage(gc)
+    gc.add_argument(
+        "--grace",
+        type=_duration,
+        default="1h",
+        metavar="DURATION",
+        help="keep anything stored or written less than DURATION ago, e.g. 30m, 1h or 2d; "
+        "longer than any upload takes (default: 1h)",
+    )
     token = add_group(hub, "token", "Manage access tokens.")
     create = add_command(token, "create", token_create_command)
     create.add_argument("user", help="user name; created if needed")
@@ -186,6 +224,25 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _duration(text: str) -> timedelta:
+    from modelyard.hub.server.settings import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _object_storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-url",
+        metavar="URL",
+        help="keep file contents in s3://BUCKET[/PREFIX]; endpoint and credentials from "
+        "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION "
+        "(default: $MODELYARD_HUB_STORAGE_URL, else in DIR)",
+    )
 
 
 def _storage(parser: argparse.ArgumentParser) -> None:

@@ -49,6 +49,10 @@ class PayloadTooLargeError(HubError):
     """A file or request exceeds a configured size limit."""
 
 
+class StorageBusyError(HubError):
+    """The object being stored is held by another server or by ``hub gc``; retry shortly."""
+
+
 class QuarantinedFileError(HubError):
     """The file was judged unsafe by the scanner and is never served."""
 

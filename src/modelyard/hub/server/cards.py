@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -12,7 +11,7 @@ import yaml
 from modelyard.hub.server.model import AddFile, DeleteFile, Operation
 
 CARD_PATH = "README.md"
-_MAX_CARD_BYTES = 1024 * 1024
+MAX_CARD_BYTES = 1024 * 1024
 
 
 class CardError(ValueError):
@@ -39,10 +38,10 @@ def parse_front_matter(text: str) -> dict[str, Any]:
     return data
 
 
-def card_data_from_readme(path: Path) -> dict[str, Any]:
-    """Card metadata of a stored README; a broken card yields {} (it is still committed)."""
-    with path.open("rb") as file:
-        text = file.read(_MAX_CARD_BYTES).decode("utf-8", errors="replace")
+def card_data_from_readme(start: bytes) -> dict[str, Any]:
+    """Card metadata from the ``start`` of a stored README (``MAX_CARD_BYTES`` are read); a
+    broken card yields {} (it is still committed)."""
+    text = start.decode("utf-8", errors="replace")
     try:
         data = parse_front_matter(text)
     except CardError:
@@ -53,16 +52,18 @@ def card_data_from_readme(path: Path) -> dict[str, Any]:
 def card_after_commit(
     operations: Sequence[Operation],
     files: Mapping[str, AddFile],
-    path_for: Callable[[str], Path],
+    read_start: Callable[[str, int], bytes],
 ) -> dict[str, Any] | None:
     """The card metadata once a commit leaves ``files``; None if it did not touch README.md.
 
-    ``path_for`` maps a blob's sha256 to where it is stored.
+    ``read_start(sha256, limit)`` gives the first ``limit`` bytes of a stored blob.
     """
     if not any(isinstance(op, AddFile | DeleteFile) and op.path == CARD_PATH for op in operations):
         return None
     readme = files.get(CARD_PATH)
-    return card_data_from_readme(path_for(readme.sha256)) if readme is not None else {}
+    if readme is None:
+        return {}
+    return card_data_from_readme(read_start(readme.sha256, MAX_CARD_BYTES))
 
 
 def repo_tags(card_data: dict[str, Any]) -> list[str]:

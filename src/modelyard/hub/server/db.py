@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from modelyard.hub.errors import InvalidRequestError
-from modelyard.hub.server.model import RefKind, RepoType
+from modelyard.hub.server.model import HoldPurpose, RefKind, RepoType
 from modelyard.hub.server.settings import Settings
 
 
@@ -185,6 +185,17 @@ class XetFileXorb(Base):
     __table_args__ = (Index("ix_xet_file_xorbs_xorb", "xorb_hash"),)
     file_hash: Mapped[str] = mapped_column(ForeignKey("xet_files.file_hash"), primary_key=True)
     xorb_hash: Mapped[str] = mapped_column(ForeignKey("xet_xorbs.hash"), primary_key=True)
+
+
+class StorageHold(Base):
+    """An object key that a server is publishing (``upload``) or ``hub gc`` is deleting
+    (``delete``). The primary key lets one holder at a time have a key, across every server
+    sharing the database, so a collection never deletes an object being published again."""
+
+    __tablename__ = "storage_holds"
+    key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    purpose: Mapped[HoldPurpose] = mapped_column(String(8))
+    since: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

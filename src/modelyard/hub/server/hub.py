@@ -1,4 +1,4 @@
-"""The hub's services wired together over one database and one blob store."""
+"""The hub's services wired together over one database and one object storage."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from sqlalchemy import Engine
 
 from modelyard.hub.server.accounts import Accounts
 from modelyard.hub.server.db import make_engine
+from modelyard.hub.server.holds import StorageHolds
+from modelyard.hub.server.objects import open_storage
 from modelyard.hub.server.quota import RepoUsage, repo_usage
 from modelyard.hub.server.repos import Repos, RepoView
 from modelyard.hub.server.scanning import Scanner
@@ -37,7 +39,8 @@ class Hub:
         """Create the data dir, the schema and the services (idempotent)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings)
-        store = BlobStore(settings.blob_dir, settings.tmp_dir, settings.max_file_size)
+        storage = open_storage(settings.storage_url, settings.data_dir)
+        store = BlobStore(storage, StorageHolds(engine), settings.max_file_size)
         store.clean_stale_temporaries()
         scanner = Scanner(
             engine, store, settings.max_concurrent_scans, settings.scan_timeout or None
@@ -52,7 +55,7 @@ class Hub:
             repos=Repos(engine, store, scanner),
             scanner=scanner,
             signer=signer,
-            xet=XetStore(engine, settings.xet_dir, settings.tmp_dir, store),
+            xet=XetStore(engine, settings.tmp_dir, store),
             xet_signer=XetSigner(signer.secret),
         )
 

@@ -16,6 +16,7 @@ from modelyard.hub.server.names import split_repo_id
 
 RepoType = Literal["model", "dataset"]
 RefKind = Literal["branch", "tag"]
+HoldPurpose = Literal["upload", "delete"]
 
 REPO_TYPES: tuple[RepoType, ...] = get_args(RepoType)
 _BY_NAME: dict[str, RepoType] = {repo_type: repo_type for repo_type in REPO_TYPES}

@@ -91,6 +91,27 @@ def _commit_view(commit: Commit) -> CommitView:
     )
 
 
+def _never_uploaded(op: AddFile) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"content of {op.path!r} (sha256 {op.sha256}) was never uploaded",
+        hint="upload LFS files through the batch API before committing",
+    )
+
+
+def _lock_blobs(session: Session, added: Sequence[AddFile]) -> None:
+    """Share-lock the rows of the blobs a commit adds, so that ``hub gc`` cannot remove one
+    before the commit lands (its delete waits, then fails on the commit's reference)."""
+    wanted = {op.sha256 for op in added}
+    present = set(
+        session.scalars(
+            select(Blob.sha256).where(Blob.sha256.in_(wanted)).with_for_update(read=True)
+        )
+    )
+    for op in added:
+        if op.sha256 not in present:
+            raise _never_uploaded(op)
+
+
 class Repos:
     """Repository operations over one database and blob store."""
 
@@ -392,10 +413,7 @@ class Repos:
         added = [op for op in operations if isinstance(op, AddFile)]
         for op in added:
             if self.blob_size(op.sha256) is None:
-                raise InvalidRequestError(
-                    f"content of {op.path!r} (sha256 {op.sha256}) was never uploaded",
-                    hint="upload LFS files through the batch API before committing",
-                )
+                raise _never_uploaded(op)
         self._scanner.ensure_scanned((op.sha256, op.path) for op in added)
         with self._session() as session:
             repo_pk = self._writable(session, ref, principal).id
@@ -408,6 +426,7 @@ class Repos:
                     hint="create it first (create_branch) or push to an existing branch",
                 )
             head = branch_ref.commit_oid
+            _lock_blobs(session, added)
             if parent_commit is not None and parent_commit != head:
                 raise ConflictError(
                     f"parentCommit {parent_commit} is not the head of {branch!r} "
@@ -447,7 +466,7 @@ class Repos:
         self, repo: Repo, operations: Sequence[Operation], files: dict[str, AddFile]
     ) -> None:
         """After a commit to the default branch: the repo's card follows its README.md."""
-        card = card_after_commit(operations, files, self.store.path_for)
+        card = card_after_commit(operations, files, self.store.read_start)
         if card is not None:
             repo.card_data = card
 

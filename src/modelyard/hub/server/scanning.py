@@ -56,10 +56,10 @@ class Scanner:
             with self._slots:
                 if self._has_result(sha256, suffix):  # scanned meanwhile by another caller
                     continue
-                path = self._store.path_for(sha256)
-                started = time.perf_counter()
-                result = scan_file(path, options, name=repo_path.rsplit("/", 1)[-1])
-                report = ScanReport(files=[result], seconds=time.perf_counter() - started)
+                with self._store.local_copy(sha256) as path:
+                    started = time.perf_counter()
+                    result = scan_file(path, options, name=repo_path.rsplit("/", 1)[-1])
+                    report = ScanReport(files=[result], seconds=time.perf_counter() - started)
                 self._store_result(sha256, suffix, report, str(path))
 
     def _has_result(self, sha256: str, suffix: str) -> bool:

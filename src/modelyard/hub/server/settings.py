@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,6 +31,24 @@ def parse_size(text: str) -> int:
         )
     number, unit = match.groups()
     return int(float(number) * _UNITS[unit.upper()])
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration from ``"90"`` (seconds), ``"90s"``, ``"30m"``, ``"1h"`` or ``"2d"``.
+
+    Raises ``ValueError`` naming the accepted forms.
+    """
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(
+            f"invalid duration {text!r}: expected seconds or a number with s, m, h or d, e.g. 1h"
+        )
+    number, unit = match.groups()
+    return timedelta(seconds=float(number) * _SECONDS[unit.lower()])
 
 
 def format_size(size: int) -> str:
@@ -87,10 +106,15 @@ class Settings:
     ``max_concurrent_scans``: scans running at once; further uploads wait for a free slot.
     ``scan_timeout``: seconds one file's scan may take (0: no limit); past it the file's
     verdict is an error.
+    ``storage_url``: ``s3://BUCKET[/PREFIX]`` keeps file contents in that bucket (endpoint and
+    credentials from the ``AWS_*`` variables); None keeps them in ``data_dir``.
+    ``presign``: downloads of public files redirect to presigned bucket URLs.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = None
+    storage_url: str | None = None
+    presign: bool = False
     max_file_size: int = 50 * GIB
     max_repo_size: int = 300 * GIB
     max_concurrent_scans: int = 2
@@ -107,6 +131,8 @@ class Settings:
         settings = cls(
             data_dir=default_data_dir(env),
             database_url=env.get("MODELYARD_HUB_DATABASE_URL") or None,
+            storage_url=env.get("MODELYARD_HUB_STORAGE_URL") or None,
+            presign=env.get("MODELYARD_HUB_PRESIGN", "") in ("1", "true", "yes"),
             max_file_size=_size_env(env, "MODELYARD_HUB_MAX_FILE_SIZE", cls.max_file_size),
             max_repo_size=_size_env(env, "MODELYARD_HUB_MAX_REPO_SIZE", cls.max_repo_size),
             max_concurrent_scans=_int_env(
@@ -144,14 +170,7 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'hub.sqlite3'}"
 
     @property
-    def blob_dir(self) -> Path:
-        return self.data_dir / "blobs"
-
-    @property
     def tmp_dir(self) -> Path:
+        """Local temporary files (Xet uploads being verified); also the folder storage's
+        staging objects."""
         return self.data_dir / "tmp"
-
-    @property
-    def xet_dir(self) -> Path:
-        """The Xet store: verified xorbs, each chunk kept once."""
-        return self.data_dir / "xet"

@@ -1,24 +1,25 @@
-"""Content-addressed blob storage on the local filesystem.
+"""Content-addressed blobs over the hub's object storage (a folder or a bucket).
 
-A blob is written to a temporary file inside the data dir (same filesystem), hashed while it
-streams in, and renamed to its sha256 address only once complete and verified: a crash leaves
-at most a stray temporary file, never a partial blob.
+A blob streams to a staging object, hashed on the way, and is published at its sha256 address
+only once complete and verified: a crash leaves at most a stray staging object (removed by
+``hub gc``), never a partial blob.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
+from modelyard.hub.server.holds import StorageHolds
+from modelyard.hub.server.objects import STAGING_PREFIX, ObjectStorage, StagedWriter
 from modelyard.hub.server.settings import format_size
 
-_STALE_TMP_SECONDS = 24 * 3600
+_STALE_STAGING = timedelta(days=1)
+_MULTIPART_PREFIX = f"{STAGING_PREFIX}multipart/"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def git_blob_sha1(content: bytes) -> str:
 
 
 class BlobWriter:
-    """Streams one blob of a known size to a temporary file; ``finish`` verifies and renames."""
+    """Streams one blob of a known size to staging; ``finish`` verifies and publishes."""
 
     def __init__(self, store: BlobStore, size: int, expected_sha256: str | None = None) -> None:
         self._store = store
@@ -49,9 +50,7 @@ class BlobWriter:
         self._written = 0
         self._sha256 = hashlib.sha256()
         self._sha1 = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
-        handle, name = tempfile.mkstemp(dir=store.tmp_dir, prefix="blob-", suffix=".part")
-        self._path = Path(name)
-        self._file = os.fdopen(handle, "wb")
+        self._staged = store.storage.stage()
 
     def write(self, chunk: bytes) -> None:
         self._written += len(chunk)
@@ -63,13 +62,10 @@ class BlobWriter:
             )
         self._sha256.update(chunk)
         self._sha1.update(chunk)
-        self._file.write(chunk)
+        self._staged.write(chunk)
 
     def finish(self) -> StoredBlob:
         """Check size and hash, make the blob durable and visible at its address."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
         digest = self._sha256.hexdigest()
         if self._written != self._size:
             self.abort()
@@ -81,40 +77,53 @@ class BlobWriter:
             raise InvalidRequestError(
                 f"content hashes to sha256 {digest}, not the announced {self._expected}"
             )
-        target = self._store.path_for(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        self._path.replace(target)
+        key = self._store.key_for(digest)
+        try:
+            with self._store.holds.holding(key, "upload"):
+                self._staged.publish(key)
+        except BaseException:
+            self.abort()
+            raise
         return StoredBlob(sha256=digest, size=self._size, git_sha1=self._sha1.hexdigest())
 
     def abort(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        self._path.unlink(missing_ok=True)
+        self._staged.abort()
 
 
 class BlobStore:
-    """Blobs under ``root/ab/cd/<sha256>``; temporary files under ``tmp_dir``."""
+    """Blobs at ``blobs/ab/cd/<sha256>`` in ``storage``; staging objects under ``tmp/``.
 
-    def __init__(self, root: Path, tmp_dir: Path, max_file_size: int) -> None:
-        self.root = root
-        self.tmp_dir = tmp_dir
+    A blob is published under an ``upload`` hold on its key (``holds``), so ``hub gc`` never
+    deletes a blob while the same content is being stored again.
+    """
+
+    def __init__(self, storage: ObjectStorage, holds: StorageHolds, max_file_size: int) -> None:
+        self.storage = storage
+        self.holds = holds
         self.max_file_size = max_file_size
-        root.mkdir(parents=True, exist_ok=True)
-        tmp_dir.mkdir(parents=True, exist_ok=True)
 
-    def path_for(self, sha256: str) -> Path:
+    def key_for(self, sha256: str) -> str:
+        """The object key of a blob; ``InvalidRequestError`` if ``sha256`` is no hex digest."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise InvalidRequestError(f"not a sha256 hex digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return f"blobs/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
     def exists(self, sha256: str) -> bool:
-        return self.path_for(sha256).is_file()
+        return self.storage.stat(self.key_for(sha256)) is not None
+
+    def read_start(self, sha256: str, limit: int) -> bytes:
+        """The first ``limit`` bytes of the blob (all of a smaller one)."""
+        return b"".join(self.storage.read(self.key_for(sha256), 0, limit))
+
+    def local_copy(self, sha256: str) -> contextlib.AbstractContextManager[Path]:
+        """The blob as a local file for the ``with`` block (the scanner reads files)."""
+        return self.storage.local_copy(self.key_for(sha256))
 
     def writer(self, size: int, expected_sha256: str | None = None) -> BlobWriter:
         """Start a blob of ``size`` bytes; raises ``PayloadTooLargeError`` above the limit."""
         self.check_size(size)
         if expected_sha256 is not None:
-            self.path_for(expected_sha256)  # validates the digest before any byte is written
+            self.key_for(expected_sha256)  # validates the digest before any byte is written
         return BlobWriter(self, size, expected_sha256)
 
     def check_size(self, size: int, name: str = "file") -> None:
@@ -135,18 +144,21 @@ class BlobStore:
         writer.write(content)
         return writer.finish()
 
-    def part_dir(self, upload_key: str) -> Path:
-        """Folder holding the parts of one multipart upload (inside tmp, so never a blob)."""
-        path = self.tmp_dir / "multipart" / upload_key
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def part_writer(self) -> StagedWriter:
+        """A writer for one part of a multipart upload, published with ``part_key``."""
+        return self.storage.stage()
+
+    def part_key(self, upload_key: str, number: int) -> str:
+        """Where part ``number`` of one multipart upload is kept (staging, so never a blob)."""
+        return f"{_MULTIPART_PREFIX}{upload_key}/{number:06d}"
 
     def remove_parts(self, upload_key: str) -> None:
-        shutil.rmtree(self.tmp_dir / "multipart" / upload_key, ignore_errors=True)
+        for stored in list(self.storage.listing(f"{_MULTIPART_PREFIX}{upload_key}/")):
+            self.storage.delete(stored.key)
 
     def clean_stale_temporaries(self) -> None:
-        """Remove temporary files left by interrupted uploads a day ago or more."""
-        cutoff = time.time() - _STALE_TMP_SECONDS
-        for path in self.tmp_dir.rglob("*"):
-            if path.is_file() and path.stat().st_mtime < cutoff:
-                path.unlink(missing_ok=True)
+        """Remove staging objects left by interrupted uploads a day ago or more."""
+        cutoff = datetime.now(UTC) - _STALE_STAGING
+        for stored in list(self.storage.listing(STAGING_PREFIX)):
+            if stored.modified < cutoff:
+                self.storage.delete(stored.key)

@@ -21,6 +21,7 @@ _STATUS: list[tuple[type[errors.HubError], int, str | None]] = [
     (errors.PayloadTooLargeError, 413, None),
     (errors.InvalidRangeError, 416, "RangeNotSatisfiable"),
     (errors.InvalidRequestError, 400, None),
+    (errors.StorageBusyError, 503, None),
 ]
 
 

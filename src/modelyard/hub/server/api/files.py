@@ -4,25 +4,33 @@ Quarantined (unsafe) files are never served: GET answers 403 naming the finding.
 answers with the metadata (and the warning), because huggingface_hub turns any HEAD error other
 than not-found into a vague "check your connection" message, while it shows a GET 403's message.
 Suspicious or unscannable files are served with ``X-Modelyard-Scan`` and an ``X-HF-Warning``
-that the client logs. A malformed or unsatisfiable ``Range`` header answers 416 with a JSON error
-and ``Content-Range: bytes */SIZE`` (valid ranges get 206).
+that the client logs. A malformed or unsatisfiable ``Range`` header answers 416 with a JSON
+error and ``Content-Range: bytes */SIZE`` (valid ranges get 206). With ``hub serve --presign``
+and a bucket, a GET of a public repository's servable file redirects to a presigned URL.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from modelyard.hub.errors import QuarantinedFileError
+from modelyard.hub.server.accounts import Principal
 from modelyard.hub.server.api.deps import HubDep, MaybeUser
 from modelyard.hub.server.api.errors import header_value
 from modelyard.hub.server.api.limits import BoundedRoute, check_range
-from modelyard.hub.server.api.responses import BlobResponse
+from modelyard.hub.server.api.responses import object_response
+from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import RepoRef, RepoType
 from modelyard.hub.server.scanning import QUARANTINED
 
 router = APIRouter(route_class=BoundedRoute)
+
+# How long a presigned download URL (``hub serve --presign``) stays valid.
+PRESIGN_VALIDITY = timedelta(minutes=15)
 
 
 @router.api_route(
@@ -95,10 +103,21 @@ async def _resolve(
         detail = entry.scan.summary if entry.scan else "not scanned yet"
         warning = f"modelyard-scan-{entry.sha256[:12]}; {path} is {verdict}: {detail}"
         headers["X-HF-Warning"] = header_value(warning)
-    return BlobResponse(
-        hub.store.path_for(entry.sha256),
-        headers=headers,
-        media_type="application/octet-stream",
-        content_disposition_type="inline",
-        filename=path.rsplit("/", 1)[-1],
+    key = hub.store.key_for(entry.sha256)
+    if hub.settings.presign and request.method == "GET":
+        url = await run_in_threadpool(_presigned, hub, principal, repo_type, repo_id, key)
+        if url is not None:
+            return RedirectResponse(url, status_code=302, headers=headers)
+    return object_response(
+        hub.store.storage, key, entry.size, request, headers, filename=path.rsplit("/", 1)[-1]
     )
+
+
+def _presigned(
+    hub: Hub, principal: Principal | None, repo_type: RepoType, repo_id: str, key: str
+) -> str | None:
+    """A presigned URL for a public repository's file; None for a private one, whose files
+    go only through the hub (a URL, once handed out, cannot be revoked with the token)."""
+    if hub.repos.get(RepoRef(repo_type, repo_id), principal).private:
+        return None
+    return hub.store.storage.presign(key, PRESIGN_VALIDITY)

@@ -1,4 +1,4 @@
-"""The git-lfs batch API with basic and multipart transfers, streamed to disk.
+"""The git-lfs batch API with basic and multipart transfers, streamed to the hub's storage.
 
 The batch call (authenticated) hands out signed upload URLs; the client then PUTs the content
 (whole, or in parts followed by a completion call) and finally calls verify.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -84,7 +85,7 @@ def _batch(
         raise InvalidRequestError("only LFS uploads are supported; download through /resolve")
     usage = hub.usage(repo)
     for item in body.objects:
-        hub.store.path_for(item.oid)
+        hub.store.key_for(item.oid)
         hub.store.check_size(item.size, f"LFS object {item.oid}")
         usage.add(item.oid, item.size)
     base = str(request.base_url).rstrip("/")
@@ -127,18 +128,30 @@ def _grant(hub: Hub, oid: str, request: Request) -> UploadGrant:
     return hub.signer.check(oid, size, expires, params.get("sig", ""))
 
 
+async def _stream_body(request: Request, write: Callable[[bytes], None]) -> None:
+    """Pass the request body to ``write`` in pieces of about ``_COPY_CHUNK`` bytes, off the
+    event loop (a write to a bucket may wait on the network)."""
+    pending = bytearray()
+    async for chunk in request.stream():
+        pending += chunk
+        if len(pending) >= _COPY_CHUNK:
+            await run_in_threadpool(write, bytes(pending))
+            pending.clear()
+    if pending:
+        await run_in_threadpool(write, bytes(pending))
+
+
 @router.put("/api/lfs/upload/{oid}")
 @streams_body
 async def upload_basic(oid: str, hub: HubDep, request: Request) -> Response:
     """Basic transfer: the whole object in one streamed PUT (cut off beyond its granted size)."""
     grant = _grant(hub, oid, request)
     check_content_length(request, grant.size, "upload")
-    writer = hub.store.writer(grant.size, expected_sha256=oid)
+    writer = await run_in_threadpool(hub.store.writer, grant.size, oid)
     try:
-        async for chunk in request.stream():
-            writer.write(chunk)
+        await _stream_body(request, writer.write)
     except BaseException:
-        writer.abort()
+        await run_in_threadpool(writer.abort)
         raise
     blob = await run_in_threadpool(writer.finish)
     await run_in_threadpool(hub.repos.register_blobs, [blob])
@@ -148,44 +161,45 @@ async def upload_basic(oid: str, hub: HubDep, request: Request) -> Response:
 @router.put("/api/lfs/part/{oid}/{number}")
 @streams_body
 async def upload_part(oid: str, number: int, hub: HubDep, request: Request) -> Response:
-    """Multipart transfer: one part, stored under tmp until the completion call."""
+    """Multipart transfer: one part, kept in staging until the completion call."""
     grant = _grant(hub, oid, request)
     chunk_size = hub.settings.multipart_chunk_size
     if number < 1 or number > math.ceil(grant.size / chunk_size):
         raise InvalidRequestError(f"part number {number} is out of range")
     check_content_length(request, chunk_size, f"part {number}")
-    folder = hub.store.part_dir(grant.key)
-    partial = folder / f"{number:06d}.partial"
+    writer = await run_in_threadpool(hub.store.part_writer)
     digest = hashlib.sha256()
     received = 0
+
+    def write(chunk: bytes) -> None:
+        nonlocal received
+        received += len(chunk)
+        if received > chunk_size:
+            raise PayloadTooLargeError(
+                f"part {number} is larger than {chunk_size} bytes; nothing was stored"
+            )
+        digest.update(chunk)
+        writer.write(chunk)
+
     try:
-        with partial.open("wb") as file:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > chunk_size:
-                    raise PayloadTooLargeError(
-                        f"part {number} is larger than {chunk_size} bytes; nothing was stored"
-                    )
-                digest.update(chunk)
-                file.write(chunk)
+        await _stream_body(request, write)
+        await run_in_threadpool(writer.publish, hub.store.part_key(grant.key, number))
     except BaseException:
-        partial.unlink(missing_ok=True)
+        await run_in_threadpool(writer.abort)
         raise
-    partial.replace(folder / f"{number:06d}")
     return Response(status_code=200, headers={"ETag": f'"{digest.hexdigest()}"'})
 
 
 def _assemble(hub: Hub, grant: UploadGrant, count: int) -> None:
-    folder = hub.store.part_dir(grant.key)
     writer = hub.store.writer(grant.size, expected_sha256=grant.oid)
+    storage = hub.store.storage
     try:
         for number in range(1, count + 1):
-            part = folder / f"{number:06d}"
-            if not part.is_file():
+            key = hub.store.part_key(grant.key, number)
+            if storage.stat(key) is None:
                 raise InvalidRequestError(f"part {number} of {grant.oid} was never uploaded")
-            with part.open("rb") as file:
-                while chunk := file.read(_COPY_CHUNK):
-                    writer.write(chunk)
+            for chunk in storage.read(key):
+                writer.write(chunk)
     except BaseException:
         writer.abort()
         raise

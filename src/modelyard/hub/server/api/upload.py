@@ -160,7 +160,7 @@ async def commit(
         elif key == "lfsFile":
             path = check_path(str(value.get("path", "")))
             oid = str(value.get("oid", ""))
-            hub.store.path_for(oid)
+            hub.store.key_for(oid)
             size = await run_in_threadpool(hub.repos.blob_size, oid)
             from_xet = size is None and all(blob.sha256 != oid for blob in stored)
             if from_xet:

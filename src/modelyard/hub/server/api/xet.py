@@ -23,7 +23,7 @@ from modelyard.hub.server.api.limits import (
     check_range,
     streams_body,
 )
-from modelyard.hub.server.api.responses import BlobResponse
+from modelyard.hub.server.api.responses import object_response
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import RepoRef
 from modelyard.hub.server.xet.cas import FileRange
@@ -164,12 +164,13 @@ def fetch_xorb(xorb: str, hub: HubDep, request: Request) -> Response:
     """Byte ranges of a stored xorb, through the signed URL a reconstruction gave."""
     params = request.query_params
     hub.xet_signer.check_fetch(xorb, params.get("expires", ""), params.get("sig", ""))
-    path = hub.xet.xorb_path(xorb)
-    if not path.is_file():
+    key = hub.xet.xorb_key(xorb)
+    found = hub.xet.storage.stat(key)
+    if found is None:
         raise EntryNotFoundError(f"xorb {xorb} is not stored here")
     if "range" in request.headers:
-        check_range(request.headers["range"], path.stat().st_size)
-    return BlobResponse(path, media_type="application/octet-stream")
+        check_range(request.headers["range"], found.size)
+    return object_response(hub.xet.storage, key, found.size, request)
 
 
 @router.get(CAS_PATH + "/v1/chunks/{prefix}/{chunk}")

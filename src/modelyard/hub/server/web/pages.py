@@ -121,7 +121,7 @@ def _repo_page(request: Request, kind: RepoType, repo_id: str, revision: str) ->
 def _text(hub: Hub, entry: Any) -> str | None:
     if entry is None or entry.size > 1_000_000 or (entry.scan and entry.scan.verdict == "unsafe"):
         return None
-    return hub.store.path_for(entry.sha256).read_text(encoding="utf-8", errors="replace")
+    return hub.store.read_start(entry.sha256, entry.size).decode("utf-8", errors="replace")
 
 
 def _json(hub: Hub, entry: Any) -> dict[str, Any] | None:

@@ -1,10 +1,11 @@
-"""The Xet content store: verified xorbs on disk, shards' file descriptions in the database.
+"""The Xet content store: verified xorbs in the hub's storage, shards' file descriptions in the
+database.
 
 A xorb is verified (every chunk decompressed and hashed, the merkle hash recomputed) from its
-temporary file, then renamed to ``xorbs/ab/cd/<hash>`` and only then recorded, so a crash leaves
-at most a stray temporary file or an unrecorded xorb that the next upload replaces. Files are
-rebuilt from their chunks into the ordinary blob store (``materialize``), where they are scanned
-like any other upload.
+temporary file, then published at ``xet/xorbs/ab/cd/<hash>`` and only then recorded, so a crash
+leaves at most a stray temporary file or an unrecorded xorb that the next upload replaces.
+Files are rebuilt from their chunks into the ordinary blob store (``materialize``), where they
+are scanned like any other upload.
 """
 
 from __future__ import annotations
@@ -64,19 +65,19 @@ class FileRange:
 
 
 class XetStore:
-    """Xorbs, chunks and Xet files over one database and one folder."""
+    """Xorbs, chunks and Xet files over one database and the hub's object storage."""
 
-    def __init__(self, engine: Engine, root: Path, tmp_dir: Path, blobs: BlobStore) -> None:
+    def __init__(self, engine: Engine, tmp_dir: Path, blobs: BlobStore) -> None:
         self._session = sessionmaker(engine, expire_on_commit=False)
-        self.root = root / "xorbs"
         self.tmp_dir = tmp_dir
         self._blobs = blobs
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.storage = blobs.storage
         tmp_dir.mkdir(parents=True, exist_ok=True)
 
-    def xorb_path(self, xorb: str) -> Path:
+    def xorb_key(self, xorb: str) -> str:
+        """The object key of a xorb, next to the blobs in the hub's storage."""
         from_hex(xorb)
-        return self.root / xorb[:2] / xorb[2:4] / xorb
+        return f"xet/xorbs/{xorb[:2]}/{xorb[2:4]}/{xorb}"
 
     def temporary(self, prefix: str) -> tuple[Path, Any]:
         """A new temporary file (path, open binary handle) for a streamed upload."""
@@ -106,14 +107,15 @@ class XetStore:
                     f"the xorb's chunks hash to {to_hex(computed)}, not {xorb}: the xorb is "
                     "corrupted or was sent under the wrong hash; nothing was stored"
                 )
-            target = self.xorb_path(xorb)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            upload.replace(target)
+            size = upload.stat().st_size
+            key = self.xorb_key(xorb)
+            with self._blobs.holds.holding(key, "upload"):
+                self.storage.put_file(key, upload)
         finally:
             upload.unlink(missing_ok=True)
         try:
             with self._session() as session, session.begin():
-                session.add(XetXorb(hash=xorb, size=target.stat().st_size, num_chunks=len(chunks)))
+                session.add(XetXorb(hash=xorb, size=size, num_chunks=len(chunks)))
                 session.flush()
                 session.add_all(
                     XetChunk(
@@ -391,15 +393,23 @@ class XetStore:
     def _file_bytes(self, row: XetFile) -> Iterator[bytes]:
         spans = self._spans(row)
         for xorb, start, end, _ in row.terms:
-            with self.xorb_path(xorb).open("rb") as source:
-                source.seek(spans[(xorb, start)].byte_start)
-                for index in range(start, end):
-                    span = spans[(xorb, index)]
-                    serialized = source.read(span.byte_end - span.byte_start)
-                    header = serialized[:_CHUNK_HEADER]
-                    yield decompress(
-                        header[4], serialized[_CHUNK_HEADER:], span.length, f"{xorb}#{index}"
-                    )
+            begin = spans[(xorb, start)].byte_start
+            stream = self.storage.read(self.xorb_key(xorb), begin, spans[(xorb, end - 1)].byte_end)
+            buffer, offset = b"", 0
+            for index in range(start, end):
+                span = spans[(xorb, index)]
+                length = span.byte_end - span.byte_start
+                while len(buffer) - offset < length:
+                    more = next(stream, None)
+                    if more is None:
+                        raise InvalidRequestError(f"xorb {xorb} is shorter than its chunk index")
+                    buffer, offset = buffer[offset:] + more, 0
+                serialized = buffer[offset : offset + length]
+                offset += length
+                header = serialized[:_CHUNK_HEADER]
+                yield decompress(
+                    header[4], serialized[_CHUNK_HEADER:], span.length, f"{xorb}#{index}"
+                )
 
     def _by_sha256(self, sha256: str) -> XetFile | None:
         with self._session() as session:
