@@ -19,6 +19,9 @@ GARBAGE = [
     b'{"nodes": [',
     b"\x08\x07\x3a\xff\xff\xff\xff\x0f",
     b"\x0a\x05\x0a\x01x\x12",
+    b"{U\x05learn",
+    b"\x81\xa6params\xc7",
+    b"\xff\xff\x00\x00TFL3\x00\x00",
 ]
 
 
@@ -38,6 +41,7 @@ CLAIMED = [
 def test_garbage_reaches_the_readers_that_take_names_or_weak_magic():
     claimed = {case.values[0].name for case in CLAIMED}
     assert claimed >= {"gguf", "mxnet-params", "onnx", "tensorflow", "python", "caffe-prototxt"}
+    assert claimed >= {"ubjson", "msgpack", "tflite"}
 
 
 @pytest.mark.parametrize(("reader", "data", "name"), CLAIMED)

@@ -9,6 +9,7 @@ from modelyard.scan.formats.compressed import CompressedReader
 from modelyard.scan.formats.data import ParquetReader, SafetensorsReader
 from modelyard.scan.formats.gguf import GgufReader
 from modelyard.scan.formats.keras import Hdf5Reader, KerasConfigReader
+from modelyard.scan.formats.msgpack import MsgpackReader
 from modelyard.scan.formats.mxnet import MxnetParamsReader, MxnetSymbolReader
 from modelyard.scan.formats.numpy import NumpyReader
 from modelyard.scan.formats.onnx import OnnxReader
@@ -17,6 +18,8 @@ from modelyard.scan.formats.python_source import PythonSourceReader
 from modelyard.scan.formats.savedmodel import TensorflowReader
 from modelyard.scan.formats.tar import TarReader
 from modelyard.scan.formats.text import TextReader
+from modelyard.scan.formats.tflite import TfliteReader
+from modelyard.scan.formats.ubjson import UbjsonReader
 from modelyard.scan.formats.zip import ZipReader
 
 READERS: list[FormatReader] = [
@@ -30,8 +33,11 @@ READERS: list[FormatReader] = [
     ParquetReader(),
     GgufReader(),
     MxnetParamsReader(),
+    TfliteReader(),
     # Recognised by structure: binary.
     SafetensorsReader(),
+    UbjsonReader(),
+    MsgpackReader(),
     OnnxReader(),
     TensorflowReader(),
     LegacyPickleReader(),
