@@ -11,6 +11,7 @@ from modelyard.scan.formats.gguf import GgufReader
 from modelyard.scan.formats.keras import Hdf5Reader, KerasConfigReader
 from modelyard.scan.formats.msgpack import MsgpackReader
 from modelyard.scan.formats.mxnet import MxnetParamsReader, MxnetSymbolReader
+from modelyard.scan.formats.nemo import NemoConfigReader
 from modelyard.scan.formats.numpy import NumpyReader
 from modelyard.scan.formats.onnx import OnnxReader
 from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
@@ -44,14 +45,16 @@ READERS: list[FormatReader] = [
     # Text formats: those defined by a file name first.
     PythonSourceReader(),
     CaffePrototxtReader(),
+    NemoConfigReader(),
     MxnetSymbolReader(),
     KerasConfigReader(),
     TextReader(),
 ]
 
-# File-name endings some readers go by (Python source, Caffe prototxt, and damaged ONNX or
-# TensorFlow protobufs, which have no magic number); content decides everything else.
-NAMED_SUFFIXES = (".py", ".prototxt", ".onnx", ".pb")
+# File-name endings some readers go by (Python source, Caffe prototxt, NeMo's configuration,
+# and damaged ONNX or TensorFlow protobufs, which have no magic number); content decides
+# everything else.
+NAMED_SUFFIXES = (".py", ".prototxt", ".onnx", ".pb", "model_config.yaml")
 
 
 def named_suffix(file_name: str) -> str:
