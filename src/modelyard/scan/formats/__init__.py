@@ -14,6 +14,7 @@ from modelyard.scan.formats.mxnet import MxnetParamsReader, MxnetSymbolReader
 from modelyard.scan.formats.nemo import NemoConfigReader
 from modelyard.scan.formats.numpy import NumpyReader
 from modelyard.scan.formats.onnx import OnnxReader
+from modelyard.scan.formats.paddle import PaddleParamsReader, PaddleProgramReader
 from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
 from modelyard.scan.formats.python_source import PythonSourceReader
 from modelyard.scan.formats.savedmodel import TensorflowReader
@@ -40,6 +41,8 @@ READERS: list[FormatReader] = [
     UbjsonReader(),
     MsgpackReader(),
     OnnxReader(),
+    PaddleProgramReader(),
+    PaddleParamsReader(),
     TensorflowReader(),
     LegacyPickleReader(),
     # Text formats: those defined by a file name first.
