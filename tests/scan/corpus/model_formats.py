@@ -10,6 +10,8 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.samples import save_onnx_with_external_data
+
 # Written by the real libraries, which do not install here (scripts/*_fixtures.py).
 FIXTURES = Path(__file__).parents[1] / "formats" / "fixtures"
 
@@ -71,11 +73,8 @@ def format_attacks(dest: Path, touch: str, add: Callable[..., None]) -> None:
 
 def format_benign(dest: Path, add: Callable[[str, str, str, str], None]) -> None:
     """Real models in the formats above, each as its library writes it."""
-    import numpy as np
-    import onnx
     import torch
     import xgboost
-    from onnx import helper, numpy_helper
     from sklearn.datasets import load_iris
 
     x, y = load_iris(return_X_y=True)
@@ -90,21 +89,6 @@ def format_benign(dest: Path, add: Callable[[str, str, str, str], None]) -> None
     nemo_archive(dest / "model.nemo", network.state_dict(), _NEMO_CONFIG)
     add("model.nemo", "nemo", ".nemo archive (config, checkpoint)", "nemo")
 
-    folder = dest / "onnx_external"
-    (folder / "weights").mkdir(parents=True)
-    weight = numpy_helper.from_array(np.ones(2, dtype=np.float32), "w")
-    graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "w"], ["y"])],
-        "g",
-        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])],
-        initializer=[weight],
-    )
-    onnx.save_model(
-        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
-        folder / "model.onnx",
-        save_as_external_data=True,
-        location="weights/model.onnx.data",
-        size_threshold=0,
-    )
+    (dest / "onnx_external" / "weights").mkdir(parents=True)
+    save_onnx_with_external_data(dest / "onnx_external" / "model.onnx", "weights/model.onnx.data")
     add("onnx_external/model.onnx", "onnx", "external data in a subfolder", "onnx")
