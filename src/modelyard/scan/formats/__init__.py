@@ -14,6 +14,7 @@ from modelyard.scan.formats.mxnet import MxnetParamsReader, MxnetSymbolReader
 from modelyard.scan.formats.nemo import NemoConfigReader
 from modelyard.scan.formats.numpy import NumpyReader
 from modelyard.scan.formats.onnx import OnnxReader
+from modelyard.scan.formats.openvino import OpenvinoReader
 from modelyard.scan.formats.paddle import PaddleParamsReader, PaddleProgramReader
 from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
 from modelyard.scan.formats.python_source import PythonSourceReader
@@ -51,6 +52,7 @@ READERS: list[FormatReader] = [
     NemoConfigReader(),
     MxnetSymbolReader(),
     KerasConfigReader(),
+    OpenvinoReader(),
     TextReader(),
 ]
 
