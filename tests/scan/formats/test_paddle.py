@@ -82,3 +82,10 @@ def test_a_tensor_of_unknown_type_is_an_error(scan_bytes):
     data[21] = 0x7F
     result = scan_bytes(bytes(data), "inference.pdiparams")
     assert result.verdict == "error" and "of type 127" in result.findings[0].message
+
+
+def test_a_truncated_program_is_an_error(scan_bytes):
+    data = (FIXTURES / "inference.pdmodel").read_bytes()
+    for cut in (10, 3000):
+        result = scan_bytes(data[:cut], "inference.pdmodel")
+        assert (result.format, result.verdict) == ("paddle-program", "error")

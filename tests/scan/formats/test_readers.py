@@ -28,6 +28,7 @@ GARBAGE = [
 
 
 NAMES = ["sample.bin", "model.onnx", "saved_model.pb", "hubconf.py", "deploy.prototxt"]
+NAMES += ["model.mlmodel", "inference.pdmodel"]
 # Every (reader, garbage, name) that the reader claims. Plain text is left out: for it any
 # content is valid (and inert).
 CLAIMED = [
@@ -44,6 +45,7 @@ def test_garbage_reaches_the_readers_that_take_names_or_weak_magic():
     claimed = {case.values[0].name for case in CLAIMED}
     assert claimed >= {"gguf", "mxnet-params", "onnx", "tensorflow", "python", "caffe-prototxt"}
     assert claimed >= {"ubjson", "msgpack", "tflite", "paddle-params", "openvino"}
+    assert claimed >= {"coreml", "paddle-program"}
 
 
 @pytest.mark.parametrize(("reader", "data", "name"), CLAIMED)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
 from modelyard.scan.formats.caffe import CaffePrototxtReader
 from modelyard.scan.formats.compressed import CompressedReader
+from modelyard.scan.formats.coreml import CoremlReader
 from modelyard.scan.formats.data import ParquetReader, SafetensorsReader
 from modelyard.scan.formats.gguf import GgufReader
 from modelyard.scan.formats.keras import Hdf5Reader, KerasConfigReader
@@ -42,6 +43,7 @@ READERS: list[FormatReader] = [
     UbjsonReader(),
     MsgpackReader(),
     OnnxReader(),
+    CoremlReader(),
     PaddleProgramReader(),
     PaddleParamsReader(),
     TensorflowReader(),
@@ -57,9 +59,11 @@ READERS: list[FormatReader] = [
 ]
 
 # File-name endings some readers go by (Python source, Caffe prototxt, NeMo's configuration,
-# and damaged ONNX or TensorFlow protobufs, which have no magic number); content decides
-# everything else.
-NAMED_SUFFIXES = (".py", ".prototxt", ".onnx", ".pb", "model_config.yaml")
+# and damaged ONNX, TensorFlow, Core ML or Paddle protobufs, which have no magic number);
+# content decides everything else.
+NAMED_SUFFIXES = (
+    ".py", ".prototxt", ".onnx", ".pb", ".mlmodel", ".pdmodel", "model_config.yaml",
+)  # fmt: skip
 
 
 def named_suffix(file_name: str) -> str:

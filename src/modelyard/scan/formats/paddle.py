@@ -95,15 +95,24 @@ def _op_type(op: Buffer) -> str:
 
 
 class PaddleProgramReader:
-    """Paddle ``ProgramDesc`` programs (``.pdmodel``, ``__model__``)."""
+    """Paddle ``ProgramDesc`` programs (``.pdmodel``, ``__model__``), and any ``.pdmodel`` file
+    no earlier reader claimed (so that a damaged one is an error rather than text)."""
 
     name: ClassVar[str] = "paddle-program"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return _blocks(stream.data) is not None
+        return stream.name.endswith(".pdmodel") or _blocks(stream.data) is not None
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
-        blocks = _blocks(stream.data) or []
+        blocks = _blocks(stream.data)
+        if blocks is None:
+            try:
+                list(protobuf.fields(stream.data))
+            except protobuf.ProtobufError as error:
+                ctx.report(rules.MALFORMED, f"Paddle program: {error}")
+                return
+            ctx.report(rules.MALFORMED, "not a Paddle program: no blocks of operators")
+            return
         names = {
             protobuf.first_text(var, 1) for block in blocks for var in protobuf.messages(block, 3)
         }
