@@ -24,6 +24,7 @@ GARBAGE = [
     b"\xff\xff\x00\x00TFL3\x00\x00",
     bytes(16) + b"\x04\x00\x00\x00\x08\x05\x10",
     b'<?xml version="1.0"?>\n<net name="x" version="11"><layers>',
+    b"CBM1\x10\x00\x00\x00\x08\x00\x00\x00",
 ]
 
 
@@ -45,7 +46,7 @@ def test_garbage_reaches_the_readers_that_take_names_or_weak_magic():
     claimed = {case.values[0].name for case in CLAIMED}
     assert claimed >= {"gguf", "mxnet-params", "onnx", "tensorflow", "python", "caffe-prototxt"}
     assert claimed >= {"ubjson", "msgpack", "tflite", "paddle-params", "openvino"}
-    assert claimed >= {"coreml", "paddle-program"}
+    assert claimed >= {"coreml", "paddle-program", "catboost"}
 
 
 @pytest.mark.parametrize(("reader", "data", "name"), CLAIMED)

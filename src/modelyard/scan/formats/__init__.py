@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
 from modelyard.scan.formats.caffe import CaffePrototxtReader
+from modelyard.scan.formats.catboost import CatboostReader
 from modelyard.scan.formats.compressed import CompressedReader
 from modelyard.scan.formats.coreml import CoremlReader
 from modelyard.scan.formats.data import ParquetReader, SafetensorsReader
@@ -38,6 +39,7 @@ READERS: list[FormatReader] = [
     GgufReader(),
     MxnetParamsReader(),
     TfliteReader(),
+    CatboostReader(),
     # Recognised by structure: binary.
     SafetensorsReader(),
     UbjsonReader(),
