@@ -82,3 +82,8 @@ def test_extensions_nested_in_arrays_count_toward_the_depth(scan_bytes):
 def test_ext8_values_are_read(scan_bytes):
     result = scan_bytes(_state(blob=msgpack.ExtType(9, b"x" * 40)), "flax_model.msgpack")
     assert result.verdict == "safe"
+
+
+def test_raw_tensor_data_that_starts_like_a_map_is_not_msgpack(scan_bytes):
+    data = b"\x82\xa5" + np.arange(64, dtype=np.float32).tobytes()
+    assert scan_bytes(data, "model.onnx.data").format == "unknown"

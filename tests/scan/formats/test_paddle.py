@@ -89,3 +89,8 @@ def test_a_truncated_program_is_an_error(scan_bytes):
     for cut in (10, 3000):
         result = scan_bytes(data[:cut], "inference.pdmodel")
         assert (result.format, result.verdict) == ("paddle-program", "error")
+
+
+def test_raw_tensor_data_that_starts_with_zeros_is_not_paddle(scan_bytes):
+    data = np.array([0, 0, 0, 0, 0, 8, 1, 2], dtype=np.int32).tobytes()
+    assert scan_bytes(data, "weights.bin").format == "unknown"

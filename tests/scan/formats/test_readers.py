@@ -22,14 +22,14 @@ GARBAGE = [
     b"{U\x05learn",
     b"\x81\xa6params\xc7",
     b"\xff\xff\x00\x00TFL3\x00\x00",
-    bytes(16) + b"\x04\x00\x00\x00\x08\x05\x10",
+    bytes(16) + b"\x04\x00\x00\x00\x08\x05\x10\x01" + bytes(4) + b"\xff",
     b'<?xml version="1.0"?>\n<net name="x" version="11"><layers>',
     b"CBM1\x10\x00\x00\x00\x08\x00\x00\x00",
 ]
 
 
 NAMES = ["sample.bin", "model.onnx", "saved_model.pb", "hubconf.py", "deploy.prototxt"]
-NAMES += ["model.mlmodel", "inference.pdmodel"]
+NAMES += ["model.mlmodel", "inference.pdmodel", "inference.pdiparams", "flax_model.msgpack"]
 # Every (reader, garbage, name) that the reader claims. Plain text is left out: for it any
 # content is valid (and inert).
 CLAIMED = [

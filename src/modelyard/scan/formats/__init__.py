@@ -61,10 +61,11 @@ READERS: list[FormatReader] = [
 ]
 
 # File-name endings some readers go by (Python source, Caffe prototxt, NeMo's configuration,
-# and damaged ONNX, TensorFlow, Core ML or Paddle protobufs, which have no magic number);
-# content decides everything else.
+# and damaged ONNX, TensorFlow, Core ML, Paddle or MessagePack files, which have no magic
+# number); content decides everything else.
 NAMED_SUFFIXES = (
-    ".py", ".prototxt", ".onnx", ".pb", ".mlmodel", ".pdmodel", "model_config.yaml",
+    ".py", ".prototxt", ".onnx", ".pb", ".mlmodel", ".pdmodel", ".pdiparams", ".msgpack",
+    "model_config.yaml",
 )  # fmt: skip
 
 

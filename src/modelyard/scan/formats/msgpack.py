@@ -16,6 +16,7 @@ from typing import ClassVar
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
 from modelyard.scan.formats.cursor import Cursor
+from modelyard.scan.options import Deadline
 
 _MAX_DEPTH = 64
 _FLAX_ARRAY, _FLAX_SCALAR = 1, 3
@@ -45,9 +46,11 @@ class _Value:
 
 
 class _Walker(Cursor):
-    def __init__(self, data: Buffer, ctx: ScanContext) -> None:
+    """Walks values; checks Flax arrays only when given the deadline of a scan."""
+
+    def __init__(self, data: Buffer, deadline: Deadline | None) -> None:
         super().__init__(data, MsgpackError)
-        self.ctx = ctx
+        self.deadline = deadline
 
     def value(self, depth: int, keep: bool = False) -> _Value:
         """Read one value; ``keep`` keeps array items (a Flax array header), else only scalars."""
@@ -59,7 +62,8 @@ class _Walker(Cursor):
             return _Value(number=byte if byte <= 0x7F else byte - 0x100)
         if 0x80 <= byte <= 0x8F or byte in (0xDE, 0xDF):
             size = byte & 0x0F if byte <= 0x8F else self.unpack(">H" if byte == 0xDE else ">I")
-            self.ctx.file.deadline.check()
+            if self.deadline:
+                self.deadline.check()
             for _ in range(2 * size):
                 self.value(depth + 1)
             return _Value()
@@ -90,9 +94,9 @@ class _Walker(Cursor):
         return _Value(number=self.unpack(_INTEGERS[byte]))
 
     def extension(self, code: int, payload: memoryview, start: int, depth: int) -> None:
-        if code not in (_FLAX_ARRAY, _FLAX_SCALAR):
+        if code not in (_FLAX_ARRAY, _FLAX_SCALAR) or self.deadline is None:
             return  # Flax hands other extension types back as opaque bytes
-        inner = _Walker(payload, self.ctx)
+        inner = _Walker(payload, self.deadline)
         header = inner.value(depth + 1, keep=True)
         if inner.rest():
             raise MsgpackError(f"the array at byte {start} has bytes after its header")
@@ -118,26 +122,43 @@ def _check_array(header: _Value, start: int) -> None:
 
 
 class MsgpackReader:
-    """MessagePack documents whose top level is a map with string keys (Flax state dicts)."""
+    """MessagePack documents whose top level is a map with string keys (Flax state dicts), and
+    any ``.msgpack`` file no earlier reader claimed."""
 
     name: ClassVar[str] = "msgpack"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        # A map (fixmap, map16, map32) whose first key is a string (fixstr, str8/16/32).
+        # A map (fixmap, map16, map32) whose first key is a string (fixstr, str8/16/32), and
+        # which is one document to the end: two bytes alone match raw tensor data too often.
+        # Any other .msgpack file is taken too, so that a damaged one is an error, not unknown.
+        if stream.name.endswith(".msgpack"):
+            return True
         if not head:
             return False
         first = head[0]
         key_at = 1 if first <= 0x8F else 3 if first == 0xDE else 5
         if not (0x81 <= first <= 0x8F or first in (0xDE, 0xDF)) or len(head) <= key_at:
             return False
-        key = head[key_at]
-        return 0xA1 <= key <= 0xBF or 0xD9 <= key <= 0xDB
+        if not (0xA1 <= head[key_at] <= 0xBF or 0xD9 <= head[key_at] <= 0xDB):
+            return False
+        return _walk(stream.data, None) is None
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
-        walker = _Walker(stream.data, ctx)
-        try:
-            walker.value(1)
-            if walker.rest():
-                raise MsgpackError(f"{walker.rest()} bytes follow the document")
-        except MsgpackError as error:
-            ctx.report(rules.MALFORMED, f"MessagePack: {error}")
+        problem = _walk(stream.data, ctx.file.deadline)
+        if problem:
+            ctx.report(rules.MALFORMED, f"MessagePack: {problem}")
+
+
+def _walk(data: Buffer, deadline: Deadline | None) -> str | None:
+    """What breaks the document, or ``None``; Flax arrays are checked when ``deadline`` is set."""
+    walker = _Walker(data, deadline)
+    first = walker.data[0] if walker.rest() else 0
+    if not (0x80 <= first <= 0x8F or first in (0xDE, 0xDF)):
+        return "the document is not a map of names to values"
+    try:
+        walker.value(1)
+        if walker.rest():
+            raise MsgpackError(f"{walker.rest()} bytes follow the document")
+    except MsgpackError as error:
+        return str(error)
+    return None

@@ -159,13 +159,24 @@ def _tensor(cursor: Cursor) -> None:
 
 
 class PaddleParamsReader:
-    """Paddle ``.pdiparams``: the tensors of an inference model, one after another."""
+    """Paddle ``.pdiparams``: the tensors of an inference model, one after another (and any
+    ``.pdiparams`` file no earlier reader claimed)."""
 
     name: ClassVar[str] = "paddle-params"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        # The first tensor's header: version 0, no LoD, version 0, a TensorDesc (field 1 first).
-        return len(head) > 20 and head[:16] == bytes(16) and head[20] == 0x08
+        # The first tensor's header (version 0, no LoD, version 0, a TensorDesc), and the whole
+        # first tensor: raw tensor data that starts with zeros must stay unclaimed. Any other
+        # .pdiparams file is taken too, so that a damaged one is an error, not unknown.
+        if stream.name.endswith(".pdiparams"):
+            return True
+        if not (len(head) > 20 and head[:16] == bytes(16) and head[20] == 0x08):
+            return False
+        try:
+            _tensor(Cursor(stream.data, PaddleError))
+        except PaddleError:
+            return False
+        return True
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         cursor = Cursor(stream.data, PaddleError)
