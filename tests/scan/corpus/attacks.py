@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.scan.corpus.model_formats import format_attacks
 from tests.scan.corpus.sample import Sample
 
 
@@ -342,6 +343,7 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
         add(f"nested_{tag}.pkl", wrapped, "nested", f"{module}.{name}(BytesIO(bytes))", "pickle")
 
     _containers(dest, touch, add)
+    format_attacks(dest, touch, add)
     return samples
 
 

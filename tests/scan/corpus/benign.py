@@ -8,6 +8,7 @@ import decimal
 import pickle
 from pathlib import Path
 
+from tests.scan.corpus.model_formats import format_benign
 from tests.scan.corpus.sample import Sample
 
 
@@ -141,4 +142,5 @@ def build_benign(dest: Path) -> list[Sample]:
     add("mlp.keras", "keras", "Keras MLP (.keras)", "keras")
     (dest / "config.json").write_text('{"architectures": ["BertModel"], "hidden_size": 32}\n')
     add("config.json", "text", "JSON configuration", "json")
+    format_benign(dest, add)
     return samples

@@ -43,6 +43,32 @@ def load(path, loader):
         import keras; keras.saving.load_model(path)
     elif loader == "json":
         json.loads(Path(path).read_text())
+    elif loader == "xgboost":
+        import xgboost; xgboost.Booster().load_model(path)
+    elif loader == "flax-msgpack":
+        # flax.serialization.msgpack_restore: arrays are extension types 1 (and 3 for scalars)
+        import msgpack, numpy
+        def hook(code, data):
+            if code in (1, 3):
+                shape, dtype, buffer = msgpack.unpackb(data, raw=True)
+                dtype = dtype.decode()
+                dtype = "uint16" if dtype == "bfloat16" else dtype  # jnp.bfloat16 is 2 bytes too
+                return numpy.frombuffer(buffer, dtype=dtype).reshape(shape)
+            if code == 2:
+                return complex(*msgpack.unpackb(data))
+            return msgpack.ExtType(code, data)
+        msgpack.unpackb(Path(path).read_bytes(), ext_hook=hook, raw=False)
+    elif loader == "nemo":
+        # NeMo's restore_from: untar into a temporary folder, read the configuration, then
+        # torch.load the checkpoint (as NeMo did before PyTorch defaulted to weights_only).
+        import tarfile, tempfile, torch, yaml
+        with tempfile.TemporaryDirectory() as folder:
+            with tarfile.open(path) as archive:
+                archive.extractall(folder, filter="data")
+            yaml.safe_load(Path(folder, "model_config.yaml").read_text())
+            torch.load(Path(folder, "model_weights.ckpt"), weights_only=False)
+    elif loader == "onnx":
+        import onnx; onnx.load(path)
     else:
         raise ValueError(loader)
 

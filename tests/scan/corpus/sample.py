@@ -11,7 +11,7 @@ class Sample:
     """A model file, whether it attacks, and how the real world loads it.
 
     ``loader`` is one of: pickle, pickle-twice, joblib, torch, numpy, numpy-npz, pandas, dill,
-    keras.
+    keras, json, xgboost, flax-msgpack, nemo, onnx.
     """
 
     path: Path

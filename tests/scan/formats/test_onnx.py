@@ -155,3 +155,45 @@ def test_truncated_onnx_is_not_safe(tmp_path):
     data = to_onnx(LinearRegression().fit(x, x[:, 0]), x[:1]).SerializeToString()
     (tmp_path / "cut.onnx").write_bytes(data[: len(data) // 2])
     assert scan(tmp_path / "cut.onnx").files[0].verdict != "safe"
+
+
+def test_external_data_in_a_subfolder_of_the_model_is_its_data(tmp_path):
+    folder = tmp_path / "repo" / "onnx"
+    (folder / "weights").mkdir(parents=True)
+    (folder / "weights" / "w.bin").write_bytes(np.ones(2, dtype=np.float32).tobytes())
+    onnx.save(_external_model("weights/w.bin"), folder / "model.onnx")
+    onnx.load(folder / "model.onnx")
+    report = scan(tmp_path / "repo")
+    assert [(r.path.rsplit("/", 1)[-1], r.format, r.verdict) for r in report.files] == [
+        ("model.onnx", "onnx", "safe"),
+        ("w.bin", "tensor-data", "safe"),
+    ]
+    assert report.files[0].data_files == ["weights/w.bin"]
+
+
+def test_missing_external_data_is_reported_once_per_file(tmp_path):
+    weights = [numpy_helper.from_array(np.full(n, n, dtype=np.float32), f"w{n}") for n in (3, 5)]
+    nodes = [
+        helper.make_node("Add", ["x", "w3"], ["t"]),
+        helper.make_node("Add", ["t", "w5"], ["y"]),
+    ]
+    (tmp_path / "data").mkdir()
+    onnx.save_model(
+        _model(nodes, weights), tmp_path / "model.onnx", save_as_external_data=True,
+        all_tensors_to_one_file=True, location="data/model.onnx.data", size_threshold=0,
+    )  # fmt: skip
+    (tmp_path / "data" / "model.onnx.data").unlink()
+    with pytest.raises(onnx.checker.ValidationError):  # what the onnx package makes of it
+        onnx.load(tmp_path / "model.onnx")
+    result = scan(tmp_path / "model.onnx").files[0]
+    assert result.verdict == "error" and [f.rule_id for f in result.findings] == ["MY-ONX-004"]
+    assert "'data/model.onnx.data', which is not in the model's folder" in (
+        result.findings[0].message
+    )
+
+
+@pytest.mark.parametrize("location", ["C:\\secrets\\key.bin", "..\\secret.bin", "//host/share/w"])
+def test_windows_and_network_locations_are_unsafe(tmp_path, location):
+    onnx.save(_external_model(location), tmp_path / "model.onnx")
+    result = scan(tmp_path / "model.onnx").files[0]
+    assert result.verdict == "unsafe" and rule_ids(result) == {"MY-ONX-001"}

@@ -19,10 +19,17 @@ GARBAGE = [
     b'{"nodes": [',
     b"\x08\x07\x3a\xff\xff\xff\xff\x0f",
     b"\x0a\x05\x0a\x01x\x12",
+    b"{U\x05learn",
+    b"\x81\xa6params\xc7",
+    b"\xff\xff\x00\x00TFL3\x00\x00",
+    bytes(16) + b"\x04\x00\x00\x00\x08\x05\x10\x01" + bytes(4) + b"\xff",
+    b'<?xml version="1.0"?>\n<net name="x" version="11"><layers>',
+    b"CBM1\x10\x00\x00\x00\x08\x00\x00\x00",
 ]
 
 
 NAMES = ["sample.bin", "model.onnx", "saved_model.pb", "hubconf.py", "deploy.prototxt"]
+NAMES += ["model.mlmodel", "inference.pdmodel", "inference.pdiparams", "flax_model.msgpack"]
 # Every (reader, garbage, name) that the reader claims. Plain text is left out: for it any
 # content is valid (and inert).
 CLAIMED = [
@@ -38,6 +45,8 @@ CLAIMED = [
 def test_garbage_reaches_the_readers_that_take_names_or_weak_magic():
     claimed = {case.values[0].name for case in CLAIMED}
     assert claimed >= {"gguf", "mxnet-params", "onnx", "tensorflow", "python", "caffe-prototxt"}
+    assert claimed >= {"ubjson", "msgpack", "tflite", "paddle-params", "openvino"}
+    assert claimed >= {"coreml", "paddle-program", "catboost"}
 
 
 @pytest.mark.parametrize(("reader", "data", "name"), CLAIMED)

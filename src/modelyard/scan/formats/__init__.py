@@ -5,18 +5,26 @@ from __future__ import annotations
 
 from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
 from modelyard.scan.formats.caffe import CaffePrototxtReader
+from modelyard.scan.formats.catboost import CatboostReader
 from modelyard.scan.formats.compressed import CompressedReader
+from modelyard.scan.formats.coreml import CoremlReader
 from modelyard.scan.formats.data import ParquetReader, SafetensorsReader
 from modelyard.scan.formats.gguf import GgufReader
 from modelyard.scan.formats.keras import Hdf5Reader, KerasConfigReader
+from modelyard.scan.formats.msgpack import MsgpackReader
 from modelyard.scan.formats.mxnet import MxnetParamsReader, MxnetSymbolReader
+from modelyard.scan.formats.nemo import NemoConfigReader
 from modelyard.scan.formats.numpy import NumpyReader
 from modelyard.scan.formats.onnx import OnnxReader
+from modelyard.scan.formats.openvino import OpenvinoReader
+from modelyard.scan.formats.paddle import PaddleParamsReader, PaddleProgramReader
 from modelyard.scan.formats.pickle import LegacyPickleReader, PickleReader
 from modelyard.scan.formats.python_source import PythonSourceReader
 from modelyard.scan.formats.savedmodel import TensorflowReader
 from modelyard.scan.formats.tar import TarReader
 from modelyard.scan.formats.text import TextReader
+from modelyard.scan.formats.tflite import TfliteReader
+from modelyard.scan.formats.ubjson import UbjsonReader
 from modelyard.scan.formats.zip import ZipReader
 
 READERS: list[FormatReader] = [
@@ -30,22 +38,35 @@ READERS: list[FormatReader] = [
     ParquetReader(),
     GgufReader(),
     MxnetParamsReader(),
+    TfliteReader(),
+    CatboostReader(),
     # Recognised by structure: binary.
     SafetensorsReader(),
+    UbjsonReader(),
+    MsgpackReader(),
     OnnxReader(),
+    CoremlReader(),
+    PaddleProgramReader(),
+    PaddleParamsReader(),
     TensorflowReader(),
     LegacyPickleReader(),
     # Text formats: those defined by a file name first.
     PythonSourceReader(),
     CaffePrototxtReader(),
+    NemoConfigReader(),
     MxnetSymbolReader(),
     KerasConfigReader(),
+    OpenvinoReader(),
     TextReader(),
 ]
 
-# File-name endings some readers go by (Python source, Caffe prototxt, and damaged ONNX or
-# TensorFlow protobufs, which have no magic number); content decides everything else.
-NAMED_SUFFIXES = (".py", ".prototxt", ".onnx", ".pb")
+# File-name endings some readers go by (Python source, Caffe prototxt, NeMo's configuration,
+# and damaged ONNX, TensorFlow, Core ML, Paddle or MessagePack files, which have no magic
+# number); content decides everything else.
+NAMED_SUFFIXES = (
+    ".py", ".prototxt", ".onnx", ".pb", ".mlmodel", ".pdmodel", ".pdiparams", ".msgpack",
+    "model_config.yaml",
+)  # fmt: skip
 
 
 def named_suffix(file_name: str) -> str:

@@ -84,6 +84,15 @@ INCONSISTENT_TENSOR = rules.register(
     large. Runtimes reject or misread such tensors; the model cannot be trusted to be what it
     claims.""",
 )
+EXTERNAL_DATA_MISSING = rules.register(
+    "MY-ONX-004",
+    Severity.ERROR,
+    "ONNX external data file missing",
+    """A tensor keeps its data in an external file that is not in the model's folder (or is not a
+    regular file). Runtimes fail to load such a model, and the data that would be read could not
+    be checked. Copy the data file next to the model, keeping the relative path the model names
+    (for example weights/model.onnx.data).""",
+)
 
 
 def _looks_like_model(data: Buffer) -> bool:
@@ -107,6 +116,7 @@ class _Walk:
 
     domains: dict[str, str] = field(default_factory=dict)  # domain -> an operator using it
     local_domains: set[str] = field(default_factory=set)
+    missing: set[str] = field(default_factory=set)  # external data files reported missing
 
 
 class OnnxReader:
@@ -147,11 +157,11 @@ def _graph(graph: Buffer, stream: Stream, ctx: ScanContext, walk: _Walk) -> None
         if number == 1:
             _node(value, stream, ctx, walk)
         elif number == 5:
-            _tensor(value, stream, ctx)
+            _tensor(value, stream, ctx, walk)
         elif number == 15:
             for part in (1, 2):
                 for tensor in protobuf.messages(value, part):
-                    _tensor(tensor, stream, ctx)
+                    _tensor(tensor, stream, ctx, walk)
 
 
 def _node(node: Buffer, stream: Stream, ctx: ScanContext, walk: _Walk) -> None:
@@ -159,12 +169,12 @@ def _node(node: Buffer, stream: Stream, ctx: ScanContext, walk: _Walk) -> None:
     for attribute in protobuf.messages(node, 5):
         for number, value in protobuf.fields(attribute):
             if number in (5, 10) and isinstance(value, memoryview):
-                _tensor(value, stream, ctx)
+                _tensor(value, stream, ctx, walk)
             elif number in (6, 11) and isinstance(value, memoryview):
                 _graph(value, stream, ctx, walk)
 
 
-def _tensor(tensor: Buffer, stream: Stream, ctx: ScanContext) -> None:
+def _tensor(tensor: Buffer, stream: Stream, ctx: ScanContext, walk: _Walk) -> None:
     name = protobuf.first_text(tensor, 8)
     dims = protobuf.integers(tensor, 1)
     data_type = next(iter(protobuf.integers(tensor, 2)[-1:]), 0)
@@ -180,7 +190,7 @@ def _tensor(tensor: Buffer, stream: Stream, ctx: ScanContext) -> None:
             for entry in protobuf.messages(tensor, 13)
         }
         if "location" in entries:
-            _external(name, entries, _byte_size(elements, data_type), stream, ctx)
+            _external(name, entries, _byte_size(elements, data_type), stream, ctx, walk)
         else:
             ctx.report(rules.MALFORMED, f"external tensor {name!r} has no location", subject=name)
         return
@@ -202,7 +212,12 @@ def _byte_size(elements: int, data_type: int) -> int | None:
 
 
 def _external(
-    name: str, entries: dict[str, str], size: int | None, stream: Stream, ctx: ScanContext
+    name: str,
+    entries: dict[str, str],
+    size: int | None,
+    stream: Stream,
+    ctx: ScanContext,
+    walk: _Walk,
 ) -> None:
     location = entries["location"]
     pure = PureWindowsPath(location) if "\\" in location else PurePosixPath(location)
@@ -217,6 +232,18 @@ def _external(
             f"tensor {name!r} reads its data from {location!r}",
             subject=location,
         )
+        return
+    # A hub blob (stored under its hash, its name given apart) has no neighbours to look at.
+    home = stream.disk_path.parent if stream.disk_path and not stream.file_name else None
+    if home is not None and not (home / location).is_file():
+        if location not in walk.missing:
+            walk.missing.add(location)
+            ctx.report(
+                EXTERNAL_DATA_MISSING,
+                f"tensor {name!r} reads its data from {location!r}, which is not in the "
+                f"model's folder {str(home)!r}",
+                subject=location,
+            )
         return
     for problem in _external_span_problems(entries, size, stream):
         ctx.report(INCONSISTENT_TENSOR, f"tensor {name!r}: {problem}", subject=name)

@@ -24,8 +24,8 @@ from modelyard.scan.report import Severity
 # NodeDef: 1 name, 2 op. SavedMetadata (keras_metadata.pb): 1 SavedObject (4 identifier,
 # 5 metadata JSON).
 _OP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_>.]*")
-_PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
-_FILE_OPS = frozenset(
+PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+FILE_OPS = frozenset(
     """
     ReadFile WriteFile MatchingFiles ImmutableConst WholeFileReader WholeFileReaderV2
     TextLineReader TextLineReaderV2 FixedLengthRecordReader FixedLengthRecordReaderV2
@@ -151,7 +151,7 @@ def _judge_graphs(data: Buffer, saved_model: bool, ctx: ScanContext) -> None:
     for graph in graphs:
         for node in _nodes(graph):
             op, name = protobuf.first_text(node, 2), protobuf.first_text(node, 1)
-            rule = PYTHON_OP if op in _PYTHON_OPS else FILE_OP if op in _FILE_OPS else None
+            rule = PYTHON_OP if op in PYTHON_OPS else FILE_OP if op in FILE_OPS else None
             if rule and (op, name) not in seen:
                 seen.add((op, name))
                 ctx.report(rule, f"operation {name!r} is a {op}", subject=op)

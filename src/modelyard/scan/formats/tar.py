@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, BufferFile, ScanContext, Stream
+from modelyard.scan.formats.nemo import CONFIG_NAME
 from modelyard.scan.formats.pickle import judge_trace, storage_element_size
 from modelyard.scan.formats.zip import escapes_destination
 from modelyard.scan.pickle.values import Global
@@ -78,6 +79,8 @@ class TarReader:
                     members[member.name] = content
         except (tarfile.TarError, EOFError, OSError) as error:
             ctx.report(rules.MALFORMED, f"tar archive cannot be read to the end: {error}")
+        if CONFIG_NAME in {name.rsplit("/", 1)[-1] for name in members}:
+            ctx.kind = "nemo"
         if members.keys() >= _TORCH_MEMBERS:
             _scan_torch_storages(members.pop("storages"), "storages", ctx)
             _scan_torch_tensors(members.pop("tensors"), "tensors", ctx)
