@@ -22,7 +22,15 @@ from modelyard.convert import ConvertError, ParityError  # noqa: E402
 from modelyard.convert.export import TOLERANCE, export_onnx  # noqa: E402
 from modelyard.learn.backends.onnx import OnnxModel  # noqa: E402
 
-EXPORTED = ["lightgbm", "xgboost", "sklearn.linear", "sklearn.random_forest", "keras.mlp"]
+EXPORTED = [
+    "lightgbm",
+    "xgboost",
+    "sklearn.linear",
+    "sklearn.random_forest",
+    "sklearn.hist_gradient_boosting",
+    "sklearn.knn",
+    "keras.mlp",
+]
 
 
 @pytest.mark.parametrize("name", EXPORTED)
@@ -47,7 +55,9 @@ def test_a_classifier_exports_with_its_preprocessing(tmp_path, penguins, name):
     assert scan(result.path).verdict is Verdict.SAFE
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "keras.mlp"])
+@pytest.mark.parametrize(
+    "name", ["lightgbm", "xgboost", "sklearn.hist_gradient_boosting", "sklearn.knn", "keras.mlp"]
+)
 def test_a_regressor_exports_checked_on_drawn_rows(tmp_path, diabetes, name):
     X, y = diabetes.drop(columns=["target"]), diabetes["target"]
     package = save(Model(model=name, seed=1).fit(X, y), tmp_path / "pkg")
@@ -95,17 +105,36 @@ def test_a_bayesian_classifier_exports_its_posterior_mean_probabilities(tmp_path
 
 def test_a_failed_check_writes_nothing(tmp_path, penguins):
     features = penguins.drop(columns=["species"])
-    # k-nearest neighbours: float32 distances in ONNX change which neighbours tie.
-    package = save(Model(model="sklearn.knn").fit(features, penguins["species"]), tmp_path / "p")
+    # Float32 inputs keep about 7 digits: grams past a billion lose the ones that differ.
+    features["body_mass_g"] += 1e9
+    model = Model(model="sklearn.linear").fit(features, penguins["species"])
+    package = save(model, tmp_path / "p")
     with pytest.raises(ParityError, match=r"disagrees with .*nothing was written"):
-        export_onnx(package, tmp_path / "model.onnx")
+        export_onnx(package, tmp_path / "model.onnx", data=features)
     assert not (tmp_path / "model.onnx").exists()
 
 
-def test_an_unconvertible_model_is_a_clear_error(tmp_path, diabetes):
-    X, y = diabetes.drop(columns=["target"]), diabetes["target"]
-    model = Model(model="sklearn.hist_gradient_boosting").fit(X, y)
-    with pytest.raises(ConvertError, match=r"sklearn\.hist_gradient_boosting package cannot be"):
+@pytest.mark.parametrize("classes", [["Adelie", "other"], [0, 1, 2]])
+def test_boosted_trees_and_neighbours_classify_in_double_precision(tmp_path, penguins, classes):
+    """Binary and integer labels; the inputs are doubles, so distances and thresholds match."""
+    features = penguins.drop(columns=["species"])
+    codes = penguins["species"].map({"Adelie": 0, "Chinstrap": 1, "Gentoo": 2})
+    target = codes.map(lambda code: classes[min(code, len(classes) - 1)])
+    for name in ("sklearn.hist_gradient_boosting", "sklearn.knn"):
+        model = Model(model=name, seed=1).fit(features, target)
+        result = export_onnx(save(model, tmp_path / name), tmp_path / f"{name}.onnx")
+        assert result.labels_identical and result.max_difference <= TOLERANCE
+        exported = onnx.load(result.path)
+        numbers = [value for value in exported.graph.input if value.name == "bill_length_mm"]
+        assert numbers[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+
+
+def test_an_unconvertible_model_is_a_clear_error(tmp_path):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    model = Model(model="keras.cnn", seed=1).fit(digits.images[:100], digits.target[:100])
+    with pytest.raises(ConvertError, match=r"only packages trained on tables"):
         export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
 
