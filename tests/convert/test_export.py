@@ -166,3 +166,28 @@ def test_a_keras_layer_without_an_onnx_mapping_is_named(tmp_path, diabetes):
         ConvertError, match=rf"Keras layer '{dense.name}' \(Dense, activation gelu\)"
     ):
         to_onnx(model)
+
+
+def test_columns_whose_names_onnx_sanitizes_are_found_by_their_names(tmp_path, penguins):
+    features = penguins.drop(columns=["species"]).rename(
+        columns={"bill_length_mm": "bill length (mm)", "island": "île/name"}
+    )
+    model = Model(model="sklearn.linear").fit(features, penguins["species"])
+
+    result = export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx", data=features)
+
+    assert result.inputs == list(features.columns)
+    names = [value.name for value in onnx.load(result.path).graph.input]
+    assert names[:2] == ["île_name", "bill_length__mm_"]
+    runner = OnnxModel(result.path.read_bytes(), "classification")
+    assert runner.columns_ == list(features.columns)
+    np.testing.assert_array_equal(runner.predict(features), model.predict(features))
+
+
+def test_a_date_column_is_refused_by_name_with_the_reason(tmp_path, diabetes):
+    X, y = diabetes.drop(columns=["target"]).copy(), diabetes["target"]
+    X["visit day"] = [f"2024-01-{day % 28 + 1:02d}" for day in range(len(X))]
+    model = Model(model="sklearn.linear").fit(X, y)
+    with pytest.raises(ConvertError, match=r"column 'visit day' is a datetime .* parses dates"):
+        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ OPSET = {"": 15, "ai.onnx.ml": 3}
 SAMPLE_ROWS = 200
 _EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost", "pymc", "keras")
 _COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL)
+# Why the other kinds are refused: what the package computes from them that ONNX cannot.
+_UNEXPORTABLE_KINDS = {
+    ColumnKind.DATETIME: "its year, month, day, weekday and hour are parsed from text, and "
+    "ONNX has no operator that parses dates",
+    ColumnKind.TEXT: "its TF-IDF features are not exported yet (skl2onnx writes them with "
+    "a tokenizer outside standard ONNX)",
+}
 
 
 @dataclass(frozen=True)
@@ -86,7 +94,7 @@ def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> Ex
     return ExportResult(
         out,
         model.task_,
-        list(converted.input_names_),
+        list(converted.columns_),
         len(rows),
         sample,
         labels_identical,
@@ -95,10 +103,14 @@ def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> Ex
 
 
 def to_onnx(model: Model) -> Any:
-    """The ONNX model of a fitted table ``Model``: its preprocessing and its estimator."""
+    """The ONNX model of a fitted table ``Model``: its preprocessing and its estimator, one
+    input per column (the column names, which ONNX may not take as they are, in its metadata)."""
+    import onnx.helper
     from skl2onnx import to_onnx as skl_to_onnx
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
     from sklearn.pipeline import Pipeline
+
+    from modelyard.learn.backends.onnx import COLUMNS_KEY
 
     backend = model.spec_.backend
     if backend not in _EXPORTABLE_BACKENDS:
@@ -115,8 +127,10 @@ def to_onnx(model: Model) -> Any:
     for name, kind in model.schema_.columns.items():
         if kind not in _COLUMN_KINDS:
             raise ConvertError(
-                f"column {name!r} is a {kind} column, which ONNX export does not cover",
-                hint="export works for numeric, boolean and categorical columns",
+                f"column {name!r} is a {kind} column, which ONNX export does not cover: "
+                f"{_UNEXPORTABLE_KINDS[kind]}",
+                hint="export works for numeric, boolean and categorical columns; "
+                "train without this column to export",
             )
         tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else number
         inputs.append((name, tensor([None, 1])))
@@ -125,7 +139,7 @@ def to_onnx(model: Model) -> Any:
     options = {id(estimator): {"zipmap": False}} if model.task_ == "classification" else None
     outputs = _double_outputs(model, estimator) if double else None
     try:
-        return skl_to_onnx(
+        converted = skl_to_onnx(
             pipeline,
             initial_types=inputs,
             target_opset=OPSET,
@@ -136,6 +150,8 @@ def to_onnx(model: Model) -> Any:
         raise ConvertError(
             f"the {model.model} package cannot be converted: {str(error).splitlines()[0]}"
         ) from error
+    onnx.helper.set_model_props(converted, {COLUMNS_KEY: json.dumps(list(model.schema_.columns))})
+    return converted
 
 
 def _convertible(model: Model) -> Any:
