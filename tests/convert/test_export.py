@@ -129,14 +129,65 @@ def test_boosted_trees_and_neighbours_classify_in_double_precision(tmp_path, pen
         assert numbers[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
 
 
-def test_an_unconvertible_model_is_a_clear_error(tmp_path):
+def _arrays(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (8x8 digits), sequences (12 steps) or sequences of 3 features, and targets."""
     from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    model = Model(model="keras.cnn", seed=1).fit(digits.images[:100], digits.target[:100])
-    with pytest.raises(ConvertError, match=r"only packages trained on tables"):
-        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
-    assert not (tmp_path / "model.onnx").exists()
+    if kind == "images":
+        digits = load_digits()
+        return digits.images[:150].astype("float32"), digits.target[:150]
+    rng = np.random.default_rng(0)
+    shape = (120, 12, 3) if kind == "features" else (120, 12)
+    X = rng.normal(size=shape).astype("float32")
+    totals = X.reshape(len(X), -1).sum(axis=1)
+    return X, (np.where(totals > 0, "up", "down") if kind == "features" else totals)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("keras.cnn", "images"),
+        ("keras.cnn", "sequences"),
+        ("keras.rnn", "sequences"),
+        ("keras.rnn", "features"),
+    ],
+)
+def test_a_keras_array_package_exports_layer_by_layer(tmp_path, name, kind):
+    X, y = _arrays(kind)
+    model = Model(model=name, seed=1).fit(X, y)
+    package = save(model, tmp_path / "pkg")
+
+    drawn = export_onnx(package, tmp_path / "drawn.onnx")
+    result = export_onnx(package, tmp_path / "model.onnx", data=X)
+
+    for checked in (drawn, result):
+        assert checked.labels_identical and checked.max_difference <= TOLERANCE
+    assert (drawn.sample, result.sample, result.inputs) == ("synthetic", "data", ["X"])
+    runner = OnnxModel(result.path.read_bytes(), model.task_)
+    if model.task_ == "classification":
+        np.testing.assert_array_equal(runner.predict(X), model.predict(X))
+        np.testing.assert_allclose(runner.predict_proba(X), model.predict_proba(X), atol=TOLERANCE)
+    else:
+        # The export check compares values relative to max(1, |value|).
+        np.testing.assert_allclose(
+            runner.predict(X), model.predict(X), rtol=TOLERANCE, atol=TOLERANCE
+        )
+    assert scan(result.path).verdict is Verdict.SAFE
+
+
+def test_a_keras_convolution_without_an_onnx_mapping_is_named(tmp_path):
+    from modelyard.convert.export import to_onnx
+
+    X, y = _arrays("images")
+    model = Model(model="keras.cnn", seed=1).fit(X, y)
+    convolution = next(
+        layer for layer in model.estimator_.model_.layers if type(layer).__name__ == "Conv2D"
+    )
+    convolution.padding = "valid"
+    with pytest.raises(
+        ConvertError, match=rf"Keras layer '{convolution.name}' \(Conv2D, padding='valid'\)"
+    ):
+        to_onnx(model)
 
 
 def test_the_cli_reports_the_check(tmp_path, penguins):

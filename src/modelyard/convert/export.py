@@ -1,4 +1,5 @@
-"""Our table packages as ONNX models, preprocessing included: one named input per raw column.
+"""Our packages as ONNX models: tables with their preprocessing, one named input per raw
+column; ``keras.cnn`` and ``keras.rnn`` array packages by ``export_keras``.
 
 scikit-learn parts are converted by skl2onnx, LightGBM and XGBoost boosters by onnxmltools
 (whose tree converters need opset 15 at most), histogram gradient boosting by ``export_trees``,
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 
-from modelyard.convert import export_trees
+from modelyard.convert import export_keras, export_trees
 from modelyard.convert.converter_graph import ConverterGraph
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
@@ -63,10 +64,10 @@ class ExportResult:
 
 
 def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> ExportResult:
-    """Convert a table package to an ONNX file, check it, then write ``out``.
+    """Convert a package to an ONNX file, check it, then write ``out``.
 
-    ``data`` (a frame of raw rows, or a data file) is what the check runs on; without it,
-    rows are drawn from what the preprocessing learned.
+    ``data`` (a frame of raw rows, an array, or a data file) is what the check runs on;
+    without it, rows are drawn from what the preprocessing (or normalization) learned.
 
     Raises:
         ConvertError: the package's model, a column kind or a step cannot be converted.
@@ -103,8 +104,9 @@ def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> Ex
 
 
 def to_onnx(model: Model) -> Any:
-    """The ONNX model of a fitted table ``Model``: its preprocessing and its estimator, one
-    input per column (the column names, which ONNX may not take as they are, in its metadata)."""
+    """The ONNX model of a fitted ``Model``: a table's preprocessing and estimator, one input
+    per column (the column names, which ONNX may not take as they are, in its metadata), or a
+    Keras array network."""
     import onnx.helper
     from skl2onnx import to_onnx as skl_to_onnx
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
@@ -118,8 +120,12 @@ def to_onnx(model: Model) -> Any:
             f"{backend} packages cannot be exported to ONNX yet",
             hint=f"export works for {', '.join(_EXPORTABLE_BACKENDS)} packages",
         )
+    if model.input_kind_ == "array" and backend == "keras":
+        return export_keras.array_to_onnx(model, OPSET[""])
     if model.input_kind_ != "table" or model.schema_ is None:
-        raise ConvertError("only packages trained on tables can be exported to ONNX")
+        raise ConvertError(
+            "only packages trained on tables (or Keras array packages) can be exported to ONNX"
+        )
     estimator = _convertible(model)
     double = _in_double_precision(estimator)
     number = DoubleTensorType if double else FloatTensorType
@@ -289,12 +295,16 @@ def _sample(model: Model, data: Any) -> tuple[Any, str]:
 
     from modelyard.data.reading import read_dataset
 
+    if data is not None:
+        frame = data if isinstance(data, (pd.DataFrame, np.ndarray)) else read_dataset(data).X
+        return frame[:SAMPLE_ROWS], "data"
+    rng = np.random.default_rng(0)
+    if model.input_kind_ == "array":
+        mean, variance = export_keras.input_moments(model)
+        shape = (SAMPLE_ROWS, *export_keras.sample_shape(model))
+        return mean + np.sqrt(variance) * rng.normal(size=shape), "synthetic"
     schema = model.schema_
     assert schema is not None
-    if data is not None:
-        frame = data if isinstance(data, pd.DataFrame) else read_dataset(data).X
-        return frame.head(SAMPLE_ROWS), "data"
-    rng = np.random.default_rng(0)
     columns = model.preprocessor_.named_steps["columns"]
     rows: dict[str, Any] = {}
     for block, transformer, names in columns.transformers_:
