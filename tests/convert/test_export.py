@@ -129,6 +129,18 @@ def test_boosted_trees_and_neighbours_classify_in_double_precision(tmp_path, pen
         assert numbers[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
 
 
+@pytest.mark.parametrize("name", ["lightgbm", "sklearn.random_forest"])
+def test_boolean_labels_come_out_as_their_names(tmp_path, penguins, name):
+    features = penguins.drop(columns=["species"])
+    model = Model(model=name, seed=1).fit(features, penguins["species"] == "Adelie")
+
+    result = export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx", data=features)
+
+    assert result.labels_identical and result.max_difference <= TOLERANCE
+    labels = OnnxModel(result.path.read_bytes(), "classification").predict(features)
+    assert list(labels) == [str(label) for label in model.predict(features)]
+
+
 def _arrays(kind: str) -> tuple[np.ndarray, np.ndarray]:
     """Images (8x8 digits), sequences (12 steps) or sequences of 3 features, and targets."""
     from sklearn.datasets import load_digits

@@ -191,7 +191,8 @@ def _convertible(model: Model) -> Any:
         estimator = copy.copy(model.estimator_)
     if model.task_ == "classification":
         labels = np.asarray(model.classes_)
-        estimator.classes_ = labels.astype(str) if labels.dtype.kind in "OU" else labels
+        # Strings, and booleans as "False" / "True" (ONNX labels are strings or integers).
+        estimator.classes_ = labels.astype(str) if labels.dtype.kind in "OUb" else labels
     return estimator
 
 

@@ -195,8 +195,8 @@ def _outputs(graph: OnnxGraph, model: Model, scores: str) -> list[Any]:
     best = "best"
     graph.node("ArgMax", [scores], [best], axis=1, keepdims=0)
     classes = np.asarray(model.classes_)
-    strings = classes.dtype.kind in "OUS"
-    labels = classes.astype(object) if strings else classes.astype(np.int64)
+    strings = classes.dtype.kind in "OUSb"  # booleans as "False" / "True", as tables
+    labels = classes.astype(str).astype(object) if strings else classes.astype(np.int64)
     graph.node("Gather", [graph.const("classes", labels), best], ["label"])
     kind = TensorProto.STRING if strings else TensorProto.INT64
     return [
