@@ -254,3 +254,15 @@ def test_a_date_column_is_refused_by_name_with_the_reason(tmp_path, diabetes):
     with pytest.raises(ConvertError, match=r"column 'visit day' is a datetime .* parses dates"):
         export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_text_column_is_refused_by_name_with_the_reason(tmp_path, penguins):
+    features = penguins.drop(columns=["species"]).copy()
+    notes = ["a calm bird seen at dawn on the rocks", "été à la mer, près des vagues", "loud"]
+    features["field notes"] = [
+        f"{notes[index % 3]}, note {index}" for index in range(len(features))
+    ]
+    model = Model(model="sklearn.linear").fit(features, penguins["species"])
+    assert str(model.schema_.columns["field notes"]) == "text"
+    with pytest.raises(ConvertError, match=r"column 'field notes' is a text .* RE2 patterns"):
+        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")

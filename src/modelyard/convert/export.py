@@ -39,8 +39,8 @@ _COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL)
 _UNEXPORTABLE_KINDS = {
     ColumnKind.DATETIME: "its year, month, day, weekday and hour are parsed from text, and "
     "ONNX has no operator that parses dates",
-    ColumnKind.TEXT: "its TF-IDF features are not exported yet (skl2onnx writes them with "
-    "a tokenizer outside standard ONNX)",
+    ColumnKind.TEXT: "its TF-IDF words cannot be found the same way in ONNX (onnxruntime's "
+    "tokenizer takes RE2 patterns, whose \\w matches ASCII only, scikit-learn's any letter)",
 }
 
 
