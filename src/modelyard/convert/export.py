@@ -140,7 +140,7 @@ def to_onnx(model: Model) -> Any:
             )
         tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else number
         inputs.append((name, tensor([None, 1])))
-    columns = _with_string_missing_values(model.preprocessor_.named_steps["columns"], double)
+    columns = _exportable_columns(model.preprocessor_.named_steps["columns"], double)
     pipeline = Pipeline([("columns", columns), ("model", estimator)])
     options = {id(estimator): {"zipmap": False}} if model.task_ == "classification" else None
     outputs = _double_outputs(model, estimator) if double else None
@@ -236,7 +236,7 @@ def _double_outputs(model: Model, estimator: Any) -> list[tuple[str, Any]]:
     return [("label", label([None])), ("probabilities", DoubleTensorType([None, len(classes)]))]
 
 
-def _with_string_missing_values(columns: Any, double: bool) -> Any:
+def _exportable_columns(columns: Any, double: bool) -> Any:
     """A copy of the fitted column transformer whose category imputer takes ``""`` as missing
     (and, in ``double`` precision, whose number imputer is a ``_MeanImputer``).
 
