@@ -193,7 +193,49 @@ layer { name: "reshape" type: "Reshape" bottom: "sum" top: "reshape"
         {},
         "reshape",
     ),
+    "scale_by_a_second_bottom": (
+        """layer { name: "pool" type: "Pooling" bottom: "data" top: "pool"
+  pooling_param { pool: AVE global_pooling: true } }
+layer { name: "flat" type: "Flatten" bottom: "pool" top: "flat" }
+layer { name: "scale" type: "Scale" bottom: "data" bottom: "flat" top: "scale"
+  scale_param { axis: 0 } }
+""",
+        {},
+        "scale",
+    ),
+    "scale_over_two_axes": (
+        """layer { name: "scale" type: "Scale" bottom: "data" top: "scale"
+  scale_param { axis: 1 num_axes: 2 bias_term: true } }
+""",
+        {"scale": [seeded(3, 11), seeded(3, 11)]},
+        "scale",
+    ),
+    "lrn_within_channel": (
+        """layer { name: "lrn" type: "LRN" bottom: "data" top: "lrn"
+  lrn_param { local_size: 3 alpha: 0.5 beta: 0.75 norm_region: WITHIN_CHANNEL } }
+""",
+        {},
+        "lrn",
+    ),
+    "reshape_of_some_axes": (
+        """layer { name: "reshape" type: "Reshape" bottom: "data" top: "reshape"
+  reshape_param { axis: 2 num_axes: 1 shape { dim: 1 dim: -1 } } }
+layer { name: "back" type: "Reshape" bottom: "reshape" top: "back"
+  reshape_param { axis: 2 num_axes: 2 shape { dim: 11 } } }
+""",
+        {},
+        "back",
+    ),
 }
+
+
+def caffe_reference(tmp_path, body, weights, sample):
+    """The imported package's one output on ``sample``, and the check it reported."""
+    tmp_path.mkdir(exist_ok=True)
+    prototxt, caffemodel = write_model(tmp_path, body, weights, sample.shape)
+    result = import_caffe(prototxt, caffemodel, tmp_path / "pkg")
+    (got,) = load(result.package).estimator_.outputs(sample).values()
+    return got, result.check
 
 
 @pytest.mark.parametrize("case", list(LAYERS))
@@ -215,6 +257,68 @@ def test_lrn_with_k_matches_caffes_formula(tmp_path):
     window = squares[:, 0:3] + squares[:, 1:4] + squares[:, 2:5]
     expected = x * (2 + 0.5 / 3 * window) ** -0.75
     (got,) = load(result.package).estimator_.outputs(x).values()
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_lrn_within_channel_matches_caffes_formula(tmp_path):
+    """Caffe: x / (1 + alpha * mean of x^2 over a local_size square, zeros past the edges)^beta."""
+    body = LAYERS["lrn_within_channel"][0]
+    x = np.random.default_rng(3).normal(size=(2, 3, 11, 11)).astype(np.float32)
+    got, _ = caffe_reference(tmp_path, body, {}, x)
+    squares = np.pad(x**2, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    window = sum(squares[:, :, i : i + 11, j : j + 11] for i in range(3) for j in range(3))
+    expected = x * (1 + 0.5 * window / 9) ** -0.75
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_a_negative_reshape_axis_counts_from_the_end(tmp_path):
+    # OpenCV refuses a negative axis; Caffe starts the replaced axes at rank + axis + 1.
+    body = """layer { name: "reshape" type: "Reshape" bottom: "data" top: "reshape"
+  reshape_param { axis: -2 shape { dim: 11 dim: 1 } } }
+"""
+    x = np.random.default_rng(6).normal(size=(2, 3, 11, 11)).astype(np.float32)
+    got, _ = caffe_reference(tmp_path, body, {}, x)
+    np.testing.assert_array_equal(got, x.reshape(2, 3, 11, 11, 1))  # the last axis: 11 -> 11, 1
+
+
+def test_a_two_bottom_scale_adds_its_bias_as_caffe_does(tmp_path):
+    # OpenCV adds this bias otherwise, so Caffe's formula is the reference here.
+    body = LAYERS["scale_by_a_second_bottom"][0].replace("axis: 0", "axis: 0 bias_term: true")
+    bias = seeded(2, 3)
+    x = np.random.default_rng(4).normal(size=(2, 3, 11, 11)).astype(np.float32)
+    got, check = caffe_reference(tmp_path, body, {"scale": [bias]}, x)
+    assert "OpenCV adds the bias of two-bottom Scale layer 'scale' otherwise" in check
+    factor = x.mean(axis=(2, 3))[:, :, None, None]
+    np.testing.assert_allclose(
+        got, x * factor + bias[:, :, None, None], rtol=TOLERANCE, atol=TOLERANCE
+    )
+
+
+def test_stochastic_pooling_at_test_time_weights_each_value_by_its_share(tmp_path):
+    """Caffe's test-time STOCHASTIC pooling: sum(x^2) / sum(x) per window (0 if the sum is 0);
+    windows clipped to the input (ceil rounding). OpenCV does not run it."""
+    body = """layer { name: "relu" type: "ReLU" bottom: "data" top: "relu" }
+layer { name: "pool" type: "Pooling" bottom: "relu" top: "pool"
+  pooling_param { pool: STOCHASTIC kernel_size: 3 stride: 2 } }
+"""
+    x = np.random.default_rng(5).normal(size=(2, 3, 10, 10)).astype(np.float32)
+    x[0, 0, :3, :3] = -1  # a window whose sum is 0 after the ReLU
+    got, check = caffe_reference(tmp_path, body, {}, x)
+    assert "OpenCV does not run STOCHASTIC Pooling layer 'pool'" in check
+    positive = np.maximum(x, 0)
+    expected = np.zeros((2, 3, 5, 5), np.float32)
+    for row in range(5):
+        for column in range(5):
+            window = positive[:, :, 2 * row : 2 * row + 3, 2 * column : 2 * column + 3]
+            total = window.sum(axis=(2, 3))
+            ratio = (window**2).sum(axis=(2, 3)) / np.where(total > 0, total, 1)
+            expected[:, :, row, column] = np.where(total > 0, ratio, 0)
+    assert got.shape == expected.shape and got[0, 0, 0, 0] == 0
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+    whole = body.replace("kernel_size: 3 stride: 2", "global_pooling: true")
+    got, _ = caffe_reference(tmp_path / "global", whole, {}, x)
+    totals = positive.sum(axis=(2, 3), keepdims=True)
+    expected = (positive**2).sum(axis=(2, 3), keepdims=True) / totals
     np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
 
 

@@ -23,7 +23,15 @@ from modelyard.convert import ConvertError, ParityError  # noqa: E402
 from modelyard.convert.export import TOLERANCE, export_onnx  # noqa: E402
 from modelyard.learn.backends.onnx import OnnxModel  # noqa: E402
 
-EXPORTED = ["lightgbm", "xgboost", "sklearn.linear", "sklearn.random_forest", "keras.mlp"]
+EXPORTED = [
+    "lightgbm",
+    "xgboost",
+    "sklearn.linear",
+    "sklearn.random_forest",
+    "sklearn.hist_gradient_boosting",
+    "sklearn.knn",
+    "keras.mlp",
+]
 
 
 @pytest.mark.parametrize("name", EXPORTED)
@@ -48,7 +56,9 @@ def test_a_classifier_exports_with_its_preprocessing(tmp_path, penguins, name):
     assert scan(result.path).verdict is Verdict.SAFE
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "xgboost", "keras.mlp"])
+@pytest.mark.parametrize(
+    "name", ["lightgbm", "xgboost", "sklearn.hist_gradient_boosting", "sklearn.knn", "keras.mlp"]
+)
 def test_a_regressor_exports_checked_on_drawn_rows(tmp_path, diabetes, name):
     X, y = diabetes.drop(columns=["target"]), diabetes["target"]
     package = save(Model(model=name, seed=1).fit(X, y), tmp_path / "pkg")
@@ -96,19 +106,101 @@ def test_a_bayesian_classifier_exports_its_posterior_mean_probabilities(tmp_path
 
 def test_a_failed_check_writes_nothing(tmp_path, penguins):
     features = penguins.drop(columns=["species"])
-    # k-nearest neighbours: float32 distances in ONNX change which neighbours tie.
-    package = save(Model(model="sklearn.knn").fit(features, penguins["species"]), tmp_path / "p")
+    # Float32 inputs keep about 7 digits: grams past a billion lose the ones that differ.
+    features["body_mass_g"] += 1e9
+    model = Model(model="sklearn.linear").fit(features, penguins["species"])
+    package = save(model, tmp_path / "p")
     with pytest.raises(ParityError, match=r"disagrees with .*nothing was written"):
-        export_onnx(package, tmp_path / "model.onnx")
+        export_onnx(package, tmp_path / "model.onnx", data=features)
     assert not (tmp_path / "model.onnx").exists()
 
 
-def test_an_unconvertible_model_is_a_clear_error(tmp_path, diabetes):
-    X, y = diabetes.drop(columns=["target"]), diabetes["target"]
-    model = Model(model="sklearn.hist_gradient_boosting").fit(X, y)
-    with pytest.raises(ConvertError, match=r"sklearn\.hist_gradient_boosting package cannot be"):
-        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
-    assert not (tmp_path / "model.onnx").exists()
+@pytest.mark.parametrize("classes", [["Adelie", "other"], [0, 1, 2]])
+def test_boosted_trees_and_neighbours_classify_in_double_precision(tmp_path, penguins, classes):
+    """Binary and integer labels; the inputs are doubles, so distances and thresholds match."""
+    features = penguins.drop(columns=["species"])
+    codes = penguins["species"].map({"Adelie": 0, "Chinstrap": 1, "Gentoo": 2})
+    target = codes.map(lambda code: classes[min(code, len(classes) - 1)])
+    for name in ("sklearn.hist_gradient_boosting", "sklearn.knn"):
+        model = Model(model=name, seed=1).fit(features, target)
+        result = export_onnx(save(model, tmp_path / name), tmp_path / f"{name}.onnx")
+        assert result.labels_identical and result.max_difference <= TOLERANCE
+        exported = onnx.load(result.path)
+        numbers = [value for value in exported.graph.input if value.name == "bill_length_mm"]
+        assert numbers[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "sklearn.random_forest"])
+def test_boolean_labels_come_out_as_their_names(tmp_path, penguins, name):
+    features = penguins.drop(columns=["species"])
+    model = Model(model=name, seed=1).fit(features, penguins["species"] == "Adelie")
+
+    result = export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx", data=features)
+
+    assert result.labels_identical and result.max_difference <= TOLERANCE
+    labels = OnnxModel(result.path.read_bytes(), "classification").predict(features)
+    assert list(labels) == [str(label) for label in model.predict(features)]
+
+
+def _arrays(kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Images (8x8 digits), sequences (12 steps) or sequences of 3 features, and targets."""
+    from sklearn.datasets import load_digits
+
+    if kind == "images":
+        digits = load_digits()
+        return digits.images[:150].astype("float32"), digits.target[:150]
+    rng = np.random.default_rng(0)
+    shape = (120, 12, 3) if kind == "features" else (120, 12)
+    X = rng.normal(size=shape).astype("float32")
+    totals = X.reshape(len(X), -1).sum(axis=1)
+    return X, (np.where(totals > 0, "up", "down") if kind == "features" else totals)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("keras.cnn", "images"),
+        ("keras.cnn", "sequences"),
+        ("keras.rnn", "sequences"),
+        ("keras.rnn", "features"),
+    ],
+)
+def test_a_keras_array_package_exports_layer_by_layer(tmp_path, name, kind):
+    X, y = _arrays(kind)
+    model = Model(model=name, seed=1).fit(X, y)
+    package = save(model, tmp_path / "pkg")
+
+    drawn = export_onnx(package, tmp_path / "drawn.onnx")
+    result = export_onnx(package, tmp_path / "model.onnx", data=X)
+
+    for checked in (drawn, result):
+        assert checked.labels_identical and checked.max_difference <= TOLERANCE
+    assert (drawn.sample, result.sample, result.inputs) == ("synthetic", "data", ["X"])
+    runner = OnnxModel(result.path.read_bytes(), model.task_)
+    if model.task_ == "classification":
+        np.testing.assert_array_equal(runner.predict(X), model.predict(X))
+        np.testing.assert_allclose(runner.predict_proba(X), model.predict_proba(X), atol=TOLERANCE)
+    else:
+        # The export check compares values relative to max(1, |value|).
+        np.testing.assert_allclose(
+            runner.predict(X), model.predict(X), rtol=TOLERANCE, atol=TOLERANCE
+        )
+    assert scan(result.path).verdict is Verdict.SAFE
+
+
+def test_a_keras_convolution_without_an_onnx_mapping_is_named(tmp_path):
+    from modelyard.convert.export import to_onnx
+
+    X, y = _arrays("images")
+    model = Model(model="keras.cnn", seed=1).fit(X, y)
+    convolution = next(
+        layer for layer in model.estimator_.model_.layers if type(layer).__name__ == "Conv2D"
+    )
+    convolution.padding = "valid"
+    with pytest.raises(
+        ConvertError, match=rf"Keras layer '{convolution.name}' \(Conv2D, padding='valid'\)"
+    ):
+        to_onnx(model)
 
 
 def test_target_encoded_and_text_columns_are_refused_by_name(tmp_path):
@@ -153,3 +245,40 @@ def test_a_keras_layer_without_an_onnx_mapping_is_named(tmp_path, diabetes):
         ConvertError, match=rf"Keras layer '{dense.name}' \(Dense, activation gelu\)"
     ):
         to_onnx(model)
+
+
+def test_columns_whose_names_onnx_sanitizes_are_found_by_their_names(tmp_path, penguins):
+    features = penguins.drop(columns=["species"]).rename(
+        columns={"bill_length_mm": "bill length (mm)", "island": "île/name"}
+    )
+    model = Model(model="sklearn.linear").fit(features, penguins["species"])
+
+    result = export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx", data=features)
+
+    assert result.inputs == list(features.columns)
+    names = [value.name for value in onnx.load(result.path).graph.input]
+    assert names[:2] == ["île_name", "bill_length__mm_"]
+    runner = OnnxModel(result.path.read_bytes(), "classification")
+    assert runner.columns_ == list(features.columns)
+    np.testing.assert_array_equal(runner.predict(features), model.predict(features))
+
+
+def test_a_date_column_is_refused_by_name_with_the_reason(tmp_path, diabetes):
+    X, y = diabetes.drop(columns=["target"]).copy(), diabetes["target"]
+    X["visit day"] = [f"2024-01-{day % 28 + 1:02d}" for day in range(len(X))]
+    model = Model(model="sklearn.linear").fit(X, y)
+    with pytest.raises(ConvertError, match=r"column 'visit day' is a datetime .* parses dates"):
+        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_a_text_column_is_refused_by_name_with_the_reason(tmp_path, penguins):
+    features = penguins.drop(columns=["species"]).copy()
+    notes = ["a calm bird seen at dawn on the rocks", "été à la mer, près des vagues", "loud"]
+    features["field notes"] = [
+        f"{notes[index % 3]}, note {index}" for index in range(len(features))
+    ]
+    model = Model(model="sklearn.linear").fit(features, penguins["species"])
+    assert str(model.schema_.columns["field notes"]) == "text"
+    with pytest.raises(ConvertError, match=r"column 'field notes' is a text .* RE2 patterns"):
+        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")

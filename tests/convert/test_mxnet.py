@@ -127,3 +127,88 @@ def test_the_cli_imports_and_predicts(tmp_path):
     np.testing.assert_allclose(
         np.load(tmp_path / "y.npy"), io["output"], rtol=TOLERANCE, atol=TOLERANCE
     )
+
+
+def _v2_float32(array: np.ndarray) -> bytes:
+    """One dense float32 NDArray as MXNet's V2 format stores it (on the CPU)."""
+    dims = struct.pack(f"<i{array.ndim}q", array.ndim, *array.shape)
+    header = struct.pack("<Ii", 0xF993FAC9, 0) + dims + struct.pack("<iii", 1, 0, 0)
+    return header + np.ascontiguousarray(array, dtype="<f4").tobytes()
+
+
+def _one_operator(tmp_path, op: str, attrs: dict, weights: dict, sample: np.ndarray):
+    """A symbol of one operator on ``data`` (then its weights, by name), imported and run."""
+    tmp_path.mkdir(exist_ok=True)
+    nodes = [{"op": "null", "name": "data", "inputs": []}]
+    nodes += [{"op": "null", "name": name, "inputs": []} for name in weights]
+    inputs = [[index, 0, 0] for index in range(len(nodes))]
+    nodes.append({"op": op, "name": "op", "attrs": attrs, "inputs": inputs})
+    symbol = {
+        "nodes": nodes,
+        "arg_nodes": list(range(len(nodes) - 1)),
+        "heads": [[len(nodes) - 1, 0, 0]],
+    }
+    (tmp_path / "one-symbol.json").write_text(json.dumps(symbol))
+    arrays = [_v2_float32(array) for array in weights.values()]
+    (tmp_path / "one-0000.params").write_bytes(
+        _ndarray_list(arrays, [f"arg:{name}" for name in weights])
+    )
+    result = import_mxnet(
+        tmp_path / "one-symbol.json",
+        tmp_path / "one-0000.params",
+        tmp_path / "pkg",
+        input_shape=sample.shape,
+    )
+    (output,) = load(result.package).estimator_.outputs(sample).values()
+    return output
+
+
+SAMPLE = np.random.default_rng(11).normal(size=(2, 3, 5, 4)).astype(np.float32)
+
+
+def test_gelu_is_mxnets_exact_one(tmp_path):
+    from math import erf
+
+    got = _one_operator(tmp_path, "LeakyReLU", {"act_type": "gelu"}, {}, SAMPLE)
+    expected = SAMPLE * (1 + np.vectorize(erf)(SAMPLE / np.sqrt(2))) / 2
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_batch_norm_over_the_last_axis(tmp_path):
+    rng = np.random.default_rng(12)
+    gamma, beta, mean = (rng.normal(size=4).astype(np.float32) for _ in range(3))
+    variance = rng.uniform(0.5, 2, size=4).astype(np.float32)
+    weights = {"gamma": gamma, "beta": beta, "mean": mean, "var": variance}
+    attrs = {"axis": "-1", "fix_gamma": "False", "eps": "0.001"}
+    got = _one_operator(tmp_path, "BatchNorm", attrs, weights, SAMPLE)
+    expected = (SAMPLE - mean) / np.sqrt(variance + 0.001) * gamma + beta
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+
+
+def test_reshape_reverse_reads_the_codes_from_the_right(tmp_path):
+    # MXNet's own example: (10, 5, 4) with (-1, 0) is (40, 5) from the left, (50, 4) reversed.
+    # Here (2, 3, 5, 4): from the right 0 keeps the 4 and -1 takes the rest.
+    attrs = {"shape": "(-1, 0)", "reverse": "True"}
+    got = _one_operator(tmp_path, "Reshape", attrs, {}, SAMPLE)
+    np.testing.assert_array_equal(got, SAMPLE.reshape(30, 4))
+
+
+def test_bilinear_upsampling_is_a_transposed_convolution_by_its_weight(tmp_path):
+    """MXNet: Deconvolution with kernel 2s - s % 2, stride s, pad ceil((s - 1) / 2), one
+    filter per channel; the reference adds each input value times the kernel into place."""
+    scale, kernel, pad = 2, 4, 1
+    weight = np.random.default_rng(13).normal(size=(3, 1, kernel, kernel)).astype(np.float32)
+    attrs = {"sample_type": "bilinear", "scale": "2", "num_filter": "3", "num_args": "2"}
+    got = _one_operator(tmp_path, "UpSampling", attrs, {"weight": weight}, SAMPLE)
+    n, channels, height, width = SAMPLE.shape
+    full = np.zeros((n, channels, (height - 1) * scale + kernel, (width - 1) * scale + kernel))
+    for row in range(height):
+        for column in range(width):
+            value = SAMPLE[:, :, row, column][:, :, None, None]
+            window = (
+                slice(row * scale, row * scale + kernel),
+                slice(column * scale, column * scale + kernel),
+            )
+            full[:, :, window[0], window[1]] += value * weight[:, 0]
+    expected = full[:, :, pad : pad + height * scale, pad : pad + width * scale]
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)

@@ -328,10 +328,10 @@ class _Converter:
         param = layer.pooling_param
         source = self._bottom(layer)
         n, channels, height, width = self.shapes[source]
-        if param.pool not in (_MAX, _AVE):
-            raise UnsupportedLayerError(
-                f"layer {layer.name!r} (Pooling) pools STOCHASTIC, which is not converted"
-            )
+        if param.global_pooling and param.pool == _STOCHASTIC:
+            top = self._top(layer, (n, channels, 1, 1))
+            self._stochastic_pooling(layer, source, top, (height, width), (1, 1), (0, 0), [1, 1])
+            return
         if param.global_pooling:
             op = "GlobalMaxPool" if param.pool == _MAX else "GlobalAveragePool"
             self._node(op, [source], [self._top(layer, (n, channels, 1, 1))])
@@ -350,10 +350,14 @@ class _Converter:
             _caffe_pooled(extent, k, s, p, ceil)
             for extent, k, s, p in zip((height, width), kernel, stride, pad, strict=True)
         ]
+        top = self._top(layer, (n, channels, *size))
+        if param.pool == _STOCHASTIC:
+            self._stochastic_pooling(layer, source, top, kernel, stride, pad, size)
+            return
         # Caffe averages over the window clipped to the padded input: declared pads count.
         self.graph.pool(
             source,
-            self._top(layer, (n, channels, *size)),
+            top,
             maximum=param.pool == _MAX,
             extent=(height, width),
             kernel=kernel,
@@ -362,6 +366,48 @@ class _Converter:
             size=size,
             count_pad=True,
         )
+
+    def _stochastic_pooling(
+        self,
+        layer: Any,
+        source: str,
+        top: str,
+        kernel: tuple[int, int],
+        stride: tuple[int, int],
+        pad: tuple[int, int],
+        size: list[int],
+    ) -> None:
+        """Caffe's STOCHASTIC pooling at test time: each value weighted by its share of the
+        window's sum, ``sum(x^2) / sum(x)`` (0 where the sum is not positive); a ratio of two
+        averages over the same windows, clipped to the input as Caffe clips them."""
+        import numpy as np
+
+        if any(pad):
+            raise UnsupportedLayerError(
+                f"layer {layer.name!r} (Pooling) pools STOCHASTIC with a pad, which Caffe's "
+                "test-time windows ignore; only unpadded stochastic pooling is converted"
+            )
+        self.opencv_differs.append(f"OpenCV does not run STOCHASTIC Pooling layer {layer.name!r}")
+        name = layer.name
+        extent = self.shapes[source][2:]
+        self._node("Mul", [source, source], [f"{name}/squares"])
+        for tensor in (source, f"{name}/squares"):
+            self.graph.pool(
+                tensor,
+                f"{tensor}/{name}/mean",
+                maximum=False,
+                extent=extent,
+                kernel=kernel,
+                stride=stride,
+                pad=pad,
+                size=size,
+                count_pad=False,
+            )
+        means, squares = f"{source}/{name}/mean", f"{name}/squares/{name}/mean"
+        self._node("Div", [squares, means], [f"{name}/ratio"])
+        zero = self._const(layer, "zero", np.float32(0))
+        self._node("Greater", [means, zero], [f"{name}/positive"])
+        self._node("Where", [f"{name}/positive", f"{name}/ratio", zero], [top])
 
     def relu(self, layer: Any) -> None:
         slope = layer.relu_param.negative_slope
@@ -407,24 +453,43 @@ class _Converter:
         )
 
     def scale(self, layer: Any) -> None:
+        """Multiply by a factor over the axes from ``axis``: a learned blob spanning
+        ``num_axes`` of them, or the second bottom; then add the learned bias, if any."""
         param = layer.scale_param
-        if len(layer.bottom) != 1 or param.axis != 1 or param.num_axes != 1:
-            raise UnsupportedLayerError(
-                f"layer {layer.name!r} (Scale) scales by a second blob or over other axes; "
-                "only one learned factor per channel is converted"
-            )
         source = self._bottom(layer)
-        blobs = self._blobs(layer, 2 if param.bias_term else 1)
-        broadcast = (-1, *([1] * (len(self.shapes[source]) - 2)))
-        scaled = self._top(layer, self.shapes[source])
-        target = f"{layer.name}/scaled" if param.bias_term else scaled
-        self._node(
-            "Mul", [source, self._const(layer, "scale", blobs[0].reshape(broadcast))], [target]
-        )
-        if param.bias_term:
-            self._node(
-                "Add", [target, self._const(layer, "bias", blobs[1].reshape(broadcast))], [scaled]
+        shape = self.shapes[source]
+        axis = param.axis % len(shape)
+        learned = len(layer.bottom) == 1
+        blobs = self._blobs(layer, int(learned) + int(param.bias_term))
+        if learned:
+            spanned = shape[axis : len(shape) if param.num_axes == -1 else axis + param.num_axes]
+        else:
+            factor = self._bottom(layer, 1)
+            spanned = self.shapes[factor]
+        if tuple(spanned) != tuple(shape[axis : axis + len(spanned)]):
+            raise ConvertError(
+                f"layer {layer.name!r} (Scale) has a factor of shape {tuple(spanned)}, which "
+                f"does not fit {shape} from axis {axis}"
             )
+        # Trailing ones line the factor up with the axes from ``axis`` on.
+        ones = [1] * (len(shape) - axis - len(spanned))
+        if learned:
+            factor = self._const(layer, "scale", blobs[0].reshape((*spanned, *ones)))
+        else:
+            aligned = f"{layer.name}/factor"
+            keep = self._const(layer, "broadcast", int64([0] * len(spanned) + ones))
+            self._node("Reshape", [factor, keep], [aligned])  # 0 keeps that dimension
+            factor = aligned
+        scaled = self._top(layer, shape)
+        target = f"{layer.name}/scaled" if param.bias_term else scaled
+        self._node("Mul", [source, factor], [target])
+        if param.bias_term:
+            if not learned:
+                self.opencv_differs.append(
+                    f"OpenCV adds the bias of two-bottom Scale layer {layer.name!r} otherwise"
+                )
+            bias = self._const(layer, "bias", blobs[-1].reshape((*spanned, *ones)))
+            self._node("Add", [target, bias], [scaled])
 
     def eltwise(self, layer: Any) -> None:
         import numpy as np
@@ -482,14 +547,47 @@ class _Converter:
     def lrn(self, layer: Any) -> None:
         param = layer.lrn_param
         if param.norm_region != _ACROSS_CHANNELS:
-            raise UnsupportedLayerError(
-                f"layer {layer.name!r} (LRN) normalises WITHIN_CHANNEL, which is not converted"
-            )
+            self._lrn_within_channel(layer)
+            return
         if param.k != 1:
             self.opencv_differs.append(f"OpenCV ignores the k of LRN layer {layer.name!r}")
         self._unary(
             layer, "LRN", size=param.local_size, alpha=param.alpha, beta=param.beta, bias=param.k
         )
+
+    def _lrn_within_channel(self, layer: Any) -> None:
+        """``x * (1 + alpha * mean(x^2))^-beta``, the mean over a ``local_size`` square around
+        each value, zeros past the edges counted (Caffe builds it of pooling and power)."""
+        import numpy as np
+
+        param = layer.lrn_param
+        if param.local_size % 2 == 0:
+            raise ConvertError(f"layer {layer.name!r} (LRN) needs an odd local_size")
+        source = self._bottom(layer)
+        name, half = layer.name, (param.local_size - 1) // 2
+        self._node("Mul", [source, source], [f"{name}/squares"])
+        self._node(
+            "AveragePool",
+            [f"{name}/squares"],
+            [f"{name}/mean"],
+            kernel_shape=[param.local_size] * 2,
+            pads=[half] * 4,
+            count_include_pad=1,
+        )
+        self._node(
+            "Mul",
+            [f"{name}/mean", self._const(layer, "alpha", np.float32(param.alpha))],
+            [f"{name}/scaled"],
+        )
+        self._node(
+            "Add", [f"{name}/scaled", self._const(layer, "one", np.float32(1))], [f"{name}/shifted"]
+        )
+        self._node(
+            "Pow",
+            [f"{name}/shifted", self._const(layer, "power", np.float32(-param.beta))],
+            [f"{name}/factor"],
+        )
+        self._node("Mul", [source, f"{name}/factor"], [self._top(layer, self.shapes[source])])
 
     def power(self, layer: Any) -> None:
         import numpy as np
@@ -536,19 +634,30 @@ class _Converter:
         self._node("Split", [source, self._const(layer, "split", int64(sizes))], tops, axis=axis)
 
     def reshape(self, layer: Any) -> None:
+        """Replace the axes ``axis`` to ``axis + num_axes`` (all from ``axis`` when -1) by the
+        given dims: 0 copies the input's dimension there, -1 takes what is left."""
         import numpy as np
 
         param = layer.reshape_param
-        if param.axis != 0 or param.num_axes != -1:
-            raise UnsupportedLayerError(
-                f"layer {layer.name!r} (Reshape) reshapes part of the axes; only whole shapes "
-                "are converted"
-            )
         source = self._bottom(layer)
         shape = self.shapes[source]
-        dims = [shape[index] if dim == 0 else dim for index, dim in enumerate(param.shape.dim)]
+        start = param.axis if param.axis >= 0 else len(shape) + param.axis + 1
+        if param.axis < 0:
+            self.opencv_differs.append(
+                f"OpenCV refuses the negative axis of Reshape layer {layer.name!r}"
+            )
+        end = len(shape) if param.num_axes == -1 else start + param.num_axes
+        if not 0 <= start <= end <= len(shape):
+            raise ConvertError(
+                f"layer {layer.name!r} (Reshape) has axis {param.axis} and num_axes "
+                f"{param.num_axes}, which do not fit {shape}"
+            )
+        dims = [
+            shape[start + index] if dim == 0 else dim for index, dim in enumerate(param.shape.dim)
+        ]
+        wanted = [*shape[:start], *dims, *shape[end:]]
         try:
-            reshaped = np.empty(shape, dtype=np.int8).reshape(dims).shape
+            reshaped = np.empty(shape, dtype=np.int8).reshape(wanted).shape
         except ValueError:
             raise ConvertError(
                 f"layer {layer.name!r} (Reshape) cannot make {shape} into {list(param.shape.dim)}"
@@ -616,7 +725,7 @@ def _caffe_pooled(extent: int, kernel: int, stride: int, pad: int, ceil: bool) -
     return size
 
 
-_MAX, _AVE = 0, 1  # PoolingParameter.PoolMethod
+_MAX, _AVE, _STOCHASTIC = 0, 1, 2  # PoolingParameter.PoolMethod
 _CEIL = 0  # PoolingParameter.RoundMode
 _PROD, _SUM, _ELTWISE_MAX = 0, 1, 2  # EltwiseParameter.EltwiseOp
 _ACROSS_CHANNELS = 0  # LRNParameter.NormRegion

@@ -1,7 +1,10 @@
-"""Our table packages as ONNX models, preprocessing included: one named input per raw column.
+"""Our packages as ONNX models: tables with their preprocessing, one named input per raw
+column; ``keras.cnn`` and ``keras.rnn`` array packages by ``export_keras``.
 
 scikit-learn parts are converted by skl2onnx, LightGBM and XGBoost boosters by onnxmltools
-(whose tree converters need opset 15 at most), ``keras.mlp`` networks layer by layer here.
+(whose tree converters need opset 15 at most), histogram gradient boosting by ``export_trees``,
+``keras.mlp`` networks layer by layer here. Nearest neighbours and histogram gradient boosting
+take their number columns in double precision, as the package computes them.
 Every export is checked against the package before it is written: the same labels, and
 probabilities (or values) within ``TOLERANCE``.
 """
@@ -10,13 +13,16 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 
+from modelyard.convert import export_keras, export_trees
+from modelyard.convert.converter_graph import ConverterGraph
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
 from modelyard.learn.preprocess import HIGH_CARDINALITY, MAX_CATEGORY_LEVELS
@@ -30,6 +36,13 @@ OPSET = {"": 15, "ai.onnx.ml": 3}
 SAMPLE_ROWS = 200
 _EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost", "pymc", "keras")
 _COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL)
+# Why the other kinds are refused: what the package computes from them that ONNX cannot.
+_UNEXPORTABLE_KINDS = {
+    ColumnKind.DATETIME: "its year, month, day, weekday and hour are parsed from text, and "
+    "ONNX has no operator that parses dates",
+    ColumnKind.TEXT: "its TF-IDF words cannot be found the same way in ONNX (onnxruntime's "
+    "tokenizer takes RE2 patterns, whose \\w matches ASCII only, scikit-learn's any letter)",
+}
 
 
 @dataclass(frozen=True)
@@ -52,10 +65,10 @@ class ExportResult:
 
 
 def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> ExportResult:
-    """Convert a table package to an ONNX file, check it, then write ``out``.
+    """Convert a package to an ONNX file, check it, then write ``out``.
 
-    ``data`` (a frame of raw rows, or a data file) is what the check runs on; without it,
-    rows are drawn from what the preprocessing learned.
+    ``data`` (a frame of raw rows, an array, or a data file) is what the check runs on;
+    without it, rows are drawn from what the preprocessing (or normalization) learned.
 
     Raises:
         ConvertError: the package's model, a column kind or a step cannot be converted.
@@ -83,7 +96,7 @@ def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> Ex
     return ExportResult(
         out,
         model.task_,
-        list(converted.input_names_),
+        list(converted.columns_),
         len(rows),
         sample,
         labels_identical,
@@ -92,10 +105,15 @@ def export_onnx(package: str | Path, out: str | Path, *, data: Any = None) -> Ex
 
 
 def to_onnx(model: Model) -> Any:
-    """The ONNX model of a fitted table ``Model``: its preprocessing and its estimator."""
+    """The ONNX model of a fitted ``Model``: a table's preprocessing and estimator, one input
+    per column (the column names, which ONNX may not take as they are, in its metadata), or a
+    Keras array network."""
+    import onnx.helper
     from skl2onnx import to_onnx as skl_to_onnx
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
     from sklearn.pipeline import Pipeline
+
+    from modelyard.learn.backends.onnx import COLUMNS_KEY
 
     backend = model.spec_.backend
     if backend not in _EXPORTABLE_BACKENDS:
@@ -103,16 +121,25 @@ def to_onnx(model: Model) -> Any:
             f"{backend} packages cannot be exported to ONNX yet",
             hint=f"export works for {', '.join(_EXPORTABLE_BACKENDS)} packages",
         )
+    if model.input_kind_ == "array" and backend == "keras":
+        return export_keras.array_to_onnx(model, OPSET[""])
     if model.input_kind_ != "table" or model.schema_ is None:
-        raise ConvertError("only packages trained on tables can be exported to ONNX")
+        raise ConvertError(
+            "only packages trained on tables (or Keras array packages) can be exported to ONNX"
+        )
+    estimator = _convertible(model)
+    double = _in_double_precision(estimator)
+    number = DoubleTensorType if double else FloatTensorType
     inputs: list[tuple[str, Any]] = []
     for name, kind in model.schema_.columns.items():
         if kind not in _COLUMN_KINDS:
             raise ConvertError(
-                f"column {name!r} is a {kind} column, which ONNX export does not cover",
-                hint="export works for numeric, boolean and categorical columns",
+                f"column {name!r} is a {kind} column, which ONNX export does not cover: "
+                f"{_UNEXPORTABLE_KINDS[kind]}",
+                hint="export works for numeric, boolean and categorical columns; "
+                "train without this column to export",
             )
-        tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else FloatTensorType
+        tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else number
         inputs.append((name, tensor([None, 1])))
     fitted = model.preprocessor_.named_steps["columns"]
     for block, _transformer, names in fitted.transformers_:
@@ -123,16 +150,24 @@ def to_onnx(model: Model) -> Any:
                 hint=f"export works for categorical columns with at most {MAX_CATEGORY_LEVELS} "
                 "categories",
             )
-    estimator = _convertible(model)
-    columns = _with_string_missing_values(fitted)
+    columns = _exportable_columns(fitted, double)
     pipeline = Pipeline([("columns", columns), ("model", estimator)])
     options = {id(estimator): {"zipmap": False}} if model.task_ == "classification" else None
+    outputs = _double_outputs(model, estimator) if double else None
     try:
-        return skl_to_onnx(pipeline, initial_types=inputs, target_opset=OPSET, options=options)
+        converted = skl_to_onnx(
+            pipeline,
+            initial_types=inputs,
+            target_opset=OPSET,
+            options=options,
+            final_types=outputs,
+        )
     except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
         raise ConvertError(
             f"the {model.model} package cannot be converted: {str(error).splitlines()[0]}"
         ) from error
+    onnx.helper.set_model_props(converted, {COLUMNS_KEY: json.dumps(list(model.schema_.columns))})
+    return converted
 
 
 def _convertible(model: Model) -> Any:
@@ -157,13 +192,17 @@ def _convertible(model: Model) -> Any:
         _register_xgboost()
         estimator = _xgboost_classifier_class()()
         estimator.load_model(bytearray(model.estimator_.get_booster().save_raw("json")))
+    elif model.model == "sklearn.hist_gradient_boosting":
+        export_trees.register()
+        estimator = export_trees.wrap(model.estimator_)
     else:
         if backend == "xgboost":
             _register_xgboost()
         estimator = copy.copy(model.estimator_)
     if model.task_ == "classification":
         labels = np.asarray(model.classes_)
-        estimator.classes_ = labels.astype(str) if labels.dtype.kind in "OU" else labels
+        # Strings, and booleans as "False" / "True" (ONNX labels are strings or integers).
+        estimator.classes_ = labels.astype(str) if labels.dtype.kind in "OUb" else labels
     return estimator
 
 
@@ -179,8 +218,37 @@ def _posterior_mean_line(model: Model) -> Any:
     return line
 
 
-def _with_string_missing_values(columns: Any) -> Any:
-    """A copy of the fitted column transformer whose category imputer takes ``""`` as missing.
+def _in_double_precision(estimator: Any) -> bool:
+    """Whether the model must see its columns in double precision to decide as the package:
+    neighbours' distances and boosted trees' thresholds are too close for float32."""
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+    return isinstance(
+        estimator,
+        (
+            KNeighborsClassifier,
+            KNeighborsRegressor,
+            export_trees.HistGradientBoostingClassifierTrees,
+            export_trees.HistGradientBoostingRegressorTrees,
+        ),
+    )
+
+
+def _double_outputs(model: Model, estimator: Any) -> list[tuple[str, Any]]:
+    """The outputs of a model computed in double precision, as skl2onnx names them."""
+    import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType, Int64TensorType, StringTensorType
+
+    if model.task_ == "regression":
+        return [("variable", DoubleTensorType([None, 1]))]
+    classes = np.asarray(estimator.classes_)
+    label = StringTensorType if classes.dtype.kind in "OUS" else Int64TensorType
+    return [("label", label([None])), ("probabilities", DoubleTensorType([None, len(classes)]))]
+
+
+def _exportable_columns(columns: Any, double: bool) -> Any:
+    """A copy of the fitted column transformer whose category imputer takes ``""`` as missing
+    (and, in ``double`` precision, whose number imputer is a ``_MeanImputer``).
 
     skl2onnx imputes strings only when the missing value is a string; the ONNX model's string
     inputs get ``""`` for a missing value (``OnnxModel`` feeds them so).
@@ -189,7 +257,46 @@ def _with_string_missing_values(columns: Any) -> Any:
     for block, transformer, _names in columns.transformers_:
         if block == "categorical" and hasattr(transformer, "named_steps"):
             transformer.named_steps["impute"].missing_values = ""
+        if block == "numeric" and double:
+            _register_mean_imputer()
+            means = transformer.named_steps["impute"].statistics_
+            transformer.steps[0] = ("impute", _MeanImputer(means))
     return columns
+
+
+class _MeanImputer(TransformerMixin, BaseEstimator):
+    """A fitted mean ``SimpleImputer`` that skl2onnx converts in double precision (its own
+    converter writes ONNX's ``Imputer``, which onnxruntime runs in float32 only)."""
+
+    def __init__(self, statistics: Any = None) -> None:
+        self.statistics_ = statistics
+
+
+def _mean_imputer_shape(operator: Any) -> None:
+    from skl2onnx.common.data_types import DoubleTensorType
+
+    width = sum(variable.get_second_dimension() for variable in operator.inputs)
+    operator.outputs[0].type = DoubleTensorType([None, width])
+
+
+def _convert_mean_imputer(scope: Any, operator: Any, container: Any) -> None:
+    """Every missing value (NaN) of the joined inputs replaced by its column's mean."""
+    import numpy as np
+
+    graph = ConverterGraph(scope, container)
+    inputs = [variable.full_name for variable in operator.inputs]
+    rows = graph.node("Concat", inputs, axis=1) if len(inputs) > 1 else inputs[0]
+    means = graph.constant("means", np.asarray(operator.raw_operator.statistics_, np.float64))
+    missing = graph.node("IsNaN", [rows])
+    graph.node("Where", [missing, means, rows], operator.outputs[0].full_name)
+
+
+def _register_mean_imputer() -> None:
+    from skl2onnx import update_registered_converter
+
+    update_registered_converter(
+        _MeanImputer, "ModelyardMeanImputer", _mean_imputer_shape, _convert_mean_imputer
+    )
 
 
 def _sample(model: Model, data: Any) -> tuple[Any, str]:
@@ -199,12 +306,16 @@ def _sample(model: Model, data: Any) -> tuple[Any, str]:
 
     from modelyard.data.reading import read_dataset
 
+    if data is not None:
+        frame = data if isinstance(data, (pd.DataFrame, np.ndarray)) else read_dataset(data).X
+        return frame[:SAMPLE_ROWS], "data"
+    rng = np.random.default_rng(0)
+    if model.input_kind_ == "array":
+        mean, variance = export_keras.input_moments(model)
+        shape = (SAMPLE_ROWS, *export_keras.sample_shape(model))
+        return mean + np.sqrt(variance) * rng.normal(size=shape), "synthetic"
     schema = model.schema_
     assert schema is not None
-    if data is not None:
-        frame = data if isinstance(data, pd.DataFrame) else read_dataset(data).X
-        return frame.head(SAMPLE_ROWS), "data"
-    rng = np.random.default_rng(0)
     columns = model.preprocessor_.named_steps["columns"]
     rows: dict[str, Any] = {}
     for block, transformer, names in columns.transformers_:
@@ -273,47 +384,24 @@ def _convert_bayesian_softmax(scope: Any, operator: Any, container: Any) -> None
     import numpy as np
     from onnx import TensorProto
 
+    graph = ConverterGraph(scope, container)
     model = operator.raw_operator
     draws, features, classes = model.coef_.shape
-
-    def name(what: str) -> str:
-        return str(scope.get_unique_variable_name(what))
-
-    def constant(what: str, kind: int, value: Any) -> str:
-        variable = name(what)
-        array = np.asarray(value)
-        flat = array.ravel()
-        strings = kind == TensorProto.STRING
-        content = [str(item).encode() for item in flat] if strings else flat.tolist()
-        container.add_initializer(variable, kind, list(array.shape), content)
-        return variable
-
-    def node(op_type: str, inputs: list[str], output: str | None = None, **attributes: Any) -> str:
-        output = output or name(op_type.lower())
-        container.add_node(
-            op_type, inputs, [output], name=scope.get_unique_operator_name(op_type), **attributes
-        )
-        return output
-
     weights = model.coef_.transpose(1, 0, 2).reshape(features, draws * classes)
-    rows = node("Cast", [operator.inputs[0].full_name], to=TensorProto.DOUBLE)
-    logits = node(
+    rows = graph.node("Cast", [operator.inputs[0].full_name], to=TensorProto.DOUBLE)
+    logits = graph.node(
         "Add",
         [
-            node("MatMul", [rows, constant("weights", TensorProto.DOUBLE, weights)]),
-            constant("intercepts", TensorProto.DOUBLE, model.intercept_.reshape(-1)),
+            graph.node("MatMul", [rows, graph.constant("weights", weights.astype(np.float64))]),
+            graph.constant("intercepts", model.intercept_.reshape(-1).astype(np.float64)),
         ],
     )
-    per_draw = node(
-        "Reshape", [logits, constant("draws_shape", TensorProto.INT64, [-1, draws, classes])]
+    per_draw = graph.node("Reshape", [logits, graph.constant("draws", [-1, draws, classes])])
+    probabilities = graph.node(
+        "ReduceMean", [graph.node("Softmax", [per_draw], axis=2)], axes=[1], keepdims=0
     )
-    mean = node("ReduceMean", [node("Softmax", [per_draw], axis=2)], axes=[1], keepdims=0)
-    probabilities = operator.outputs[1].full_name
-    node("Cast", [mean], probabilities, to=TensorProto.FLOAT)
-    best = node("ArgMax", [mean], axis=1, keepdims=0)
-    labels = np.asarray(model.classes_)
-    kind = TensorProto.STRING if labels.dtype.kind in "OU" else TensorProto.INT64
-    node("Gather", [constant("classes", kind, labels), best], operator.outputs[0].full_name)
+    graph.cast_to_output(probabilities, operator.outputs[1])
+    graph.labels(probabilities, model.classes_, operator.outputs[0].full_name)
 
 
 def _register_bayesian_softmax() -> None:
@@ -460,52 +548,21 @@ def _keras_steps(network: Any) -> list[tuple[str, list[Any]]]:
 def _convert_keras(scope: Any, operator: Any, container: Any) -> None:
     """skl2onnx converter: the network's operators, then (classifiers) the best class's label."""
     import numpy as np
-    from onnx import TensorProto
 
+    graph = ConverterGraph(scope, container)
     wrapper = operator.raw_operator
     classifier = isinstance(wrapper, _KerasClassifier)
     steps = _keras_steps(wrapper.network)
     current = operator.inputs[0].full_name
     for index, (op, constants) in enumerate(steps):
-        inputs = [current]
-        for constant in constants:
-            name = scope.get_unique_variable_name("keras_weight")
-            array = np.asarray(constant, dtype=np.float32)
-            container.add_initializer(name, TensorProto.FLOAT, list(array.shape), array.ravel())
-            inputs.append(name)
+        weights = [
+            graph.constant("keras_weight", np.asarray(value, np.float32)) for value in constants
+        ]
         last = index == len(steps) - 1
-        current = (
-            operator.outputs[1 if classifier else 0].full_name
-            if last
-            else scope.get_unique_variable_name("keras_hidden")
-        )
-        container.add_node(op, inputs, [current], name=scope.get_unique_operator_name(op))
-    if not classifier:
-        return
-    best = scope.get_unique_variable_name("keras_best")
-    container.add_node(
-        "ArgMax",
-        [current],
-        [best],
-        name=scope.get_unique_operator_name("ArgMax"),
-        axis=1,
-        keepdims=0,
-    )
-    labels = np.asarray(wrapper.classes_)
-    classes = scope.get_unique_variable_name("keras_classes")
-    if labels.dtype.kind in "OUS":
-        encoded = [str(label).encode("utf-8") for label in labels]
-        container.add_initializer(classes, TensorProto.STRING, [len(labels)], encoded)
-    else:
-        container.add_initializer(
-            classes, TensorProto.INT64, [len(labels)], labels.astype(np.int64)
-        )
-    container.add_node(
-        "Gather",
-        [classes, best],
-        [operator.outputs[0].full_name],
-        name=scope.get_unique_operator_name("Gather"),
-    )
+        output = operator.outputs[1 if classifier else 0].full_name if last else None
+        current = graph.node(op, [current, *weights], output)
+    if classifier:
+        graph.labels(current, wrapper.classes_, operator.outputs[0].full_name)
 
 
 def _register_keras() -> None:

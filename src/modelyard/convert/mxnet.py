@@ -279,21 +279,30 @@ def _convolution(op: _Op) -> None:
 
 
 def _batch_norm(op: _Op) -> None:
+    """ONNX's BatchNormalization over axis 1; over another axis, its scale and shift folded
+    (in double precision) and broadcast along that axis."""
     import numpy as np
 
-    if int(op.get("axis", 1)) != 1:
-        raise op.unsupported(f"axis {op.get('axis', 1)}")
+    source = op.tensor(0)
     gamma = op.weight(1)
     if op.get("fix_gamma", True):
         gamma = np.ones_like(gamma)
-    inputs = [
-        op.tensor(0),
-        op.const("gamma", gamma),
-        op.tensor(2),
-        op.tensor(3),
-        op.tensor(4),
-    ]
-    op.emit("BatchNormalization", inputs, epsilon=float(op.get("eps", 1e-3)))
+    eps = float(op.get("eps", 1e-3))
+    axis = int(op.get("axis", 1))
+    if axis == 1:
+        inputs = [source, op.const("gamma", gamma), op.tensor(2), op.tensor(3), op.tensor(4)]
+        op.emit("BatchNormalization", inputs, epsilon=eps)
+        return
+    beta, mean, variance = (op.weight(position).astype(np.float64) for position in (2, 3, 4))
+    rank = len(op.converter.shape(source))
+    along = [1] * rank
+    along[axis % rank] = -1
+    scale = gamma.astype(np.float64) / np.sqrt(variance + eps)
+    shift = beta - mean * scale
+    scaled = f"{op.name}/scaled"
+    factor = op.const("scale", scale.reshape(along).astype(np.float32))
+    op.converter.graph.node("Mul", [source, factor], [scaled])
+    op.emit("Add", [scaled, op.const("shift", shift.reshape(along).astype(np.float32))])
 
 
 _ACTIVATIONS = {
@@ -321,6 +330,8 @@ def _leaky_relu(op: _Op) -> None:
         op.emit("Elu", [op.tensor(0)], alpha=slope)
     elif kind == "selu":
         op.emit("Selu", [op.tensor(0)])
+    elif kind == "gelu":
+        _gelu(op)
     elif kind == "prelu":
         gamma = op.weight(1)
         rank = len(op.converter.shape(op.tensor(0)))
@@ -328,6 +339,18 @@ def _leaky_relu(op: _Op) -> None:
         op.emit("PRelu", [op.tensor(0), op.const("slope", gamma.reshape(slope_shape))])
     else:
         raise op.unsupported(f"act_type {kind!r}")
+
+
+def _gelu(op: _Op) -> None:
+    """MXNet's gelu, the exact one: ``x * (1 + erf(x / sqrt(2))) / 2``."""
+    import numpy as np
+
+    source, graph, name = op.tensor(0), op.converter.graph, op.name
+    graph.node("Div", [source, op.const("sqrt2", np.float32(np.sqrt(2)))], [f"{name}/scaled"])
+    graph.node("Erf", [f"{name}/scaled"], [f"{name}/erf"])
+    graph.node("Add", [f"{name}/erf", op.const("one", np.float32(1))], [f"{name}/shifted"])
+    graph.node("Mul", [source, f"{name}/shifted"], [f"{name}/product"])
+    op.emit("Mul", [f"{name}/product", op.const("half", np.float32(0.5))])
 
 
 def _pooling(op: _Op) -> None:
@@ -414,13 +437,17 @@ def _identity(op: _Op) -> None:
 
 
 def _reshape(op: _Op) -> None:
-    if op.get("reverse", False):
-        raise op.unsupported("reverse=True")
+    """MXNet's codes read left to right, or with ``reverse`` right to left (MXNet reverses the
+    shape and the codes, reads them, and reverses the result)."""
     source = op.tensor(0)
     codes = list(op.get("shape", ()))
     shape = op.converter.shape(source)
-    target = _mxnet_reshape(shape, codes, op)
-    dims = [0, *target[1:]] if codes[:1] in ([0], [-2]) else target
+    if op.get("reverse", False):
+        target = _mxnet_reshape(shape[::-1], codes[::-1], op)[::-1]
+        dims = [0, *target[1:]] if target[0] == shape[0] else target
+    else:
+        target = _mxnet_reshape(shape, codes, op)
+        dims = [0, *target[1:]] if codes[:1] in ([0], [-2]) else target
     op.emit("Reshape", [source, op.const("shape", int64(list(dims)))])
 
 
@@ -529,8 +556,11 @@ def _l2_normalization(op: _Op) -> None:
 def _upsampling(op: _Op) -> None:
     import numpy as np
 
-    if op.get("sample_type", "nearest") != "nearest" or int(op.get("num_args", 1)) != 1:
-        raise op.unsupported("bilinear or multi-input upsampling")
+    if op.get("sample_type", "nearest") == "bilinear":
+        _bilinear_upsampling(op)
+        return
+    if int(op.get("num_args", 1)) != 1:
+        raise op.unsupported("nearest upsampling of several inputs")
     scale = float(op.get("scale", 1))
     scales = op.const("scales", np.asarray([1, 1, scale, scale], dtype=np.float32))
     op.emit(
@@ -539,6 +569,25 @@ def _upsampling(op: _Op) -> None:
         mode="nearest",
         coordinate_transformation_mode="asymmetric",
         nearest_mode="floor",
+    )
+
+
+def _bilinear_upsampling(op: _Op) -> None:
+    """MXNet's bilinear UpSampling is a transposed convolution by its weight input, one
+    filter per channel: kernel ``2 * scale - scale % 2``, stride ``scale``, pad
+    ``ceil((scale - 1) / 2)``."""
+    scale = int(op.get("scale", 1))
+    channels = int(op.get("num_filter", 0))
+    if len(op.inputs) != 2 or not channels:
+        raise op.unsupported("bilinear upsampling without its weight or num_filter")
+    kernel, pad = 2 * scale - scale % 2, -(-(scale - 1) // 2)
+    op.emit(
+        "ConvTranspose",
+        [op.tensor(0), op.tensor(1)],
+        kernel_shape=[kernel, kernel],
+        strides=[scale, scale],
+        pads=[pad] * 4,
+        group=channels,
     )
 
 

@@ -6,6 +6,7 @@ They are never trained here: the one model, ``onnx``, is not ``trainable``.
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ NAME = "onnx"
 FILE = "model.onnx"
 # The output names skl2onnx gives a classifier's labels and probabilities (zipmap off).
 _LABEL, _PROBABILITIES = "label", "probabilities"
+# The metadata key of an exported table's column names, a JSON list in the inputs' order
+# (ONNX input names are sanitized: "bill length" becomes "bill_length").
+COLUMNS_KEY = "modelyard.columns"
 
 
 def available() -> bool:
@@ -60,7 +64,8 @@ class OnnxModel:
     """An ONNX model in an onnxruntime session, with the estimator's predict methods.
 
     ``outputs`` runs the model on one array (a model with one input), on named arrays, or on
-    a frame whose columns are the model's inputs (one per column, as exported tables are).
+    a frame whose columns are the model's inputs (one per column, as exported tables are;
+    ``columns_`` are their names in the frame, from the model's metadata when it has them).
     ``predict`` gives the first output (regression) or the best class index (classification:
     the ``label`` output if there is one, else the argmax of the first output);
     ``predict_proba`` the ``probabilities`` output if there is one, else the first output.
@@ -79,6 +84,8 @@ class OnnxModel:
         )
         self.input_names_ = [node.name for node in self.session_.get_inputs()]
         self.output_names_ = [node.name for node in self.session_.get_outputs()]
+        columns = self.session_.get_modelmeta().custom_metadata_map.get(COLUMNS_KEY)
+        self.columns_ = json.loads(columns) if columns else list(self.input_names_)
 
     def outputs(self, X: Any) -> dict[str, Any]:
         """Every output of the model by name, for ``X`` as described in the class docstring."""
@@ -94,12 +101,12 @@ class OnnxModel:
         import pandas as pd
 
         if isinstance(X, pd.DataFrame):
-            if len(self.input_names_) == 1 and self.input_names_[0] not in X.columns:
+            if len(self.columns_) == 1 and self.columns_[0] not in X.columns:
                 return [X.to_numpy()]
-            missing = [name for name in self.input_names_ if name not in X.columns]
+            missing = [name for name in self.columns_ if name not in X.columns]
             if missing:
                 raise LearnError(f"the data lacks the model's input(s): {', '.join(missing)}")
-            return [X[[name]].to_numpy() for name in self.input_names_]
+            return [X[[name]].to_numpy() for name in self.columns_]
         if isinstance(X, dict):
             missing = [name for name in self.input_names_ if name not in X]
             if missing:
