@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.scan.corpus.sample import Sample
+from tests.scan.corpus.zip_parity import torch_zip_variants
 
 
 def _str(text: str) -> bytes:
@@ -394,6 +395,8 @@ def _containers(dest: Path, touch: str, add: Callable[..., None]) -> None:
         "PyTorch zip with a renamed archive folder",
         "torch",
     )
+    for name, data, technique in torch_zip_variants(checkpoint):
+        add(name, data, "pytorch", technique, "torch")
     legacy = io.BytesIO()
     torch.save(
         {"weight": torch.zeros(3), "hook": payload}, legacy, _use_new_zipfile_serialization=False

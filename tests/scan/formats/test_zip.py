@@ -7,6 +7,7 @@ import pickle
 import struct
 import zipfile
 
+import pytest
 import torch
 
 from modelyard.scan import scan
@@ -127,3 +128,31 @@ def test_theano_pkl_utils_zip_is_arrays_beside_a_pickle_of_persistent_ids(scan_b
     shared = b"\x80\x02ctheano.tensor.sharedvar\nTensorSharedVariable\n)\x81}b."
     result = scan_bytes(zipped({"pkl": shared, "W": array.getvalue()}))
     assert result.verdict == "suspicious" and rule_ids(result) == {"MY-PKL-008"}
+
+
+def test_record_names_are_matched_as_pytorch_matches_them(tmp_path):
+    # PyTorch's reader (miniz) looks records up ignoring ASCII case: an upper-cased checkpoint
+    # loads, so its storages are tensor bytes, not unknown content.
+    from tests.scan.corpus.zip_parity import torch_zip_variants
+
+    saved = io.BytesIO()
+    torch.save({"weight": torch.arange(3.0)}, saved)
+    name, data, _ = next(v for v in torch_zip_variants(saved.getvalue()) if "case" in v[0])
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert torch.equal(torch.load(path)["weight"], torch.arange(3.0))
+    result = scan(path).files[0]
+    assert (result.format, result.verdict) == ("pytorch", "safe")
+
+
+def test_encrypted_member_is_an_error_because_pytorch_refuses_it_too(tmp_path):
+    saved = io.BytesIO()
+    torch.save({"weight": torch.zeros(2)}, saved)
+    data = bytearray(saved.getvalue())
+    directory = data.find(b"PK\x01\x02")
+    data[directory + 8] |= 0x1  # the encryption bit of data.pkl, in the central directory
+    path = tmp_path / "encrypted.pt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="encryption"):
+        torch.load(path)
+    assert scan(path).files[0].verdict == "error"

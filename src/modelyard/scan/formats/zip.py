@@ -2,8 +2,10 @@
 Theano's ``pkl_utils``).
 
 The central directory decides what a loader sees; each entry's local header is checked against
-it, because readers that trust one or the other see different files. Every member is scanned as
-a nested stream, except PyTorch's raw tensor storages, which no loader unpickles.
+it, because readers that trust one or the other see different files. Where the loaders differ,
+the scanner reads what any of them would run: PyTorch's reader (miniz) ignores the flags and name
+in a local header, skips the CRC-32 and matches record names ignoring ASCII case. Every member
+is scanned as a nested stream, except PyTorch's raw tensor storages, which no loader unpickles.
 """
 
 from __future__ import annotations
@@ -226,7 +228,9 @@ class ZipReader:
             )
             entries = entries[: ctx.options.max_members]
         names = {entry.name for entry in entries}
-        torch_archives = {name.rsplit("/", 1)[0] for name in names if name.endswith("data.pkl")}
+        torch_archives = {
+            name.rsplit("/", 1)[0] for name in map(_torch_key, names) if name.endswith("data.pkl")
+        }
         if torch_archives:
             ctx.kind = "pytorch"
         elif names and all(name.endswith(".npy") for name in names):
@@ -251,12 +255,13 @@ class ZipReader:
                 )
             if entry.name.endswith("/"):
                 continue
-            if _is_torch_storage(entry.name, torch_archives):
+            key = _torch_key(entry.name)
+            if _is_torch_storage(key, torch_archives):
                 continue
             content = self._member(data, entry, ctx)
             if content is None:
                 continue
-            if not _is_torch_record(entry.name, content, torch_archives):
+            if not _is_torch_record(key, content, torch_archives):
                 ctx.scan_nested(content, entry.name)
 
     def _member(self, data: Buffer, entry: Entry, ctx: ScanContext) -> Buffer | None:
@@ -301,6 +306,11 @@ class ZipReader:
             return None
         span = slice(start, start + entry.compressed_size)
         return inflate(data, kind, f"zip member {entry.name!r}", ctx, span)
+
+
+def _torch_key(name: str) -> str:
+    """The name as PyTorch's reader matches it: miniz looks records up ignoring ASCII case."""
+    return name.encode().lower().decode()
 
 
 def _is_torch_record(name: str, content: Buffer, torch_archives: set[str]) -> bool:
