@@ -156,3 +156,24 @@ def test_encrypted_member_is_an_error_because_pytorch_refuses_it_too(tmp_path):
     with pytest.raises(RuntimeError, match="encryption"):
         torch.load(path)
     assert scan(path).files[0].verdict == "error"
+
+
+def test_archive_behind_other_content_is_found_as_zipfile_finds_it(tmp_path):
+    # PyTorch writes zip64 records; zipfile reads the one just before its locator, so it opens
+    # a checkpoint behind a stub (or as a tar's last member), and so does the scanner.
+    saved = io.BytesIO()
+    torch.save({"weight": torch.zeros(2)}, saved)
+    data = b"#!/bin/sh\nexit 0\n" + saved.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.read("archive/data.pkl")
+    path = tmp_path / "stub.bin"
+    path.write_bytes(data)
+    result = scan(path).files[0]
+    assert (result.verdict, rule_ids(result)) == ("safe", {"MY-ARC-005"})
+    evil = zipped({"archive/data.pkl": EVIL, "archive/version": b"3\n"})
+    path.write_bytes(pickle.dumps([1.0]) + evil)  # a pickle whose file ends with a zip
+    result = scan(path).files[0]
+    assert result.verdict == "unsafe"
+    assert next(f for f in result.findings if f.rule_id == "MY-PKL-001").member == (
+        f"<zip archive at offset {len(pickle.dumps([1.0]))}>!archive/data.pkl"
+    )

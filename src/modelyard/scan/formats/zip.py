@@ -25,6 +25,7 @@ _CENTRAL = b"PK\x01\x02"
 _END = b"PK\x05\x06"
 _END64_LOCATOR = b"PK\x06\x07"
 _END64 = b"PK\x06\x06"
+_END64_SIZE = 56  # the zip64 end record without extensible data
 _END_SEARCH = 22 + 0xFFFF
 _central_entry = struct.Struct("<4s6H3L5H2L")
 _local_entry = struct.Struct("<4s5H3L2H")
@@ -88,8 +89,18 @@ class ZipFormatError(Exception):
     """The archive's directory cannot be read."""
 
 
-def read_directory(data: Buffer) -> tuple[list[Entry], int]:
-    """The central directory's entries and the offset where the directory starts."""
+@dataclass(frozen=True)
+class Directory:
+    """An archive's central directory: its entries (offsets in ``data``), where it starts,
+    and by how much data in front of the archive shifts every offset it records."""
+
+    entries: list[Entry]
+    start: int
+    shift: int
+
+
+def read_directory(data: Buffer) -> Directory:
+    """The central directory, found from the end as every zip reader finds it."""
     size = len(data)
     tail_start = max(0, size - _END_SEARCH)
     end = bytes(data[tail_start:]).rfind(_END)
@@ -102,7 +113,11 @@ def read_directory(data: Buffer) -> tuple[list[Entry], int]:
     directory_end = end
     # Writers such as PyTorch add zip64 records whether or not the sizes need them.
     if end >= 20 and bytes(data[end - 20 : end - 16]) == _END64_LOCATOR:
-        (record,) = struct.unpack_from("<Q", data, end - 12)
+        # zipfile reads the zip64 record just before its locator, so it also finds it in an
+        # archive behind other content; miniz goes by the offset the locator records.
+        (recorded,) = struct.unpack_from("<Q", data, end - 12)
+        before = end - 20 - _END64_SIZE
+        record = before if before >= 0 and bytes(data[before : before + 4]) == _END64 else recorded
         if bytes(data[record : record + 4]) == _END64:
             count, directory_size, directory_offset = struct.unpack_from("<QQQ", data, record + 32)
             directory_end = record
@@ -139,7 +154,7 @@ def read_directory(data: Buffer) -> tuple[list[Entry], int]:
             )
         )
         pos += 46 + name_length + extra_length + comment_length
-    return entries, directory_offset + shift
+    return Directory(entries, directory_offset + shift, shift)
 
 
 def _entry_at(data: Buffer, offset: int, limit: int) -> Entry | None:
@@ -187,6 +202,23 @@ def hidden_entries(data: Buffer, entries: list[Entry], directory_start: int) -> 
     return hidden
 
 
+def archive_start(data: Buffer) -> int | None:
+    """Where the zip archive that ``zipfile`` opens in ``data`` starts (the origin of its
+    offsets), or ``None`` if ``data`` does not end with one.
+
+    ``zipfile`` finds an archive from its end-of-directory record, so an archive after other
+    content (a stub, another format's file) is what Keras' loader reads.
+    """
+    try:
+        directory = read_directory(data)
+    except (ZipFormatError, struct.error):
+        return None
+    first = directory.entries[0].local_offset if directory.entries else -1
+    if first < 0 or bytes(data[first : first + 4]) != _LOCAL:
+        return None
+    return directory.shift
+
+
 def escapes_destination(name: str) -> bool:
     """Whether extracting a member of this name writes outside the target folder."""
     normalized = name.replace("\\", "/")
@@ -197,22 +229,28 @@ def escapes_destination(name: str) -> bool:
     )
 
 
+def starts_as_zip(head: bytes) -> bool:
+    """Whether a stream starting with ``head`` is a zip archive from its first byte."""
+    return head[:4] in (_LOCAL, _END)
+
+
 class ZipReader:
     """Zip archives, including PyTorch checkpoints, ``.npz`` and ``.keras`` files."""
 
     name: ClassVar[str] = "zip"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return head[:4] in (_LOCAL, _END)
+        return starts_as_zip(head)
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         data = stream.data
         try:
-            entries, directory_start = read_directory(data)
+            directory = read_directory(data)
         except (ZipFormatError, struct.error) as error:
             ctx.report(rules.MALFORMED, f"zip archive cannot be read: {error}")
             return
-        for entry in hidden_entries(data, entries, directory_start):
+        entries = directory.entries
+        for entry in hidden_entries(data, entries, directory.start):
             ctx.report(
                 rules.MEMBER_NAME_MISMATCH,
                 f"zip member {entry.name!r} has a local header but is missing from the "
