@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.scan.corpus.sample import Sample
-from tests.scan.corpus.zip_parity import torch_zip_variants
+from tests.scan.corpus.zip_parity import npy_as_torch_storage, torch_zip_variants
 
 
 def _str(text: str) -> bytes:
@@ -410,6 +410,13 @@ def _containers(dest: Path, touch: str, add: Callable[..., None]) -> None:
     np.save(dest / "objects.npy", np.array([payload, 1], dtype=object), allow_pickle=True)
     add(
         "objects.npy", (dest / "objects.npy").read_bytes(), "numpy", "object array in .npy", "numpy"
+    )
+    add(
+        "storage_npy.pt",
+        npy_as_torch_storage(checkpoint, (dest / "objects.npy").read_bytes()),
+        "numpy",
+        "object array named as a PyTorch storage",
+        "numpy-npz",
     )
     np.savez(dest / "bundle.npz", weights=np.arange(3.0), a=np.array([payload], dtype=object))
     add(

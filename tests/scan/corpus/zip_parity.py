@@ -1,4 +1,5 @@
-"""PyTorch checkpoints edited where ``zipfile`` and PyTorch's reader (miniz) part ways.
+"""PyTorch checkpoints edited where ``zipfile`` and PyTorch's reader (miniz) part ways, or
+where another loader reads the same archive.
 
 PyTorch finds each record through the central directory, ignores the flags and the name in a
 member's local header, skips the CRC-32 check and looks names up case-insensitively; ``zipfile``
@@ -7,7 +8,9 @@ member's local header, skips the CRC-32 check and looks names up case-insensitiv
 
 from __future__ import annotations
 
+import io
 import struct
+import zipfile
 from collections.abc import Iterator
 
 _CENTRAL = b"PK\x01\x02"
@@ -70,3 +73,13 @@ def torch_zip_variants(checkpoint: bytes) -> list[tuple[str, bytes, str]]:
     return [
         (name, _edit(checkpoint, member, edit), technique) for name, edit, technique in _VARIANTS
     ]
+
+
+def npy_as_torch_storage(checkpoint: bytes, npy: bytes) -> bytes:
+    """``checkpoint`` with one more storage-named member holding ``npy``: ``torch.load`` never
+    reads it, but ``numpy.load`` reads every member that starts as an array file."""
+    buffer = io.BytesIO(checkpoint)
+    with zipfile.ZipFile(buffer, "a") as archive:
+        folder = archive.namelist()[0].split("/", 1)[0]
+        archive.writestr(zipfile.ZipInfo(f"{folder}/data/99"), npy)
+    return buffer.getvalue()

@@ -19,6 +19,7 @@ from typing import ClassVar
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
 from modelyard.scan.formats.inflate import Compression, inflate
+from modelyard.scan.formats.numpy import NPY_MAGIC
 
 _LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
@@ -294,7 +295,7 @@ class ZipReader:
             if entry.name.endswith("/"):
                 continue
             key = _torch_key(entry.name)
-            if _is_torch_storage(key, torch_archives):
+            if _is_torch_storage(key, torch_archives) and not _starts_as_npy(data, entry):
                 continue
             content = self._member(data, entry, ctx)
             if content is None:
@@ -361,6 +362,17 @@ def _is_torch_record(name: str, content: Buffer, torch_archives: set[str]) -> bo
         if record not in _TORCH_RECORDS:
             return False
     return prefix in torch_archives and _TORCH_RECORD_CONTENT.fullmatch(content) is not None
+
+
+def _starts_as_npy(data: Buffer, entry: Entry) -> bool:
+    """Whether a member may be a NumPy array file, which ``numpy.load`` reads (and unpickles,
+    for object arrays) whatever the member is called. PyTorch stores storages uncompressed, so
+    a compressed one is read in full."""
+    if entry.method != zipfile.ZIP_STORED or entry.local_offset + 30 > len(data):
+        return True
+    fields = _local_entry.unpack_from(data, entry.local_offset)
+    start = entry.local_offset + 30 + fields[9] + fields[10]
+    return bytes(data[start : start + len(NPY_MAGIC)]) == NPY_MAGIC
 
 
 def _is_torch_storage(name: str, torch_archives: set[str]) -> bool:
