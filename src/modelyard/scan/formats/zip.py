@@ -4,8 +4,10 @@ Theano's ``pkl_utils``).
 The central directory decides what a loader sees; each entry's local header is checked against
 it, because readers that trust one or the other see different files. Where the loaders differ,
 the scanner reads what any of them would run: PyTorch's reader (miniz) ignores the flags and name
-in a local header, skips the CRC-32 and matches record names ignoring ASCII case. Every member
-is scanned as a nested stream, except PyTorch's raw tensor storages, which no loader unpickles.
+in a local header, skips the CRC-32 and matches record names ignoring ASCII case; zipfile finds
+an archive from its end, behind any other content. Every member is scanned as a nested stream,
+except PyTorch's raw tensor storages, which no loader unpickles (one that starts as a NumPy array
+file is scanned: ``numpy.load`` reads it).
 """
 
 from __future__ import annotations
