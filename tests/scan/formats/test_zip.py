@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import struct
 import zipfile
@@ -145,9 +146,17 @@ def test_record_names_are_matched_as_pytorch_matches_them(tmp_path):
     assert (result.format, result.verdict) == ("pytorch", "safe")
 
 
-def test_encrypted_member_is_an_error_because_pytorch_refuses_it_too(tmp_path):
+class _Hook:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, ("true",))
+
+
+@pytest.mark.parametrize("hook", [None, _Hook()], ids=["benign", "hostile"])
+def test_member_flagged_encrypted_is_an_error_unless_its_bytes_are_unsafe(tmp_path, hook):
+    # PyTorch refuses a pickle whose central directory entry says encrypted, as zipfile does;
+    # the bytes are judged anyway, for readers that ignore the flag.
     saved = io.BytesIO()
-    torch.save({"weight": torch.zeros(2)}, saved)
+    torch.save({"weight": torch.zeros(2), "hook": hook}, saved)
     data = bytearray(saved.getvalue())
     directory = data.find(b"PK\x01\x02")
     data[directory + 8] |= 0x1  # the encryption bit of data.pkl, in the central directory
@@ -155,7 +164,9 @@ def test_encrypted_member_is_an_error_because_pytorch_refuses_it_too(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(RuntimeError, match="encryption"):
         torch.load(path)
-    assert scan(path).files[0].verdict == "error"
+    result = scan(path).files[0]
+    assert result.verdict == ("error" if hook is None else "unsafe")
+    assert "MY-SCN-002" in rule_ids(result)
 
 
 def test_archive_behind_other_content_is_found_as_zipfile_finds_it(tmp_path):

@@ -326,8 +326,14 @@ class ZipReader:
         if len(raw) < entry.compressed_size:
             ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is cut off")
         if entry.flags & 0x1:
-            ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is encrypted; not scanned")
-            return None
+            # zipfile and PyTorch refuse the member, but a flag is only a claim: a reader that
+            # ignores it gets the bytes as they are, so they are judged as well.
+            ctx.report(
+                rules.MALFORMED,
+                f"zip member {entry.name!r} is flagged as encrypted, which zipfile and PyTorch "
+                "refuse to read; its bytes were scanned as if it were not",
+                subject=entry.name,
+            )
         if entry.method == zipfile.ZIP_STORED:
             return raw  # a view of the file: nothing is decompressed
         kind = _MEMBER_COMPRESSION.get(entry.method)
