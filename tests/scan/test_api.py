@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import pickle
 
 import pytest
@@ -83,3 +84,21 @@ def test_only_the_named_suffixes_change_how_a_file_is_read(tmp_path):
         plain = scan_file(path, name="file").format
         changed |= {e for e in endings if scan_file(path, name=f"file{e}").format != plain}
     assert changed == set(NAMED_SUFFIXES)
+
+
+def test_every_import_of_every_pickle_is_listed_once_with_its_safety(tmp_path):
+    from modelyard.scan.report import FileResult, ImportSafety, PickleImport
+    from tests.scan.conftest import zipped
+
+    evil = b"cos\nsystem\n(S'true'\ntR."
+    odd = b"\x80\x02cmypackage.layers\nDense\n)\x81."
+    plain = pickle.dumps(collections.OrderedDict(a=1), protocol=2)
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(zipped({"a.pkl": plain, "b.pkl": evil, "c.pkl": odd, "d.pkl": plain}))
+    result = scan_file(path)
+    assert result.imports == [
+        PickleImport("collections", "OrderedDict", ImportSafety.INNOCUOUS),
+        PickleImport("os", "system", ImportSafety.DANGEROUS),
+        PickleImport("mypackage.layers", "Dense", ImportSafety.SUSPICIOUS),
+    ]
+    assert FileResult.from_dict(result.to_dict()).imports == result.imports

@@ -1,4 +1,4 @@
-"""``modelyard hub serve|gc|token|org`` and ``modelyard push|pull``."""
+"""``modelyard hub serve|gc|rescan|token|org`` and ``modelyard push|pull``."""
 
 from __future__ import annotations
 
@@ -104,6 +104,31 @@ def gc_command(args: argparse.Namespace) -> None:
     )
 
 
+def rescan_command(args: argparse.Namespace) -> None:
+    """Rescan stored files that an older scanner judged (every file with --all); files that
+    are now unsafe are quarantined. A running hub does this in the background when it starts."""
+    from modelyard.hub.server.db import make_engine
+    from modelyard.hub.server.scanning import Scanner
+    from modelyard.hub.server.settings import Settings
+    from modelyard.hub.server.storage import BlobStore
+
+    settings = Settings.from_env(
+        data_dir=args.data_dir, database_url=args.database_url, storage_url=args.storage_url
+    )
+    engine = make_engine(settings)
+    store = BlobStore.open(settings, engine)
+    scanner = Scanner(engine, store, settings.max_concurrent_scans, settings.scan_timeout or None)
+    with stderr().status("rescanning stored files"):
+        done = scanner.rescan(everything=args.all)
+    for change in done.changes:
+        quarantined = " (quarantined)" if change.quarantined else ""
+        stdout().print(f"{escape(change.path)}: {change.before} -> {change.after}{quarantined}")
+    stdout().print(
+        f"rescanned {done.rescanned} stored result(s) with scanner {done.scanner_version}; "
+        f"{len(done.changes)} verdict(s) changed"
+    )
+
+
 def push_command(args: argparse.Namespace) -> None:
     """Scan PATH, then upload it to REPO_ID on $MODELYARD_HUB_URL with $MODELYARD_TOKEN."""
     from modelyard.hub.client import push as push_model
@@ -204,6 +229,11 @@ def register(commands: Commands) -> None:
     add_member.add_argument("org", help="organization; created if needed")
     add_member.add_argument("user", help="user; created if needed")
     _storage(add_member)
+    rescan = add_command(hub, "rescan", rescan_command)
+    rescan.add_argument(
+        "--all", action="store_true", help="rescan every stored file, not only outdated ones"
+    )
+    _storage(rescan)
 
     push = add_command(commands, "push", push_command)
     push.add_argument("path", metavar="PATH", type=Path, help="model file or folder to upload")

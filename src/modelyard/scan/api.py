@@ -126,6 +126,7 @@ def scan_file(
                     "the rest of the file was not read"
                 )
             )
+        result.imports = list(state.imports)
 
     try:
         with path.open("rb") as handle:

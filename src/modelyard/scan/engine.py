@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 
 from modelyard.scan import rules
-from modelyard.scan.formats import READERS
+from modelyard.scan.formats import READERS, FormatReader
 from modelyard.scan.formats.base import FileState, ScanContext, Stream
+from modelyard.scan.formats.zip import ZipReader, archive_start, starts_as_zip
 from modelyard.scan.options import Deadline, DeadlinePassed, ScanOptions
 from modelyard.scan.report import Finding
 
@@ -44,23 +45,47 @@ def scan_stream(
     if len(stream.data) == 0:
         return "empty"
     head = bytes(stream.data[:_HEAD])
-    for reader in READERS:
-        try:
-            if not reader.sniff(head, stream):
-                continue
-            reader.scan(stream, ctx)
-        except DeadlinePassed:
-            raise  # ends the whole file's scan, not just this reader
-        except Exception as error:
-            # A reader bug or hostile input must not end the scan, and must not look safe.
-            logger.debug("reader %s failed", reader.name, exc_info=True)
-            ctx.report(
-                rules.MALFORMED,
-                f"the {reader.name} reader could not finish: {type(error).__name__}: {error}",
-            )
-        return ctx.kind or reader.name
-    ctx.report(
-        rules.UNSUPPORTED_FORMAT,
-        f"content starting with {head[:8].hex(' ')} is in no format modelyard reads",
-    )
-    return "unknown"
+    found = next((reader for reader in READERS if _run(reader, head, stream, ctx)), None)
+    # A whole file that ends with a zip archive is also what zipfile-based loaders open.
+    start = archive_start(stream.data) if stream.depth == 0 and not starts_as_zip(head) else None
+    if start is not None:
+        ctx.report(
+            rules.ZIP_BEHIND,
+            f"the file ends with a zip archive (from offset {start}) that zipfile-based loaders "
+            "such as Keras' open; it was scanned too",
+            offset=start,
+        )
+        archive = ctx.child(memoryview(stream.data)[start:], f"<zip archive at offset {start}>")
+        _run(_ZIP, head, archive.stream, archive, sniff=False)
+        found = found or _ZIP
+    if found is None:
+        ctx.report(
+            rules.UNSUPPORTED_FORMAT,
+            f"content starting with {head[:8].hex(' ')} is in no format modelyard reads",
+        )
+        return "unknown"
+    return ctx.kind or found.name
+
+
+_ZIP = ZipReader()
+
+
+def _run(
+    reader: FormatReader, head: bytes, stream: Stream, ctx: ScanContext, *, sniff: bool = True
+) -> bool:
+    """Scan ``stream`` with ``reader`` if it is in the reader's format (always, without
+    ``sniff``); whether it was."""
+    try:
+        if sniff and not reader.sniff(head, stream):
+            return False
+        reader.scan(stream, ctx)
+    except DeadlinePassed:
+        raise  # ends the whole file's scan, not just this reader
+    except Exception as error:
+        # A reader bug or hostile input must not end the scan, and must not look safe.
+        logger.debug("reader %s failed", reader.name, exc_info=True)
+        ctx.report(
+            rules.MALFORMED,
+            f"the {reader.name} reader could not finish: {type(error).__name__}: {error}",
+        )
+    return True

@@ -28,6 +28,34 @@ class Verdict(StrEnum):
 _VERDICT_RANK = {Verdict.SAFE: 0, Verdict.SUSPICIOUS: 1, Verdict.ERROR: 2, Verdict.UNSAFE: 3}
 
 
+class ImportSafety(StrEnum):
+    """How safe one pickle import is, in the words huggingface.co uses for them."""
+
+    INNOCUOUS = "innocuous"
+    SUSPICIOUS = "suspicious"
+    DANGEROUS = "dangerous"
+
+    @property
+    def rank(self) -> int:
+        return list(ImportSafety).index(self)
+
+
+@dataclass(frozen=True)
+class PickleImport:
+    """A global that a pickle in the file imports, and how safe the policy judges it."""
+
+    module: str
+    name: str
+    safety: ImportSafety
+
+    def to_dict(self) -> dict[str, str]:
+        return {"module": self.module, "name": self.name, "safety": str(self.safety)}
+
+    @classmethod
+    def from_dict(cls, document: Mapping[str, str]) -> PickleImport:
+        return cls(document["module"], document["name"], ImportSafety(document["safety"]))
+
+
 class Severity(StrEnum):
     """How bad one finding is; ``verdict`` is the file verdict it implies."""
 
@@ -82,6 +110,8 @@ class FileResult:
     size: int = 0
     # Files the model's loader reads as raw tensor data, relative to its folder.
     data_files: list[str] = field(default_factory=list)
+    # Every global imported by every pickle in the file, once each, in the order first seen.
+    imports: list[PickleImport] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:
@@ -97,6 +127,8 @@ class FileResult:
         }
         if self.data_files:
             document["data_files"] = self.data_files
+        if self.imports:
+            document["imports"] = [found.to_dict() for found in self.imports]
         return document
 
     @classmethod
@@ -108,6 +140,7 @@ class FileResult:
             findings=[Finding.from_dict(finding) for finding in document["findings"]],
             size=document["size"],
             data_files=list(document.get("data_files", [])),
+            imports=[PickleImport.from_dict(found) for found in document.get("imports", [])],
         )
 
 

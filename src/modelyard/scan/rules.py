@@ -206,6 +206,16 @@ ARCHIVE_LINK = register(
     """A tar member is a symbolic or hard link. Extracted, it can point outside the target folder
     and make later members overwrite or expose files there.""",
 )
+ZIP_BEHIND = register(
+    "MY-ARC-005",
+    Severity.INFO,
+    "Zip archive behind other content",
+    """The file does not start as a zip archive but ends with one. Python's zipfile finds an
+    archive from its end, so Keras' loader (and every reader built on zipfile) opens the zip
+    while the file's first bytes say something else: a polyglot, a stub in front of the archive,
+    or a tar whose last member is a zip. Both views were scanned and their content decides the
+    verdict.""",
+)
 DECOMPRESSION_BOMB = register(
     "MY-ARC-004",
     Severity.SUSPICIOUS,

@@ -1,18 +1,23 @@
-"""Scan-on-push results: kept per blob and named suffix, redone after an upgrade."""
+"""Scan-on-push results: kept per blob and named suffix, redone after an upgrade and when the
+scanner changes (in the background at start-up, or with ``modelyard hub rescan``)."""
 
 from __future__ import annotations
 
+import hashlib
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.orm import Session
 
 from modelyard.hub.server.accounts import Principal
-from modelyard.hub.server.db import ScanResult
+from modelyard.hub.server.db import ScanResult, make_engine
 from modelyard.hub.server.hub import Hub
 from modelyard.hub.server.model import AddFile, RepoRef
+from modelyard.hub.server.scanning import VerdictChange
 from modelyard.hub.server.settings import Settings
+from modelyard.scan.version import scanner_version
 
 CODE = b"import os\nos.system('id')\n"
 TINY = RepoRef("model", "ops/tiny")
@@ -92,3 +97,96 @@ def test_a_scan_past_the_deadline_is_an_error_not_safe(tmp_path: Path) -> None:
     (entry,) = [e for e in hub.repos.snapshot(slow, "main", None).files if e.path == "model.pkl"]
     assert entry.scan is not None and entry.scan.verdict == "error"
     assert "MY-SCN-006" in entry.scan.summary
+
+
+EVIL = b"cos\nsystem\n(S'true'\ntR."
+
+
+def _pretend_an_older_scanner_passed(engine: Engine, sha256: str, version: str = "older") -> None:
+    """Store the verdict an older scanner that missed the payload would have stored."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(ScanResult)
+            .where(ScanResult.sha256 == sha256)
+            .values(verdict="safe", summary="no findings", scanner_version=version)
+        )
+
+
+def test_results_of_another_scanner_version_are_redone_and_newly_unsafe_files_quarantined(
+    tmp_path: Path,
+) -> None:
+    hub = _hub_with_code(tmp_path)
+    owner = Principal("ops")
+    blob = hub.store.put_bytes(EVIL)
+    hub.repos.register_blobs([blob])
+    hub.repos.commit(TINY, "main", [AddFile("model.pkl", blob.sha256, False)], owner, title="w")
+    _pretend_an_older_scanner_passed(hub.engine, blob.sha256)
+    assert _verdicts(hub)["model.pkl"] == "safe"
+
+    done = hub.scanner.rescan()
+    assert done.rescanned == 1 and done.scanner_version == scanner_version()
+    assert done.changes == (VerdictChange(blob.sha256, "model.pkl", "safe", "unsafe"),)
+    assert done.changes[0].quarantined
+    assert _verdicts(hub)["model.pkl"] == "unsafe"
+    assert hub.scanner.rescan().rescanned == 0  # every result is current now
+
+    _pretend_an_older_scanner_passed(hub.engine, blob.sha256, scanner_version())
+    assert hub.scanner.rescan().rescanned == 0
+    everything = hub.scanner.rescan(everything=True)
+    assert everything.rescanned == 4 and len(everything.changes) == 1
+    assert _verdicts(hub)["model.pkl"] == "unsafe"
+
+
+def test_results_from_before_scanner_versions_are_kept_then_redone(tmp_path: Path) -> None:
+    hub = _hub_with_code(tmp_path)
+    with hub.engine.begin() as connection:  # the table as the previous modelyard made it
+        connection.execute(text("ALTER TABLE scan_results DROP COLUMN scanner_version"))
+    hub.engine.dispose()
+    reopened = Hub.open(Settings(data_dir=tmp_path))
+    with Session(reopened.engine) as session:
+        assert set(session.scalars(select(ScanResult.scanner_version))) == {""}
+    assert reopened.scanner.rescan().rescanned == 3
+    assert _verdicts(reopened) == {
+        ".gitattributes": "safe", "notes.txt": "safe", "hubconf.py": "suspicious"
+    }  # fmt: skip
+
+
+def test_a_hub_rescans_outdated_verdicts_in_the_background_when_it_starts(
+    hub_factory, cli, tmp_path: Path
+) -> None:
+    from huggingface_hub import HfApi
+
+    server = hub_factory()
+    api = HfApi(endpoint=server.url, token=server.token("alice"))
+    api.create_repo("alice/old")
+    api.upload_file(path_or_fileobj=EVIL, path_in_repo="model.pkl", repo_id="alice/old")
+    server.stop()
+    settings = Settings(data_dir=server.data_dir)
+    engine = make_engine(settings)
+    sha256 = hashlib.sha256(EVIL).hexdigest()
+    _pretend_an_older_scanner_passed(engine, sha256)
+
+    restarted = hub_factory(server.data_dir)
+    api = HfApi(endpoint=restarted.url, token=api.token)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        (entry,) = api.get_paths_info("alice/old", ["model.pkl"], expand=True)
+        if entry.security["status"] == "unsafe":
+            break
+        time.sleep(0.2)
+    assert entry.security["status"] == "unsafe"
+    imports = entry.security["pickle_import_scan"]["imports"]
+    assert imports == [{"module": "os", "name": "system", "safety": "dangerous"}]
+    issues = api.model_info("alice/old", securityStatus=True).security_repo_status
+    assert issues["filesWithIssues"][0]["quarantined"]
+
+    _pretend_an_older_scanner_passed(engine, sha256, scanner_version())
+    args = ["--data-dir", str(server.data_dir)]
+    outdated = cli("hub", "rescan", *args)
+    assert outdated.returncode == 0, outdated.stderr
+    assert "rescanned 0 stored result(s)" in outdated.stdout
+    everything = cli("hub", "rescan", "--all", *args)
+    assert everything.returncode == 0, everything.stderr
+    assert "model.pkl: safe -> unsafe (quarantined)" in everything.stdout
+    (entry,) = api.get_paths_info("alice/old", ["model.pkl"])
+    assert entry.security["status"] == "unsafe"

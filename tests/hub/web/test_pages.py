@@ -92,6 +92,15 @@ def test_scan_report_page_explains_each_finding(site):
     assert "MY-PKL-001" in page and "os.system" in page and "quarantined" in page
 
 
+def test_scan_report_page_lists_the_detected_pickle_imports(site):
+    server, _ = site
+    _, page = get(server.url + "/ada/penguins/scan/main/weights.pkl")
+    imports = page.split("Detected pickle imports (1)", 1)[1]
+    assert "<code>os.system</code>" in imports and "dangerous" in imports
+    _, card = get(server.url + "/ada/penguins/scan/main/README.md")
+    assert "Detected pickle imports" not in card
+
+
 def test_dataset_page_links_each_file_to_its_scan_report(site):
     server, _ = site
     status, page = get(server.url + "/datasets/ada/measurements")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tests.scan.corpus.model_formats import format_attacks
 from tests.scan.corpus.sample import Sample
+from tests.scan.corpus.zip_parity import npy_as_torch_storage, torch_zip_variants
 
 
 def _str(text: str) -> bytes:
@@ -396,6 +397,8 @@ def _containers(dest: Path, touch: str, add: Callable[..., None]) -> None:
         "PyTorch zip with a renamed archive folder",
         "torch",
     )
+    for name, data, technique in torch_zip_variants(checkpoint):
+        add(name, data, "pytorch", technique, "torch")
     legacy = io.BytesIO()
     torch.save(
         {"weight": torch.zeros(3), "hook": payload}, legacy, _use_new_zipfile_serialization=False
@@ -409,6 +412,13 @@ def _containers(dest: Path, touch: str, add: Callable[..., None]) -> None:
     np.save(dest / "objects.npy", np.array([payload, 1], dtype=object), allow_pickle=True)
     add(
         "objects.npy", (dest / "objects.npy").read_bytes(), "numpy", "object array in .npy", "numpy"
+    )
+    add(
+        "storage_npy.pt",
+        npy_as_torch_storage(checkpoint, (dest / "objects.npy").read_bytes()),
+        "numpy",
+        "object array named as a PyTorch storage",
+        "numpy-npz",
     )
     np.savez(dest / "bundle.npz", weights=np.arange(3.0), a=np.array([payload], dtype=object))
     add(

@@ -79,3 +79,30 @@ def test_custom_object_module_is_judged(tmp_path):
     result = scan(path).files[0]
     assert {"MY-KER-002", "MY-PKL-001"} <= rule_ids(result)
     assert result.verdict == "unsafe"
+
+
+@pytest.mark.parametrize("prefix", ["stub", "hdf5"])
+def test_keras_archive_behind_other_content_is_read_as_keras_reads_it(tmp_path, prefix):
+    # zipfile finds an archive from its end: Keras opens a .keras zip after a stub or after a
+    # whole HDF5 model (a polyglot whose first bytes say HDF5).
+    marker = tmp_path / "ran"
+    archive = tmp_path / "lambda.keras"
+    lambda_model(marker).save(archive)
+    marker.unlink()
+    if prefix == "hdf5":
+        keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]).save(tmp_path / "plain.h5")
+        head = (tmp_path / "plain.h5").read_bytes()
+    else:
+        head = b"#!/bin/sh\nexit 0\n"
+    path = tmp_path / "model.keras"
+    path.write_bytes(head + archive.read_bytes())
+    result = scan(path).files[0]
+    assert result.verdict == "unsafe"
+    assert {"MY-ARC-005", "MY-KER-001"} <= rule_ids(result)
+    subprocess.run([sys.executable, "-c", LOAD, str(path)], check=True, capture_output=True)
+    assert marker.exists()
+
+    archive.unlink()
+    keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)]).save(archive)
+    path.write_bytes(head + archive.read_bytes())
+    assert scan(path).files[0].verdict == "safe"  # the stub alone is no reason to alarm

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import struct
 import zipfile
 
+import pytest
 import torch
 
 from modelyard.scan import scan
@@ -127,3 +129,62 @@ def test_theano_pkl_utils_zip_is_arrays_beside_a_pickle_of_persistent_ids(scan_b
     shared = b"\x80\x02ctheano.tensor.sharedvar\nTensorSharedVariable\n)\x81}b."
     result = scan_bytes(zipped({"pkl": shared, "W": array.getvalue()}))
     assert result.verdict == "suspicious" and rule_ids(result) == {"MY-PKL-008"}
+
+
+def test_record_names_are_matched_as_pytorch_matches_them(tmp_path):
+    # PyTorch's reader (miniz) looks records up ignoring ASCII case: an upper-cased checkpoint
+    # loads, so its storages are tensor bytes, not unknown content.
+    from tests.scan.corpus.zip_parity import torch_zip_variants
+
+    saved = io.BytesIO()
+    torch.save({"weight": torch.arange(3.0)}, saved)
+    name, data, _ = next(v for v in torch_zip_variants(saved.getvalue()) if "case" in v[0])
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert torch.equal(torch.load(path)["weight"], torch.arange(3.0))
+    result = scan(path).files[0]
+    assert (result.format, result.verdict) == ("pytorch", "safe")
+
+
+class _Hook:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, ("true",))
+
+
+@pytest.mark.parametrize("hook", [None, _Hook()], ids=["benign", "hostile"])
+def test_member_flagged_encrypted_is_an_error_unless_its_bytes_are_unsafe(tmp_path, hook):
+    # PyTorch refuses a pickle whose central directory entry says encrypted, as zipfile does;
+    # the bytes are judged anyway, for readers that ignore the flag.
+    saved = io.BytesIO()
+    torch.save({"weight": torch.zeros(2), "hook": hook}, saved)
+    data = bytearray(saved.getvalue())
+    directory = data.find(b"PK\x01\x02")
+    data[directory + 8] |= 0x1  # the encryption bit of data.pkl, in the central directory
+    path = tmp_path / "encrypted.pt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="encryption"):
+        torch.load(path)
+    result = scan(path).files[0]
+    assert result.verdict == ("error" if hook is None else "unsafe")
+    assert "MY-SCN-002" in rule_ids(result)
+
+
+def test_archive_behind_other_content_is_found_as_zipfile_finds_it(tmp_path):
+    # PyTorch writes zip64 records; zipfile reads the one just before its locator, so it opens
+    # a checkpoint behind a stub (or as a tar's last member), and so does the scanner.
+    saved = io.BytesIO()
+    torch.save({"weight": torch.zeros(2)}, saved)
+    data = b"#!/bin/sh\nexit 0\n" + saved.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.read("archive/data.pkl")
+    path = tmp_path / "stub.bin"
+    path.write_bytes(data)
+    result = scan(path).files[0]
+    assert (result.verdict, rule_ids(result)) == ("safe", {"MY-ARC-005"})
+    evil = zipped({"archive/data.pkl": EVIL, "archive/version": b"3\n"})
+    path.write_bytes(pickle.dumps([1.0]) + evil)  # a pickle whose file ends with a zip
+    result = scan(path).files[0]
+    assert result.verdict == "unsafe"
+    assert next(f for f in result.findings if f.rule_id == "MY-PKL-001").member == (
+        f"<zip archive at offset {len(pickle.dumps([1.0]))}>!archive/data.pkl"
+    )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -20,10 +21,26 @@ from modelyard.hub.server.web import install_web
 
 
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
-    """Build the hub app from ``settings`` (default: the environment) or an opened ``hub``."""
-    hub = hub or Hub.open(settings or Settings.from_env())
-    app = FastAPI(title="modelyard hub", version=__version__, docs_url=None, redoc_url=None)
-    app.state.hub = hub
+    """Build the hub app from ``settings`` (default: the environment) or an opened ``hub``.
+
+    Once the app starts, verdicts stored by another scanner version are redone in the
+    background.
+    """
+    opened = hub or Hub.open(settings or Settings.from_env())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        opened.scanner.rescan_in_background()
+        yield
+
+    app = FastAPI(
+        title="modelyard hub",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.hub = opened
     install_api(app)
     install_web(app)
     return app

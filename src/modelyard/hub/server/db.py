@@ -19,6 +19,7 @@ from sqlalchemy import (
     create_engine,
     event,
     inspect,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -102,6 +103,8 @@ class ScanResult(Base):
     summary: Mapped[str] = mapped_column(Text)
     report: Mapped[dict[str, Any]] = mapped_column()
     scanned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # ``modelyard.scan.version.scanner_version()`` of the scanner that made the result.
+    scanner_version: Mapped[str] = mapped_column(String(64), default="")
 
 
 class Commit(Base):
@@ -234,16 +237,27 @@ def make_engine(settings: Settings) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     event.listen(engine, "before_cursor_execute", _refuse_nul)
-    _drop_outdated_scan_results(engine)
+    _upgrade_scan_results(engine)
     Base.metadata.create_all(engine)
     return engine
 
 
-def _drop_outdated_scan_results(engine: Engine) -> None:
+def _upgrade_scan_results(engine: Engine) -> None:
     """Scan results are derived from blobs: a table from before results were kept per named
-    suffix is dropped, and ``Scanner.scan_missing`` redoes them at start-up."""
+    suffix is dropped, and ``Scanner.scan_missing`` redoes them at start-up. Results from
+    before scanner versions were recorded get an empty version, so the start-up rescan redoes
+    them while their verdicts still hold."""
     schema = inspect(engine)
     if not schema.has_table("scan_results"):
         return
-    if "suffix" not in {column["name"] for column in schema.get_columns("scan_results")}:
+    columns = {column["name"] for column in schema.get_columns("scan_results")}
+    if "suffix" not in columns:
         Base.metadata.tables["scan_results"].drop(engine)
+    elif "scanner_version" not in columns:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "ALTER TABLE scan_results "
+                    "ADD COLUMN scanner_version VARCHAR(64) NOT NULL DEFAULT ''"
+                )
+            )

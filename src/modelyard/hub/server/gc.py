@@ -46,7 +46,6 @@ from modelyard.hub.server.objects import (
     STAGING_PREFIX,
     ObjectStorage,
     StoredObject,
-    open_storage,
 )
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.storage import BlobStore
@@ -207,8 +206,7 @@ def collect_garbage(settings: Settings, grace: timedelta) -> GcReport:
     if grace < timedelta(0):
         raise InvalidRequestError(f"the grace period must be 0 or more, got {grace}")
     engine = make_engine(settings)
-    storage = open_storage(settings.storage_url, settings.data_dir)
-    blobs = BlobStore(storage, StorageHolds(engine), settings.max_file_size)
+    blobs = BlobStore.open(settings, engine)
     xet = XetStore(engine, settings.tmp_dir, blobs)
     run = _Collection(engine, blobs, xet, utcnow() - grace)
     report = GcReport(

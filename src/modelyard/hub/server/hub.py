@@ -8,8 +8,6 @@ from sqlalchemy import Engine
 
 from modelyard.hub.server.accounts import Accounts
 from modelyard.hub.server.db import make_engine
-from modelyard.hub.server.holds import StorageHolds
-from modelyard.hub.server.objects import open_storage
 from modelyard.hub.server.quota import RepoUsage, repo_usage
 from modelyard.hub.server.repos import Repos, RepoView
 from modelyard.hub.server.scanning import Scanner
@@ -39,8 +37,7 @@ class Hub:
         """Create the data dir, the schema and the services (idempotent)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings)
-        storage = open_storage(settings.storage_url, settings.data_dir)
-        store = BlobStore(storage, StorageHolds(engine), settings.max_file_size)
+        store = BlobStore.open(settings, engine)
         store.clean_stale_temporaries()
         scanner = Scanner(
             engine, store, settings.max_concurrent_scans, settings.scan_timeout or None

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from modelyard.hub.errors import InvalidRequestError, RepoNotFoundError
 from modelyard.hub.server.names import split_repo_id
+
+if TYPE_CHECKING:
+    from modelyard.scan.report import PickleImport
 
 RepoType = Literal["model", "dataset"]
 RefKind = Literal["branch", "tag"]
@@ -120,6 +123,17 @@ class ScanStatus:
     verdict: str
     summary: str
     report: dict[str, Any]
+
+    @property
+    def imports(self) -> list[PickleImport]:
+        """Every global that a pickle in the file imports, with its safety."""
+        from modelyard.scan.report import FileResult
+
+        return [
+            found
+            for result in self.report.get("files", [])
+            for found in FileResult.from_dict(result).imports
+        ]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Scan-on-push: every stored blob gets a scan result before a commit referencing it lands."""
+"""Scan-on-push: every stored blob gets a scan result before a commit referencing it lands,
+and results from another scanner version are redone (in the background at start-up, or on
+demand with ``modelyard hub rescan``)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,14 @@ import posixpath
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from modelyard.hub.server.db import CommitFile, ScanResult
+from modelyard.hub.server.db import CommitFile, ScanResult, utcnow
 from modelyard.hub.server.model import FileEntry, ScanStatus
 from modelyard.hub.server.storage import BlobStore
 
@@ -24,6 +26,30 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 QUARANTINED = "unsafe"
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    """A stored verdict that a rescan changed; ``path`` is one repo path of the blob."""
+
+    sha256: str
+    path: str
+    before: str
+    after: str
+
+    @property
+    def quarantined(self) -> bool:
+        """Whether the blob is newly quarantined (listed, never served)."""
+        return self.after == QUARANTINED and self.before != QUARANTINED
+
+
+@dataclass(frozen=True)
+class Rescan:
+    """What a rescan did: how many stored results it redid, under which scanner version."""
+
+    scanner_version: str
+    rescanned: int
+    changes: tuple[VerdictChange, ...]
 
 
 class Scanner:
@@ -45,10 +71,8 @@ class Scanner:
     def ensure_scanned(self, files: Iterable[tuple[str, str]]) -> None:
         """Scan every ``(sha256, repo path)`` whose blob has no stored result for that path's
         named suffix yet (blocking; call off the event loop)."""
-        from modelyard.scan import ScanOptions, ScanReport, scan_file
         from modelyard.scan.formats import named_suffix
 
-        options = ScanOptions(timeout=self._timeout)
         keys = {(sha256, named_suffix(path)): path for sha256, path in files}
         for (sha256, suffix), repo_path in keys.items():
             if self._has_result(sha256, suffix):
@@ -56,34 +80,81 @@ class Scanner:
             with self._slots:
                 if self._has_result(sha256, suffix):  # scanned meanwhile by another caller
                     continue
-                with self._store.local_copy(sha256) as path:
-                    started = time.perf_counter()
-                    result = scan_file(path, options, name=repo_path.rsplit("/", 1)[-1])
-                    report = ScanReport(files=[result], seconds=time.perf_counter() - started)
-                self._store_result(sha256, suffix, report, str(path))
+                row = self._scan(sha256, suffix, repo_path)
+                with Session(self._engine) as session:
+                    session.add(row)
+                    try:
+                        session.commit()
+                    except IntegrityError:
+                        session.rollback()  # scanned concurrently by another commit
 
     def _has_result(self, sha256: str, suffix: str) -> bool:
         with Session(self._engine) as session:
             return session.get(ScanResult, (sha256, suffix)) is not None
 
-    def _store_result(self, sha256: str, suffix: str, report: ScanReport, blob_path: str) -> None:
-        data = _anonymize(report.to_dict(), blob_path)
-        summary = _anonymize(finding_summary(report), blob_path)
-        logger.info("scanned blob %s (as %s): %s", sha256, suffix or "content", report.verdict)
-        with Session(self._engine) as session:
-            session.add(
-                ScanResult(
-                    sha256=sha256,
-                    suffix=suffix,
-                    verdict=str(report.verdict),
-                    summary=summary,
-                    report=data,
-                )
+    def _scan(self, sha256: str, suffix: str, repo_path: str) -> ScanResult:
+        """Scan one blob as a file at ``repo_path`` is read; the result is not stored yet."""
+        from modelyard.scan import ScanOptions, ScanReport, scan_file
+        from modelyard.scan.version import scanner_version
+
+        with self._store.local_copy(sha256) as path:
+            started = time.perf_counter()
+            result = scan_file(
+                path, ScanOptions(timeout=self._timeout), name=repo_path.rsplit("/", 1)[-1]
             )
-            try:
+            report = ScanReport(files=[result], seconds=time.perf_counter() - started)
+        logger.info("scanned blob %s (as %s): %s", sha256, suffix or "content", report.verdict)
+        return ScanResult(
+            sha256=sha256,
+            suffix=suffix,
+            verdict=str(report.verdict),
+            summary=_anonymize(finding_summary(report), str(path)),
+            report=_anonymize(report.to_dict(), str(path)),
+            scanned_at=utcnow(),
+            scanner_version=scanner_version(),
+        )
+
+    def rescan(self, *, everything: bool = False) -> Rescan:
+        """Redo every stored result that another scanner version made (every result with
+        ``everything``). A blob that becomes unsafe is quarantined from then on."""
+        from modelyard.scan.formats import named_suffix
+        from modelyard.scan.version import scanner_version
+
+        version = scanner_version()
+        query = select(ScanResult.sha256, ScanResult.suffix, ScanResult.verdict)
+        if not everything:
+            query = query.where(ScanResult.scanner_version != version)
+        with Session(self._engine) as session:
+            stale = session.execute(query).all()
+            committed = session.execute(select(CommitFile.sha256, CommitFile.path).distinct())
+            paths = {(sha256, named_suffix(path)): path for sha256, path in committed}
+        if stale:
+            logger.info("rescanning %d stored result(s) with scanner %s", len(stale), version)
+        changes = []
+        for sha256, suffix, before in stale:
+            # A blob in no commit (yet) is named by its hash: its suffix decides how it is read.
+            repo_path = paths.get((sha256, suffix), sha256 + suffix)
+            with self._slots, Session(self._engine) as session:
+                after = session.merge(self._scan(sha256, suffix, repo_path)).verdict
                 session.commit()
-            except IntegrityError:
-                session.rollback()  # scanned concurrently by another commit
+            if after != before:
+                changes.append(VerdictChange(sha256, repo_path, before, after))
+                log = logger.warning if after == QUARANTINED else logger.info
+                log("%s (blob %s) is now %s", repo_path, sha256, after)
+        return Rescan(version, len(stale), tuple(changes))
+
+    def rescan_in_background(self) -> threading.Thread:
+        """Start ``rescan()`` in a daemon thread: stored verdicts keep being served meanwhile."""
+
+        def run() -> None:
+            try:
+                self.rescan()
+            except Exception:  # the server keeps serving; the next start-up tries again
+                logger.exception("background rescan failed")
+
+        thread = threading.Thread(target=run, name="hub-rescan", daemon=True)
+        thread.start()
+        return thread
 
     def scan_missing(self) -> None:
         """Scan every committed file that has no result (after an upgrade or a crash)."""

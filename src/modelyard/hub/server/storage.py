@@ -12,11 +12,15 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from modelyard.hub.errors import InvalidRequestError, PayloadTooLargeError
 from modelyard.hub.server.holds import StorageHolds
-from modelyard.hub.server.objects import STAGING_PREFIX, ObjectStorage, StagedWriter
-from modelyard.hub.server.settings import format_size
+from modelyard.hub.server.objects import STAGING_PREFIX, ObjectStorage, StagedWriter, open_storage
+from modelyard.hub.server.settings import Settings, format_size
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 _STALE_STAGING = timedelta(days=1)
 _MULTIPART_PREFIX = f"{STAGING_PREFIX}multipart/"
@@ -101,6 +105,12 @@ class BlobStore:
         self.storage = storage
         self.holds = holds
         self.max_file_size = max_file_size
+
+    @classmethod
+    def open(cls, settings: Settings, engine: Engine) -> BlobStore:
+        """The blob store of the hub ``settings`` describe, its holds kept in ``engine``."""
+        storage = open_storage(settings.storage_url, settings.data_dir)
+        return cls(storage, StorageHolds(engine), settings.max_file_size)
 
     def key_for(self, sha256: str) -> str:
         """The object key of a blob; ``InvalidRequestError`` if ``sha256`` is no hex digest."""

@@ -18,7 +18,7 @@ from modelyard.scan import rules
 from modelyard.scan.options import Deadline, ScanOptions
 
 if TYPE_CHECKING:
-    from modelyard.scan.report import Finding, Severity
+    from modelyard.scan.report import Finding, PickleImport, Severity
     from modelyard.scan.rules import Rule
 
 Buffer = bytes | bytearray | memoryview | mmap.mmap
@@ -89,6 +89,8 @@ class FileState:
     deadline: Deadline = field(default_factory=Deadline)
     # Files that this one's loader reads as raw tensor data, relative to its folder.
     data_files: list[str] = field(default_factory=list)
+    # What the pickles anywhere in the file import, once each (a dict as an ordered set).
+    imports: dict[PickleImport, None] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,6 +144,10 @@ class ScanContext:
         hub repository does not call that file unknown. Only a whole file can claim."""
         if self.stream.member is None:
             self.file.data_files.append(PurePosixPath(location).as_posix())
+
+    def record_import(self, found: PickleImport) -> None:
+        """Record that a pickle in this file imports ``found`` (``FileResult.imports``)."""
+        self.file.imports[found] = None
 
     def whole(self, what: str) -> bytes | None:
         """All of the stream's bytes, for a parser that needs them at once (JSON, Python,

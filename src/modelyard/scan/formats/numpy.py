@@ -11,7 +11,7 @@ from modelyard.scan import rules
 from modelyard.scan.formats.base import ScanContext, Stream
 from modelyard.scan.formats.pickle import scan_pickles
 
-_MAGIC = b"\x93NUMPY"
+NPY_MAGIC = b"\x93NUMPY"
 _OBJECT_DESCR = re.compile(r"^[<>|=]?O\d*$")
 _SIZED_DESCR = re.compile(r"^[<>|=]?([a-zA-Z?])(\d*)")
 
@@ -30,7 +30,7 @@ class NumpyReader:
     name: ClassVar[str] = "numpy"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return head.startswith(_MAGIC)
+        return head.startswith(NPY_MAGIC)
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         data = stream.data

@@ -23,6 +23,7 @@ from modelyard.scan.pickle.vm import (
     Trace,
 )
 from modelyard.scan.policy import Judgement, is_theano, judge
+from modelyard.scan.report import ImportSafety, PickleImport
 
 # ``torch.save(..., _use_new_zipfile_serialization=False)`` starts with this number, pickled.
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -85,8 +86,17 @@ def judge_trace(trace: Trace, ctx: ScanContext) -> None:
                 assert_never(event)
 
 
+# How safe an import is, by the policy's judgement of it.
+_SAFETY = {
+    Judgement.ALLOWED: ImportSafety.INNOCUOUS,
+    Judgement.UNKNOWN: ImportSafety.SUSPICIOUS,
+    Judgement.DENIED: ImportSafety.DANGEROUS,
+}
+
+
 def _judge_global(found: Global, offset: int, ctx: ScanContext) -> None:
     decision = judge(found)
+    ctx.record_import(PickleImport(found.module, found.name, _SAFETY[decision.judgement]))
     if decision.judgement is Judgement.DENIED:
         ctx.report(
             rules.DANGEROUS_GLOBAL,

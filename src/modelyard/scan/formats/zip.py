@@ -2,8 +2,12 @@
 Theano's ``pkl_utils``).
 
 The central directory decides what a loader sees; each entry's local header is checked against
-it, because readers that trust one or the other see different files. Every member is scanned as
-a nested stream, except PyTorch's raw tensor storages, which no loader unpickles.
+it, because readers that trust one or the other see different files. Where the loaders differ,
+the scanner reads what any of them would run: PyTorch's reader (miniz) ignores the flags and name
+in a local header, skips the CRC-32 and matches record names ignoring ASCII case; zipfile finds
+an archive from its end, behind any other content. Every member is scanned as a nested stream,
+except PyTorch's raw tensor storages, which no loader unpickles (one that starts as a NumPy array
+file is scanned: ``numpy.load`` reads it).
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from typing import ClassVar
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
 from modelyard.scan.formats.inflate import Compression, inflate
+from modelyard.scan.formats.numpy import NPY_MAGIC
 
 _LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
 _END = b"PK\x05\x06"
 _END64_LOCATOR = b"PK\x06\x07"
 _END64 = b"PK\x06\x06"
+_END64_SIZE = 56  # the zip64 end record without extensible data
 _END_SEARCH = 22 + 0xFFFF
 _central_entry = struct.Struct("<4s6H3L5H2L")
 _local_entry = struct.Struct("<4s5H3L2H")
@@ -86,8 +92,18 @@ class ZipFormatError(Exception):
     """The archive's directory cannot be read."""
 
 
-def read_directory(data: Buffer) -> tuple[list[Entry], int]:
-    """The central directory's entries and the offset where the directory starts."""
+@dataclass(frozen=True)
+class Directory:
+    """An archive's central directory: its entries (offsets in ``data``), where it starts,
+    and by how much data in front of the archive shifts every offset it records."""
+
+    entries: list[Entry]
+    start: int
+    shift: int
+
+
+def read_directory(data: Buffer) -> Directory:
+    """The central directory, found from the end as every zip reader finds it."""
     size = len(data)
     tail_start = max(0, size - _END_SEARCH)
     end = bytes(data[tail_start:]).rfind(_END)
@@ -100,7 +116,11 @@ def read_directory(data: Buffer) -> tuple[list[Entry], int]:
     directory_end = end
     # Writers such as PyTorch add zip64 records whether or not the sizes need them.
     if end >= 20 and bytes(data[end - 20 : end - 16]) == _END64_LOCATOR:
-        (record,) = struct.unpack_from("<Q", data, end - 12)
+        # zipfile reads the zip64 record just before its locator, so it also finds it in an
+        # archive behind other content; miniz goes by the offset the locator records.
+        (recorded,) = struct.unpack_from("<Q", data, end - 12)
+        before = end - 20 - _END64_SIZE
+        record = before if before >= 0 and bytes(data[before : before + 4]) == _END64 else recorded
         if bytes(data[record : record + 4]) == _END64:
             count, directory_size, directory_offset = struct.unpack_from("<QQQ", data, record + 32)
             directory_end = record
@@ -137,7 +157,7 @@ def read_directory(data: Buffer) -> tuple[list[Entry], int]:
             )
         )
         pos += 46 + name_length + extra_length + comment_length
-    return entries, directory_offset + shift
+    return Directory(entries, directory_offset + shift, shift)
 
 
 def _entry_at(data: Buffer, offset: int, limit: int) -> Entry | None:
@@ -185,6 +205,23 @@ def hidden_entries(data: Buffer, entries: list[Entry], directory_start: int) -> 
     return hidden
 
 
+def archive_start(data: Buffer) -> int | None:
+    """Where the zip archive that ``zipfile`` opens in ``data`` starts (the origin of its
+    offsets), or ``None`` if ``data`` does not end with one.
+
+    ``zipfile`` finds an archive from its end-of-directory record, so an archive after other
+    content (a stub, another format's file) is what Keras' loader reads.
+    """
+    try:
+        directory = read_directory(data)
+    except (ZipFormatError, struct.error):
+        return None
+    first = directory.entries[0].local_offset if directory.entries else -1
+    if first < 0 or bytes(data[first : first + 4]) != _LOCAL:
+        return None
+    return directory.shift
+
+
 def escapes_destination(name: str) -> bool:
     """Whether extracting a member of this name writes outside the target folder."""
     normalized = name.replace("\\", "/")
@@ -195,22 +232,28 @@ def escapes_destination(name: str) -> bool:
     )
 
 
+def starts_as_zip(head: bytes) -> bool:
+    """Whether a stream starting with ``head`` is a zip archive from its first byte."""
+    return head[:4] in (_LOCAL, _END)
+
+
 class ZipReader:
     """Zip archives, including PyTorch checkpoints, ``.npz`` and ``.keras`` files."""
 
     name: ClassVar[str] = "zip"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return head[:4] in (_LOCAL, _END)
+        return starts_as_zip(head)
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         data = stream.data
         try:
-            entries, directory_start = read_directory(data)
+            directory = read_directory(data)
         except (ZipFormatError, struct.error) as error:
             ctx.report(rules.MALFORMED, f"zip archive cannot be read: {error}")
             return
-        for entry in hidden_entries(data, entries, directory_start):
+        entries = directory.entries
+        for entry in hidden_entries(data, entries, directory.start):
             ctx.report(
                 rules.MEMBER_NAME_MISMATCH,
                 f"zip member {entry.name!r} has a local header but is missing from the "
@@ -226,7 +269,9 @@ class ZipReader:
             )
             entries = entries[: ctx.options.max_members]
         names = {entry.name for entry in entries}
-        torch_archives = {name.rsplit("/", 1)[0] for name in names if name.endswith("data.pkl")}
+        torch_archives = {
+            name.rsplit("/", 1)[0] for name in map(_torch_key, names) if name.endswith("data.pkl")
+        }
         if torch_archives:
             ctx.kind = "pytorch"
         elif names and all(name.endswith(".npy") for name in names):
@@ -251,12 +296,13 @@ class ZipReader:
                 )
             if entry.name.endswith("/"):
                 continue
-            if _is_torch_storage(entry.name, torch_archives):
+            key = _torch_key(entry.name)
+            if _is_torch_storage(key, torch_archives) and not _starts_as_npy(data, entry):
                 continue
             content = self._member(data, entry, ctx)
             if content is None:
                 continue
-            if not _is_torch_record(entry.name, content, torch_archives):
+            if not _is_torch_record(key, content, torch_archives):
                 ctx.scan_nested(content, entry.name)
 
     def _member(self, data: Buffer, entry: Entry, ctx: ScanContext) -> Buffer | None:
@@ -280,8 +326,14 @@ class ZipReader:
         if len(raw) < entry.compressed_size:
             ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is cut off")
         if entry.flags & 0x1:
-            ctx.report(rules.MALFORMED, f"zip member {entry.name!r} is encrypted; not scanned")
-            return None
+            # zipfile and PyTorch refuse the member, but a flag is only a claim: a reader that
+            # ignores it gets the bytes as they are, so they are judged as well.
+            ctx.report(
+                rules.MALFORMED,
+                f"zip member {entry.name!r} is flagged as encrypted, which zipfile and PyTorch "
+                "refuse to read; its bytes were scanned as if it were not",
+                subject=entry.name,
+            )
         if entry.method == zipfile.ZIP_STORED:
             return raw  # a view of the file: nothing is decompressed
         kind = _MEMBER_COMPRESSION.get(entry.method)
@@ -303,6 +355,11 @@ class ZipReader:
         return inflate(data, kind, f"zip member {entry.name!r}", ctx, span)
 
 
+def _torch_key(name: str) -> str:
+    """The name as PyTorch's reader matches it: miniz looks records up ignoring ASCII case."""
+    return name.encode().lower().decode()
+
+
 def _is_torch_record(name: str, content: Buffer, torch_archives: set[str]) -> bool:
     """A version, byte-order or id record PyTorch writes next to ``data.pkl``, holding only
     what such a record holds (anything else in its place is scanned like any member)."""
@@ -313,6 +370,17 @@ def _is_torch_record(name: str, content: Buffer, torch_archives: set[str]) -> bo
         if record not in _TORCH_RECORDS:
             return False
     return prefix in torch_archives and _TORCH_RECORD_CONTENT.fullmatch(content) is not None
+
+
+def _starts_as_npy(data: Buffer, entry: Entry) -> bool:
+    """Whether a member may be a NumPy array file, which ``numpy.load`` reads (and unpickles,
+    for object arrays) whatever the member is called. PyTorch stores storages uncompressed, so
+    a compressed one is read in full."""
+    if entry.method != zipfile.ZIP_STORED or entry.local_offset + 30 > len(data):
+        return True
+    fields = _local_entry.unpack_from(data, entry.local_offset)
+    start = entry.local_offset + 30 + fields[9] + fields[10]
+    return bytes(data[start : start + len(NPY_MAGIC)]) == NPY_MAGIC
 
 
 def _is_torch_storage(name: str, torch_archives: set[str]) -> bool:

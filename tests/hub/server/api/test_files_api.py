@@ -162,6 +162,36 @@ def test_unsafe_files_are_quarantined_listed_but_never_served(
     assert not marker.exists()
 
 
+def test_every_pickle_import_is_listed_with_its_safety_as_huggingface_co_lists_them(
+    api: HfApi, repo_name: str, tmp_path: Path
+) -> None:
+    import torch
+
+    repo = f"alice/{repo_name}"
+    api.create_repo(repo)
+    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "model.pt")
+    data, _ = _unsafe_pickle(tmp_path)
+    api.upload_file(path_or_fileobj=tmp_path / "model.pt", path_in_repo="model.pt", repo_id=repo)
+    api.upload_file(path_or_fileobj=data, path_in_repo="evil.pkl", repo_id=repo)
+    api.upload_file(path_or_fileobj=b"{}", path_in_repo="config.json", repo_id=repo)
+
+    tree = {entry.path: entry for entry in api.list_repo_tree(repo, expand=True)}
+    checkpoint = tree["model.pt"].security["pickle_import_scan"]
+    assert checkpoint["highestSafetyLevel"] == "innocuous"
+    assert {"module": "torch._utils", "name": "_rebuild_tensor_v2", "safety": "innocuous"} in (
+        checkpoint["imports"]
+    )
+    assert tree["config.json"].security["pickle_import_scan"] is None
+    (evil,) = api.get_paths_info(repo, ["evil.pkl"], expand=True)
+    dangerous = {"module": "posix", "name": "system", "safety": "dangerous"}
+    assert evil.security["pickle_import_scan"] == {
+        "highestSafetyLevel": "dangerous",
+        "imports": [dangerous],
+    }
+    issues = api.model_info(repo, securityStatus=True).security_repo_status["filesWithIssues"]
+    assert [issue["pickleImportScan"]["imports"] for issue in issues] == [[dangerous]]
+
+
 def test_suspicious_files_are_served_with_a_warning_header(api: HfApi, repo_name: str) -> None:
     repo = f"alice/{repo_name}"
     api.create_repo(repo)

@@ -34,12 +34,24 @@ def scan_status(entry: FileEntry) -> dict[str, Any]:
     status: dict[str, Any] = {
         "status": verdict,
         "avScan": {"virusFound": False},
-        "pickleImportScan": {"highestSafetyLevel": verdict, "imports": []},
+        "pickleImportScan": pickle_import_scan(entry),
         "quarantined": verdict == QUARANTINED,
     }
     if entry.scan and verdict != "safe":
         status["summary"] = entry.scan.summary
     return status
+
+
+def pickle_import_scan(entry: FileEntry) -> dict[str, Any] | None:
+    """What the file's pickles import, each with its safety, as huggingface.co reports it
+    (``None`` for a file that holds no pickle, or is not scanned yet)."""
+    imports = entry.scan.imports if entry.scan else []
+    if not imports:
+        return None
+    return {
+        "highestSafetyLevel": str(max((found.safety for found in imports), key=lambda s: s.rank)),
+        "imports": [found.to_dict() for found in imports],
+    }
 
 
 def security_status(files: list[FileEntry]) -> dict[str, Any]:
@@ -52,6 +64,7 @@ def security_status(files: list[FileEntry]) -> dict[str, Any]:
                 "level": entry.scan.verdict,
                 "quarantined": entry.scan.verdict == QUARANTINED,
                 "summary": entry.scan.summary,
+                "pickleImportScan": pickle_import_scan(entry),
             }
             for entry in files
             if entry.scan is not None and entry.scan.verdict != "safe"

@@ -185,6 +185,7 @@ def _scan_page(
             "commit": commit,
             "entry": entry,
             "findings": findings,
+            "imports": entry.scan.imports if entry.scan else [],
         },
     )
 
