@@ -234,6 +234,7 @@ def register(commands: Commands) -> None:
         "--all", action="store_true", help="rescan every stored file, not only outdated ones"
     )
     _storage(rescan)
+    _object_storage(rescan)
 
     push = add_command(commands, "push", push_command)
     push.add_argument("path", metavar="PATH", type=Path, help="model file or folder to upload")
