@@ -11,7 +11,7 @@ from modelyard.learn.model import Model
 from modelyard.learn.models import all_specs
 from modelyard.package import load, save
 
-TABLE_SPECS = [spec for spec in all_specs() if spec.data == "table"]
+TABLE_SPECS = [spec for spec in all_specs() if spec.data == "table" and spec.trainable]
 TABLE_MODELS = [spec.name for spec in TABLE_SPECS]
 
 
