@@ -50,7 +50,16 @@ def test_a_deadline_kills_a_trial_that_runs_past_it(penguins):
     candidate = Candidate(get_spec("sklearn.random_forest"))
     started = time.monotonic()
     with pytest.raises(_Cut):
-        _run(candidate, folds, {"n_estimators": 100_000}, 0, started + 0.5, 2, stop_early=False)
+        _run(
+            candidate,
+            folds,
+            {"n_estimators": 100_000},
+            0,
+            started + 0.5,
+            2,
+            stop_early=False,
+            kill=True,
+        )
     assert time.monotonic() - started < 10 and candidate.best is None and candidate.trials == 1
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,6 +100,7 @@ def train_command(args: argparse.Namespace) -> None:
 
 def compare_command(args: argparse.Namespace) -> None:
     """Cross-validate candidate models and show a leaderboard, best first."""
+    started = time.monotonic()  # the budget counts the imports below, slow on a busy machine
     from modelyard.learn.api import compare
 
     models, cv, as_json, budget = args.models, args.cv, args.json, args.time_budget
@@ -115,7 +117,7 @@ def compare_command(args: argparse.Namespace) -> None:
             args.target,
             models=names,
             cv=cv,
-            time_budget=budget,
+            time_budget=None if budget is None else max(0.0, budget - (time.monotonic() - started)),
             task=args.task,
             seed=args.seed,
             progress=progress,

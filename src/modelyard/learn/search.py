@@ -5,7 +5,8 @@ predictions.
 Every trial runs its folds in worker processes (one per core, at most one per fold) and is cut
 at its deadline: boosting models stop adding rounds (and keep the rounds they have), other
 models' workers are killed and the trial is dropped. The first candidate's first trial is never
-cut, so ``compare`` always has a result.
+killed (a boosting model still stops its rounds at the deadline), so ``compare`` always has a
+result.
 """
 
 from __future__ import annotations
@@ -187,11 +188,20 @@ def search(
             else:
                 progress(int(now - started), int(budget), spec.name)
         candidate = Candidate(spec)
-        deadline = None
-        if budget is not None and index:
-            deadline = min(started + budget, now + _TRIAL_SHARE * budget)
+        deadline = end
+        if end is not None and budget is not None and index:
+            deadline = min(end, now + _TRIAL_SHARE * budget)
         try:
-            _run(candidate, folds, {}, seed, deadline, workers, stop_early=budget is not None)
+            _run(
+                candidate,
+                folds,
+                {},
+                seed,
+                deadline,
+                workers,
+                stop_early=budget is not None,
+                kill=index > 0,
+            )
         except _Cut:
             result.skipped[spec.name] = "time budget spent"
             continue
@@ -245,7 +255,9 @@ def _tune(
             progress(int(now - started), int(budget), candidate.spec.name)
         try:
             deadline = min(end, now + _TRIAL_SHARE * budget)
-            score = _run(candidate, folds, params, seed, deadline, workers, stop_early=True)
+            score = _run(
+                candidate, folds, params, seed, deadline, workers, stop_early=True, kill=True
+            )
         except _Cut:
             candidate.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
@@ -266,11 +278,13 @@ def _run(
     workers: int,
     *,
     stop_early: bool,
+    kill: bool,
 ) -> float:
     """Cross-validate ``params`` of ``candidate``; keep the trial if it is its best so far.
 
-    With ``stop_early``, boosting models stop on each fold's held-out rows. Returns the
-    trial's score; raises ``_Cut`` when its deadline passed first, or what a fold raised.
+    With ``stop_early``, boosting models stop on each fold's held-out rows. Boosting stops its
+    rounds at ``deadline``; with ``kill``, other models' workers are killed just after it.
+    Returns the trial's score; raises ``_Cut`` when it was killed, or what a fold raised.
     """
     import numpy as np
     from joblib.externals.loky import get_reusable_executor
@@ -294,7 +308,9 @@ def _run(
         )
         for train, valid in folds.splits
     ]
-    timeout = None if deadline is None else max(0.0, deadline - time.monotonic()) + _KILL_GRACE
+    timeout = None
+    if kill and deadline is not None:
+        timeout = max(0.0, deadline - time.monotonic()) + _KILL_GRACE
     try:
         done, pending = wait(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
         if pending:
