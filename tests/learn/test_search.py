@@ -15,7 +15,7 @@ from modelyard.learn.search import Candidate, _Cut, _run, by_priority, make_fold
 
 
 def test_time_budget_is_spent_on_tuning_and_kept(penguins_csv):
-    budget = 20.0
+    budget = 30.0
     started = time.monotonic()
     board = compare(
         penguins_csv, "species", models=["sklearn.linear", "lightgbm"], cv=2, time_budget=budget
@@ -75,3 +75,12 @@ def test_budgets_go_to_the_strongest_models_first():
     names = ["sklearn.tree", "keras.mlp", "sklearn.linear", "xgboost", "lightgbm"]
     ordered = [spec.name for spec in by_priority([get_spec(name) for name in names])]
     assert ordered == ["lightgbm", "xgboost", "sklearn.linear", "sklearn.tree", "keras.mlp"]
+
+
+def test_a_budget_skips_bayesian_defaults(penguins):
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    folds = make_folds(X, y, "classification", 2, 0, stratify=True)
+    specs = [get_spec("pymc.logistic"), get_spec("sklearn.tree")]
+    result = search(folds, specs, seed=0, budget=0.0)
+    assert "posterior" in result.skipped["pymc.logistic"]
+    assert [candidate.spec.name for candidate in result.candidates] == ["sklearn.tree"]

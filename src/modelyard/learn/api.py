@@ -412,7 +412,7 @@ def _compare(
         budget=budget,
         progress=progress,
         standings=standings,
-        limit_rows=not models,
+        defaults=not models,
     )
     if not result.candidates:
         raise LearnError("no candidate could be trained", hint=f"reasons: {result.skipped}")

@@ -4,7 +4,7 @@ predictions.
 
 Every trial runs its folds in worker processes (one per core, at most one per fold) and is cut
 at its deadline: boosting models stop adding rounds (and keep the rounds they have), other
-models' workers are killed and the trial is dropped. The first candidate's first trial is never
+models' workers are killed and the trial is dropped. The first candidate to run is never
 killed (a boosting model still stops its rounds at the deadline), so ``compare`` always has a
 result.
 """
@@ -160,27 +160,31 @@ def search(
     budget: float | None,
     progress: Callable[[int, int, str], None] | None = None,
     standings: Standings | None = None,
-    limit_rows: bool = True,
+    defaults: bool = True,
 ) -> SearchResult:
     """Run each candidate's default configuration, then, with a ``budget`` in seconds, tune
     the best few with TPE until the budget is spent (never more than 10% past it).
 
-    ``limit_rows`` skips models marked slow for this many rows. ``progress(done, total,
-    what)`` counts candidates without a budget and seconds with one.
+    ``defaults`` says ``specs`` were not named by the user: models marked slow for this many
+    rows are skipped, and so, with a budget, are Bayesian ones (sampling a posterior is slow).
+    ``progress(done, total, what)`` counts candidates without a budget and seconds with one.
     """
     started = time.monotonic()
     end = None if budget is None else started + budget
     workers = min(len(folds.splits), os.cpu_count() or 1)
     result = SearchResult([])
     for index, spec in enumerate(specs):
-        now = time.monotonic()
-        if index and end is not None and now >= end:
-            result.skipped[spec.name] = "time budget spent"
-            continue
-        if limit_rows and spec.max_rows is not None and len(folds.y) > spec.max_rows:
+        if defaults and spec.max_rows is not None and len(folds.y) > spec.max_rows:
             result.skipped[spec.name] = (
                 f"slow above {spec.max_rows:,} rows; ask for it with --models"
             )
+            continue
+        if defaults and budget is not None and spec.intervals:
+            result.skipped[spec.name] = "samples a posterior, slowly; ask for it with --models"
+            continue
+        now, first = time.monotonic(), not result.candidates
+        if not first and end is not None and now >= end:
+            result.skipped[spec.name] = "time budget spent"
             continue
         if progress:
             if budget is None:
@@ -189,7 +193,7 @@ def search(
                 progress(int(now - started), int(budget), spec.name)
         candidate = Candidate(spec)
         deadline = end
-        if end is not None and budget is not None and index:
+        if end is not None and budget is not None and not first:
             deadline = min(end, now + _TRIAL_SHARE * budget)
         try:
             _run(
@@ -200,7 +204,7 @@ def search(
                 deadline,
                 workers,
                 stop_early=budget is not None,
-                kill=index > 0,
+                kill=not first,
             )
         except _Cut:
             result.skipped[spec.name] = "time budget spent"
