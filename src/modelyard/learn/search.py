@@ -216,6 +216,7 @@ def search(
         _report(result, started, standings, searched=budget is not None)
     if end is not None:
         _tune(result, folds, seed, started, end, workers, progress, standings)
+        _stop_workers(workers)
     if progress:
         progress(len(specs), len(specs), "done")
     result.candidates.sort(key=lambda candidate: _score(candidate), reverse=True)
@@ -350,6 +351,13 @@ def _run(
     if candidate.best is None or trial.score > candidate.best.score:
         candidate.best = trial
     return trial.score
+
+
+def _stop_workers(workers: int) -> None:
+    """End the worker processes now rather than at exit, where a budget would wait for them."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor(max_workers=workers).shutdown(wait=False, kill_workers=True)
 
 
 def _fit_fold(
