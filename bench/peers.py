@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,12 +27,23 @@ INSTALL_TIMEOUT_S = 900
 
 @dataclass(frozen=True)
 class Peer:
-    """A scanner to install: ``name==version`` plus pins its own dependencies need."""
+    """A peer to install: ``name[extras]==version`` plus pins its own dependencies need.
+
+    ``command``: the peer runs as an executable called ``name`` (the scanners); a library
+    (the AutoML peers of ``bench.automl``) is imported by a script run with its venv's python.
+    """
 
     name: str
     version: str
     requirements: tuple[str, ...] = ()
     why: str = ""
+    extras: str = ""
+    command: bool = True
+
+    @property
+    def requirement(self) -> str:
+        extras = f"[{self.extras}]" if self.extras else ""
+        return f"{self.name}{extras}=={self.version}"
 
 
 PEERS = (
@@ -76,7 +87,7 @@ def ensure(peer: Peer, say: Callable[[str], None] = print) -> Installed:
     """Return the peer's virtualenv, creating it first if missing or made for other pins."""
     venv = PEERS_DIR / peer.name
     stamp = venv / ".installed"
-    wanted = " ".join((f"{peer.name}=={peer.version}", *peer.requirements))
+    wanted = " ".join((peer.requirement, *peer.requirements))
     if stamp.is_file() and stamp.read_text().strip() == wanted:
         return _check(peer, venv)
     say(f"installing {wanted} into {venv} ...")
@@ -84,7 +95,7 @@ def ensure(peer: Peer, say: Callable[[str], None] = print) -> Installed:
     try:
         _run(["python3", "-m", "venv", str(venv)])
         try:
-            _pip(venv, f"{peer.name}=={peer.version}", *peer.requirements)
+            _pip(venv, peer.requirement, *peer.requirements)
         except _InstallError as exact_failure:
             # Fall back only when the pinned release does not exist, not on any other failure.
             unreleased = f"no matching distribution found for {peer.name}==".lower()
@@ -94,7 +105,7 @@ def ensure(peer: Peer, say: Callable[[str], None] = print) -> Installed:
             if nearest is None:
                 raise exact_failure
             say(f"{peer.name}=={peer.version} is not installable; using nearest {nearest}")
-            _pip(venv, f"{peer.name}=={nearest}", *peer.requirements)
+            _pip(venv, replace(peer, version=nearest).requirement, *peer.requirements)
     except _InstallError as error:
         return Installed(peer, None, None, f"not available: {error}")
     stamp.write_text(wanted + "\n")
@@ -152,7 +163,7 @@ def _check(peer: Peer, venv: Path) -> Installed:
         version = _run([str(venv / "bin" / "python"), "-c", script]).strip()
     except _InstallError as error:
         return Installed(peer, None, None, f"not available: {error}")
-    if not (venv / "bin" / peer.name).is_file():
+    if peer.command and not (venv / "bin" / peer.name).is_file():
         return Installed(peer, None, version, f"not available: no {peer.name} executable")
     return Installed(peer, venv / "bin", version)
 

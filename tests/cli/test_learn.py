@@ -167,3 +167,35 @@ def test_bad_input_never_shows_a_traceback(tmp_path):
     result = run("train", tmp_path / "no-target.csv", "-t", "species")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "error: target 'species' has no values" in result.stderr
+
+
+def test_compare_with_a_budget_saves_the_winner(tmp_path, penguins_csv):
+    result = run(
+        "compare", penguins_csv, "--target", "species", "--models", "sklearn.linear,sklearn.knn",
+        "--cv", "2", "--time-budget", "10", "--out", tmp_path / "best", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    board = json.loads(result.stdout)
+    assert board["package"] == str(tmp_path / "best")
+    assert all(
+        {"model", "backend", "score", "std", "fit_seconds"} <= set(entry)
+        for entry in board["leaderboard"]
+    )
+    assert all("params" in entry for entry in board["leaderboard"])
+    csv = run("predict", tmp_path / "best", penguins_csv)
+    assert csv.returncode == 0, csv.stderr
+    assert csv.stdout.splitlines()[0] == "species" and len(csv.stdout.splitlines()) == 345
+    table = run(
+        "compare",
+        penguins_csv,
+        "--target",
+        "species",
+        "--models",
+        "sklearn.knn",
+        "--cv",
+        "2",
+        "--time-budget",
+        "4",
+    )
+    assert table.returncode == 0, table.stderr
+    assert "trials" in table.stdout and "params" in table.stdout

@@ -113,3 +113,25 @@ def test_pull_from_an_unreachable_hub_says_so(cli, tmp_path: Path) -> None:
     result = cli("pull", "alice/anything", "--out", str(tmp_path / "out"), env=env)
     assert result.returncode == 1
     assert "cannot reach the hub" in result.stderr and "modelyard hub serve" in result.stderr
+
+
+def test_an_ensemble_package_round_trips_through_the_hub(
+    hub, tokens, tmp_path: Path, repo_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from palmerpenguins import load_penguins
+
+    from modelyard.learn.ensemble import ensemble_model
+    from modelyard.learn.model import Model
+    from modelyard.package import load, save
+
+    penguins = load_penguins()
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    members = [Model(name).fit(X, y) for name in ("sklearn.tree", "sklearn.linear")]
+    package = save(ensemble_model(members, [0.25, 0.75], 0), tmp_path / "ensemble")
+    modelyard.push(package, f"alice/{repo_name}", endpoint=hub.url, token=tokens.alice)
+    monkeypatch.setenv("MODELYARD_HUB_URL", hub.url)
+    monkeypatch.setenv("MODELYARD_TOKEN", tokens.alice)
+    monkeypatch.setenv("MODELYARD_CACHE_DIR", str(tmp_path / "cache"))
+    pulled = load(f"alice/{repo_name}")
+    assert pulled.model == "ensemble" and len(pulled.estimator_.members) == 2
+    assert (pulled.predict_proba(X) == load(package).predict_proba(X)).all()

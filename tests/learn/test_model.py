@@ -13,7 +13,7 @@ from modelyard.learn.models import all_specs
 from modelyard.learn.preprocess import HIGH_CARDINALITY
 from modelyard.package import load, save
 
-TABLE_SPECS = [spec for spec in all_specs() if spec.data == "table"]
+TABLE_SPECS = [spec for spec in all_specs() if spec.data == "table" and spec.trainable]
 TABLE_MODELS = [spec.name for spec in TABLE_SPECS]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,10 @@ from modelyard.learn.registry import DEFAULT_MASTER, Clustering, Engine, Inferen
 
 if TYPE_CHECKING:
     from rich.progress import Progress
+    from rich.table import Table
+
+    from modelyard.learn.results import LeaderboardEntry
+    from modelyard.learn.search import Standings
 
 TASKS = (*get_args(TaskOrAuto), *get_args(Clustering))
 ENGINES = get_args(Engine)
@@ -128,11 +133,13 @@ def train_command(args: argparse.Namespace) -> None:
 
 def compare_command(args: argparse.Namespace) -> None:
     """Cross-validate candidate models and show a leaderboard, best first."""
+    started = time.monotonic()  # the budget counts the imports below, slow on a busy machine
     from modelyard.learn.api import compare
 
-    models, cv, as_json = args.models, args.cv, args.json
+    models, cv, as_json, budget = args.models, args.cv, args.json, args.time_budget
     names = [name.strip() for name in models.split(",") if name.strip()] if models else None
-    with _bar(disable=as_json) as bar:
+    live = budget is not None and not as_json and stderr().is_terminal
+    with _bar(disable=as_json or live) as bar, _standings(budget, disable=not live) as standings:
         job = bar.add_task("comparing", total=None)
 
         def progress(done: int, total: int, what: str) -> None:
@@ -143,38 +150,70 @@ def compare_command(args: argparse.Namespace) -> None:
             args.target,
             models=names,
             cv=cv,
-            time_budget=args.time_budget,
+            time_budget=None if budget is None else max(0.0, budget - (time.monotonic() - started)),
             task=args.task,
             seed=args.seed,
             progress=progress,
+            standings=standings,
+            out=args.out,
             engine=args.engine,
             spark_master=args.spark_master,
         )
     if as_json:
         _echo_json(board.to_dict())
         return
-    from rich.table import Table
-
-    table = Table(
-        title=f"{board.task}: {board.metric}, {cv}-fold cross-validation",
-        header_style="bold",
-        show_edge=False,
-    )
-    for column, justify in (
-        ("#", "right"),
-        ("model", "left"),
-        ("backend", "left"),
-        (board.metric, "right"),
-        ("std", "right"),
-        ("fit s", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for rank, entry in enumerate(board.leaderboard, start=1):
-        score, std, seconds = f"{entry.score:.4f}", f"{entry.std:.4f}", f"{entry.fit_seconds:.2f}"
-        table.add_row(str(rank), entry.model, entry.backend, score, std, seconds)
-    stdout().print(table)
+    title = f"{board.task}: {board.metric}, {cv}-fold cross-validation"
+    stdout().print(_leaderboard_table(board.metric, board.leaderboard, title))
     for name, reason in getattr(board, "skipped", {}).items():
         stderr().print(f"[dim]skipped {escape(name)}: {escape(reason)}[/]")
+    if getattr(board, "package", None):
+        stdout().print(f"saved the winner to [bold]{escape(str(board.package))}[/]")
+
+
+def _leaderboard_table(metric: str, entries: list[LeaderboardEntry], title: str) -> Table:
+    """The leaderboard as a table; searched candidates add their trials and parameters."""
+    from rich.table import Table
+
+    searched = any(entry.params is not None for entry in entries)
+    table = Table(title=title, header_style="bold", show_edge=False)
+    columns = [("#", "right"), ("model", "left"), ("backend", "left"), (metric, "right")]
+    columns += [("std", "right"), ("fit s", "right")]
+    if searched:
+        columns += [("trials", "right"), ("params", "left")]
+    for column, justify in columns:
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for rank, entry in enumerate(entries, start=1):
+        score, std, seconds = f"{entry.score:.4f}", f"{entry.std:.4f}", f"{entry.fit_seconds:.2f}"
+        row = [str(rank), entry.model, entry.backend, score, std, seconds]
+        if searched:
+            trials = "" if entry.trials is None else str(entry.trials)
+            row += [trials, escape(_params(entry.params or {}))]
+        table.add_row(*row)
+    return table
+
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{name}={value:.3g}" if isinstance(value, float) else f"{name}={value}"
+        for name, value in params.items()
+    )
+
+
+@contextmanager
+def _standings(budget: float | None, *, disable: bool) -> Iterator[Standings | None]:
+    """A live leaderboard on stderr while a time budget runs (gone when done)."""
+    if disable or budget is None:
+        yield None
+        return
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text(f"searching for {budget:g} s"), console=stderr(), transient=True) as live:
+
+        def show(elapsed: float, entries: list[LeaderboardEntry]) -> None:
+            live.update(_leaderboard_table("score", entries, f"{elapsed:.0f} s of {budget:g} s"))
+
+        yield show
 
 
 def predict_command(args: argparse.Namespace) -> None:
@@ -308,7 +347,10 @@ def register(commands: Commands) -> None:
         "--time-budget",
         type=at_least(0, float),
         metavar="SECONDS",
-        help="no candidate starts after this many seconds",
+        help="spend this long: tune the best candidates, then ensemble them",
+    )
+    compare.add_argument(
+        "-o", "--out", type=Path, help="save the winner (a model or an ensemble) here"
     )
     _task(compare)
     _common(compare, seed=True)

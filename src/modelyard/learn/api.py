@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     import pandas
     import pyspark.sql
 
+    from modelyard.learn.search import Standings
     from modelyard.learn.spark.training import SparkLeaderboard, SparkTrainResult
 
 MIN_ROWS = 10
@@ -53,6 +53,9 @@ _CLUSTERING_HINT = "clustering runs on the Spark engine: pass engine='spark'"
 _BAYESIAN_HINT = "Bayesian models (pymc.*) train on the local engine"
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done, total, what)`` while a job runs."""
+_SEARCH_SHARE = 0.85
+"""The share of ``compare``'s time budget its search may use; the rest is for reading the
+data, killing a cut trial's workers, the ensemble and the package."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,18 +67,21 @@ class TrainResult(TrainSummary):
 
 @dataclass
 class Leaderboard:
-    """Cross-validated candidates, best first by ``metric``; ``skipped`` says who did not run."""
+    """Cross-validated candidates, best first by ``metric``; ``skipped`` says who did not run,
+    ``package`` where the winner was saved."""
 
     task: Task
     metric: str
     leaderboard: list[LeaderboardEntry]
     skipped: dict[str, str] = field(default_factory=dict)
+    package: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
             "metric": self.metric,
-            "leaderboard": [asdict(entry) for entry in self.leaderboard],
+            "leaderboard": [entry.to_dict() for entry in self.leaderboard],
+            "package": str(self.package) if self.package else None,
         }
 
 
@@ -303,6 +309,8 @@ def compare(
     task: TaskOrAuto = "auto",
     seed: int = 0,
     progress: Progress | None = None,
+    standings: Standings | None = None,
+    out: str | Path | None = None,
     engine: Literal["local"] = "local",
     spark_master: str = DEFAULT_MASTER,
 ) -> Leaderboard: ...
@@ -319,6 +327,8 @@ def compare(
     task: TaskOrAuto | Clustering = "auto",
     seed: int = 0,
     progress: Progress | None = None,
+    standings: Standings | None = None,
+    out: None = None,
     engine: Literal["spark"],
     spark_master: str = DEFAULT_MASTER,
 ) -> SparkLeaderboard: ...
@@ -334,6 +344,8 @@ def compare(
     task: TaskOrAuto | Clustering = "auto",
     seed: int = 0,
     progress: Progress | None = None,
+    standings: Standings | None = None,
+    out: str | Path | None = None,
     engine: Engine = "local",
     spark_master: str = DEFAULT_MASTER,
 ) -> Leaderboard | SparkLeaderboard:
@@ -344,9 +356,18 @@ def compare(
         models: the candidates' names; by default every installed model that fits the task
             and the data (models slow on this many rows are skipped).
         cv: the number of folds, at least 2.
-        time_budget: seconds after which no further candidate starts (the first always
-            runs); those not run are listed in ``skipped``.
-        progress: called as ``progress(done, total, model_name)`` as candidates run.
+        time_budget: seconds to spend, all of them: each candidate's defaults, then a
+            hyperparameter search (Optuna's TPE; boosting stops early) of the best ones,
+            then a greedy ensemble of them, listed when it beats the best single candidate.
+            The whole call ends within 10% past the budget; the first candidate's defaults
+            always run, candidates that do not fit are listed in ``skipped``. Without it,
+            each candidate runs with its defaults.
+        progress: called as ``progress(done, total, what)`` as candidates run; with a time
+            budget ``done`` and ``total`` are seconds.
+        standings: with a time budget, called as ``standings(elapsed, leaderboard)`` after
+            every trial, the leaderboard best first.
+        out: save the winner here as a package: the fold models of the best candidate or of
+            the ensemble's members, averaged (``ensemble`` package); local engine only.
 
     Raises:
         LearnError: an argument is invalid (checked before the data is read), a name in
@@ -360,6 +381,8 @@ def compare(
     check_param("compare", "time_budget", time_budget, Interval(0), None)
     check_param("compare", "seed", seed, SEEDS)
     if engine == "spark":
+        if out is not None:
+            reject_param("compare", "out", out, None, hint="train the winner with train instead")
         check_param("compare", "task", task, SPARK_TASKS)
         from modelyard.learn import spark
 
@@ -375,7 +398,9 @@ def compare(
             progress=progress,
         )
     local_task = _local_task("compare", task)
-    return _compare(data, target, models, cv, time_budget, local_task, seed, progress)
+    return _compare(
+        data, target, models, cv, time_budget, local_task, seed, progress, standings, out
+    )
 
 
 def _compare(
@@ -387,58 +412,54 @@ def _compare(
     task: TaskOrAuto,
     seed: int,
     progress: Progress | None,
+    standings: Standings | None,
+    out: str | Path | None,
 ) -> Leaderboard:
-    import numpy as np
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
+    from modelyard.learn.ensemble import ensemble_model
+    from modelyard.learn.search import (
+        by_priority,
+        make_folds,
+        out_of_fold_metrics,
+        search,
+        select_winner,
+    )
 
+    started = time.monotonic()
     chosen = [get_spec(name) for name in models] if models else None
     dataset = _load(data, target)
     resolved = resolve_task(task, dataset.y, dataset.target or "target")
     data_kind: DataKind = "array" if dataset.kind == "array" else "table"
-    specs = chosen or candidates(resolved, data_kind)
-    splitter: Any
-    if resolved == "classification" and _stratifiable(dataset.y):
-        splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
-    else:
-        splitter = KFold(n_splits=cv, shuffle=True, random_state=seed)
-    # Folds run in parallel processes; each model trains on one thread (see the backends).
-    workers = min(cv, os.cpu_count() or 1)
-    entries = []
-    skipped: dict[str, str] = {}
-    started = time.perf_counter()
-    y = np.asarray(dataset.y)
-    for done, spec in enumerate(specs):
-        if done and time_budget is not None and time.perf_counter() - started > time_budget:
-            skipped[spec.name] = "time budget spent"
-            continue
-        if not models and spec.max_rows is not None and dataset.rows > spec.max_rows:
-            skipped[spec.name] = f"slow above {spec.max_rows:,} rows; ask for it with --models"
-            continue
-        if progress:
-            progress(done, len(specs), spec.name)
-        estimator = Model(model=spec.name, task=resolved, seed=seed)
-        try:
-            scores = cross_validate(
-                estimator, dataset.X, y, cv=splitter, error_score="raise", n_jobs=workers
-            )
-        except (ValueError, LearnError) as error:
-            skipped[spec.name] = str(error).splitlines()[0]
-            continue
-        entries.append(
-            LeaderboardEntry(
-                spec.name,
-                spec.backend,
-                round(float(scores["test_score"].mean()), 6),
-                round(float(scores["test_score"].std()), 6),
-                round(float(scores["fit_time"].mean()), 4),
-            )
-        )
-    if progress:
-        progress(len(specs), len(specs), "done")
-    if not entries:
-        raise LearnError("no candidate could be trained", hint=f"reasons: {skipped}")
-    entries.sort(key=lambda entry: entry.score, reverse=True)
-    return Leaderboard(resolved, PRIMARY[resolved], entries, skipped)
+    specs = chosen or by_priority(candidates(resolved, data_kind))
+    stratify = resolved == "classification" and _stratifiable(dataset.y)
+    folds = make_folds(dataset.X, dataset.y, resolved, cv, seed, stratify)
+    budget = None
+    if time_budget is not None:
+        budget = max(0.0, _SEARCH_SHARE * time_budget - (time.monotonic() - started))
+    result = search(
+        folds,
+        specs,
+        seed=seed,
+        budget=budget,
+        progress=progress,
+        standings=standings,
+        defaults=not models,
+    )
+    if not result.candidates:
+        raise LearnError("no candidate could be trained", hint=f"reasons: {result.skipped}")
+    searched = time_budget is not None
+    entries = [candidate.entry(searched) for candidate in result.candidates]
+    winner = select_winner(result, folds, ensemble=searched and dataset.kind != "array")
+    if winner.ensemble is not None:
+        entries.insert(0, winner.ensemble)
+    package = None
+    if out is not None:
+        from modelyard.package import save
+
+        model = ensemble_model(winner.members, winner.weights, seed)
+        source = Path(dataset.source).name if dataset.source else None
+        metrics = out_of_fold_metrics(folds, winner.predictions)
+        package = save(model, out, metrics=metrics, target=dataset.target, dataset=source)
+    return Leaderboard(resolved, PRIMARY[resolved], entries, result.skipped, package)
 
 
 def evaluate(

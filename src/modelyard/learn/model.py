@@ -11,10 +11,17 @@ from sklearn.utils.metaestimators import available_if
 
 from modelyard.data.errors import UnreadableDataError
 from modelyard.data.schema import ColumnKind, Schema, infer_schema
+from modelyard.learn.backends.base import StopsEarly
 from modelyard.learn.errors import LearnError, NotFittedError
 from modelyard.learn.models import DEFAULT_MODEL, all_specs, backend_of, get_spec
 from modelyard.learn.preprocess import build_preprocessor, build_sparse_preprocessor
-from modelyard.learn.registry import EpochProgress, Inference, ModelSpec, TaskOrAuto
+from modelyard.learn.registry import (
+    EarlyStopping,
+    EpochProgress,
+    Inference,
+    ModelSpec,
+    TaskOrAuto,
+)
 from modelyard.learn.task import resolve_task
 from modelyard.learn.validation import INFERENCES, SEEDS, TASKS, Interval, check_param
 
@@ -30,17 +37,23 @@ class Model(BaseEstimator):
     """Train any registered model with the preprocessing it needs.
 
     ``model`` names an entry of the registry (``modelyard models``), ``task`` is
-    ``"auto"``, ``"classification"`` or ``"regression"``, ``seed`` makes training repeatable.
+    ``"auto"``, ``"classification"`` or ``"regression"``, ``seed`` makes training repeatable,
+    ``params`` sets hyperparameters of the model's estimator (its ``set_params`` names).
     ``fit`` accepts a pandas frame, a numpy array (2-D tables, or n-D for image and sequence
     models) or a scipy sparse matrix; class labels may be any values and come back as given.
     """
 
     def __init__(
-        self, model: str = DEFAULT_MODEL, task: TaskOrAuto = "auto", seed: int = 0
+        self,
+        model: str = DEFAULT_MODEL,
+        task: TaskOrAuto = "auto",
+        seed: int = 0,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.task = task
         self.seed = seed
+        self.params = params
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -66,10 +79,12 @@ class Model(BaseEstimator):
         y: Any,
         progress: EpochProgress | None = None,
         inference: Inference | None = None,
+        early_stopping: EarlyStopping | None = None,
     ) -> Model:
         """Train on ``X`` and ``y``; ``progress(epoch, epochs, logs)`` reports each epoch of
         models that train in epochs (Keras); ``inference`` picks how Bayesian models (pymc)
-        draw their posterior (default NUTS)."""
+        draw their posterior (default NUTS); ``early_stopping`` gives boosting models rows to
+        stop on (other models ignore it), and ``best_rounds_`` then holds the rounds kept."""
         import numpy as np
 
         check_param("Model", "task", self.task, TASKS)
@@ -111,6 +126,8 @@ class Model(BaseEstimator):
             target = y.astype("float64")
         features, categorical = self._fit_preprocessing(X, target, spec)
         estimator = spec.factory(task, self.seed)
+        if self.params:
+            estimator.set_params(**self.params)
         if progress is not None and "progress" in estimator.get_params():
             estimator.set_params(progress=progress)
         if inference is not None:
@@ -121,8 +138,40 @@ class Model(BaseEstimator):
                 )
             estimator.set_params(inference=inference)
         backend = backend_of(spec)
-        self.estimator_ = backend.fit_estimator(estimator, features, target, categorical)
+        if early_stopping is not None and isinstance(backend, StopsEarly):
+            valid = self._validation_rows(early_stopping)
+            self.estimator_ = backend.fit_stopping_early(
+                estimator,
+                features,
+                target,
+                categorical,
+                valid,
+                early_stopping.deadline,
+                early_stopping.patience,
+            )
+            self.best_rounds_ = backend.best_rounds(self.estimator_)
+        else:
+            self.estimator_ = backend.fit_estimator(estimator, features, target, categorical)
         return self
+
+    def _validation_rows(self, early_stopping: EarlyStopping) -> tuple[Any, Any]:
+        """``early_stopping``'s rows as the estimator sees them (classes it knows only)."""
+        import numpy as np
+
+        X, kind = _as_input(
+            early_stopping.X, self.spec_, columns=getattr(self, "feature_names_in_", None)
+        )
+        y = np.asarray(early_stopping.y)
+        if self.task_ == "classification":
+            labels = y.astype(str) if y.dtype == object else y
+            keep = np.isin(labels, self.classes_)
+            y = np.searchsorted(self.classes_, labels[keep])
+        else:
+            keep = ~_missing(y)
+            y = y[keep].astype("float64")
+        X = X.loc[keep] if kind == "table" else X[keep]
+        features = X if self.preprocessor_ is None else self.preprocessor_.transform(X)
+        return features, y
 
     def _fit_preprocessing(self, X: Any, target: Any, spec: ModelSpec) -> tuple[Any, list[int]]:
         if self.input_kind_ == "table":

@@ -14,9 +14,9 @@ DEFAULT_ARRAY_MODEL = "keras.cnn"
 
 def local_backends() -> tuple[Backend[ModelSpec], ...]:
     """Every single-machine backend, installed or not."""
-    from modelyard.learn.backends import keras, lightgbm, onnx, pymc, sklearn, xgboost
+    from modelyard.learn.backends import ensemble, keras, lightgbm, onnx, pymc, sklearn, xgboost
 
-    return (sklearn, xgboost, lightgbm, keras, pymc, onnx)
+    return (sklearn, xgboost, lightgbm, keras, pymc, onnx, ensemble)
 
 
 def all_backends() -> tuple[Backend[Any], ...]:

@@ -25,6 +25,17 @@ EpochProgress = Callable[[int, int, dict[str, float]], None]
 
 
 @dataclass(frozen=True)
+class EarlyStopping:
+    """Rows a boosting model watches while it trains: it stops adding rounds once its score on
+    them stops improving, or once ``deadline`` (a ``time.monotonic()`` instant) has passed."""
+
+    X: Any
+    y: Any
+    deadline: float | None = None
+    patience: int = 50
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model users can ask for by name (``modelyard train --model NAME``).
 

@@ -60,10 +60,20 @@ class TrainSummary:
 
 @dataclass(frozen=True)
 class LeaderboardEntry:
-    """One candidate's cross-validated score (mean and spread over folds)."""
+    """One candidate's cross-validated score (mean and spread over folds).
+
+    After a search (``compare`` with a time budget), ``params`` are the best configuration's
+    hyperparameters (an ensemble's: its members' weights) and ``trials`` how many ran.
+    """
 
     model: str
     backend: str
     score: float
     std: float
     fit_seconds: float
+    params: dict[str, Any] | None = None
+    trials: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry's fields; ``params`` and ``trials`` only when a search set them."""
+        return {name: value for name, value in asdict(self).items() if value is not None}

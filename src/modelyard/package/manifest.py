@@ -37,6 +37,8 @@ class Manifest:
     diagnostics: dict[str, float] = field(default_factory=dict)
     """Convergence of Bayesian models' posterior draws: ``r_hat_max``, ``ess_bulk_min``..."""
     seed: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    """Hyperparameters set on the model's estimator (``Model(params=...)``)."""
     dataset: str | None = None
     created_at: str = ""
     modelyard_version: str = ""

@@ -29,6 +29,7 @@ _FRAMEWORK_DISTRIBUTIONS = {
     "lightgbm": "lightgbm",
     "keras": "keras",
     "onnx": "onnxruntime",
+    "ensemble": "modelyard",
 }
 
 
@@ -56,11 +57,37 @@ def save(
     ``evaluation`` says what ``metrics`` describe (``HoldoutEvaluation.to_dict``);
     ``dataset`` names the data the model was trained on, for the model card.
     """
-    from modelyard.learn.models import backend_of
-
     model._check_fitted()
+    manifest = _manifest(
+        model, metrics=metrics, evaluation=evaluation, target=target, dataset=dataset
+    )
+    return write_package(
+        directory, manifest, lambda staging: _write_model(model, staging), title=title
+    )
+
+
+def save_member(model: Model, directory: Path) -> list[str]:
+    """Write ``model`` into the new folder ``directory`` inside a package being written: its
+    files and a manifest hashing them, no card. Returns the paths written, relative to
+    ``directory``; ``rebuild`` reads it back."""
+    directory.mkdir(parents=True)
+    _write_model(model, directory)
+    manifest = _manifest(model)
+    manifest.files = _digests(directory)
+    manifest.write(directory)
+    return [*manifest.files, MANIFEST]
+
+
+def _manifest(
+    model: Model,
+    *,
+    metrics: dict[str, float] | None = None,
+    evaluation: dict[str, Any] | None = None,
+    target: str | None = None,
+    dataset: str | None = None,
+) -> Manifest:
     schema = model.schema_.to_dict() if model.schema_ is not None else None
-    manifest = Manifest(
+    return Manifest(
         model=model.model,
         backend=model.spec_.backend,
         framework=framework_of(model.spec_.backend),
@@ -77,15 +104,26 @@ def save(
         evaluation=dict(evaluation or {}),
         diagnostics=model.diagnostics,
         seed=model.seed,
+        params=dict(model.params or {}),
         dataset=dataset,
     )
 
-    def write_files(staging: Path) -> None:
-        if model.preprocessor_ is not None:
-            save_skops(model.preprocessor_, staging / _PREPROCESSOR)
-        backend_of(model.spec_).save_estimator(model.estimator_, staging)
 
-    return write_package(directory, manifest, write_files, title=title)
+def _write_model(model: Model, directory: Path) -> None:
+    from modelyard.learn.models import backend_of
+
+    if model.preprocessor_ is not None:
+        save_skops(model.preprocessor_, directory / _PREPROCESSOR)
+    backend_of(model.spec_).save_estimator(model.estimator_, directory)
+
+
+def _digests(directory: Path) -> dict[str, dict[str, Any]]:
+    """Every file under ``directory`` (subfolders too) by relative POSIX path: its hash."""
+    return {
+        path.relative_to(directory).as_posix(): file_digest(path)
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
 
 
 def write_package(
@@ -115,9 +153,7 @@ def write_package(
         (staging / "README.md").write_text(
             render_card(manifest, title or directory.name), encoding="utf-8"
         )
-        manifest.files = {
-            path.name: file_digest(path) for path in sorted(staging.iterdir()) if path.is_file()
-        }
+        manifest.files = _digests(staging)
         manifest.write(staging)
         _replace(staging, directory)
     finally:
@@ -155,11 +191,6 @@ def load(directory: str | Path) -> Model:
         UnknownModelError: the package's model needs a framework that is not installed.
         HubError: a hub model cannot be pulled (see ``modelyard.hub.cache.fetch``).
     """
-    import numpy as np
-
-    from modelyard.data.schema import Schema
-    from modelyard.learn.model import Model
-    from modelyard.learn.models import backend_of, get_spec
     from modelyard.scan import Verdict, scan
 
     directory = _local(directory)
@@ -179,8 +210,21 @@ def load(directory: str | Path) -> Model:
         )
     if report.verdict is Verdict.SUSPICIOUS:
         logger.warning("package %s has suspicious files; loading anyway", directory)
+    return rebuild(directory, manifest)
+
+
+def rebuild(directory: Path, manifest: Manifest) -> Model:
+    """The model whose files ``manifest`` describes in ``directory``, once they are checked."""
+    import numpy as np
+
+    from modelyard.data.schema import Schema
+    from modelyard.learn.model import Model
+    from modelyard.learn.models import backend_of, get_spec
+
     spec = get_spec(manifest.model)
-    model = Model(model=manifest.model, task=manifest.task, seed=manifest.seed)
+    model = Model(
+        model=manifest.model, task=manifest.task, seed=manifest.seed, params=manifest.params or None
+    )
     model.task_ = manifest.task
     model.spec_ = spec
     model.input_kind_ = manifest.input["kind"]

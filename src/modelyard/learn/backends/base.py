@@ -58,3 +58,28 @@ class Backend(Protocol[SpecT_co]):
         Reads data only, never code: no pickle, nothing the file could make it import or run.
         """
         ...
+
+
+@runtime_checkable
+class StopsEarly(Protocol):
+    """A backend whose estimators train in rounds and can stop early (the boosting libraries)."""
+
+    def fit_stopping_early(
+        self,
+        estimator: Any,
+        X: Any,
+        y: Any,
+        categorical: list[int],
+        valid: tuple[Any, Any],
+        deadline: float | None,
+        patience: int,
+    ) -> Any:
+        """As ``Backend.fit_estimator``, adding rounds until the score on ``valid`` (features and
+        target, preprocessed as ``X`` and ``y``) has not improved for ``patience`` rounds, or
+        until the ``time.monotonic()`` instant ``deadline``; the fitted estimator predicts with
+        its best round."""
+        ...
+
+    def best_rounds(self, estimator: Any) -> int:
+        """The number of rounds a ``fit_stopping_early`` estimator kept."""
+        ...

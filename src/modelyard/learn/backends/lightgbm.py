@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,38 @@ def model_specs() -> list[ModelSpec]:
 def fit_estimator(estimator: Any, X: Any, y: Any, categorical: list[int]) -> Any:
     """Fit, with ordinal-coded category columns declared categorical."""
     return estimator.fit(X, y, categorical_feature=categorical or "auto")
+
+
+def fit_stopping_early(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    categorical: list[int],
+    valid: tuple[Any, Any],
+    deadline: float | None,
+    patience: int,
+) -> Any:
+    """Fit, stopping when the score on ``valid`` stalls or at ``deadline``."""
+    import lightgbm
+
+    def stop_at_deadline(env: Any) -> None:
+        if deadline is not None and time.monotonic() > deadline:
+            raise lightgbm.callback.EarlyStopException(
+                env.iteration, env.evaluation_result_list or []
+            )
+
+    return estimator.fit(
+        X,
+        y,
+        categorical_feature=categorical or "auto",
+        eval_X=(valid[0],),
+        eval_y=(valid[1],),
+        callbacks=[lightgbm.early_stopping(patience, verbose=False), stop_at_deadline],
+    )
+
+
+def best_rounds(estimator: Any) -> int:
+    return int(estimator.best_iteration_ or estimator.n_estimators)
 
 
 def save_estimator(estimator: Any, directory: Path) -> list[str]:

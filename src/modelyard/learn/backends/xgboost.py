@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +50,42 @@ def model_specs() -> list[ModelSpec]:
 
 def fit_estimator(estimator: Any, X: Any, y: Any, categorical: list[int]) -> Any:
     """Fit, marking ordinal-coded category columns as categorical for XGBoost."""
+    _declare_categories(estimator, X, categorical)
+    return estimator.fit(X, y)
+
+
+def _declare_categories(estimator: Any, X: Any, categorical: list[int]) -> None:
     if categorical:
         estimator.set_params(
             feature_types=["c" if index in categorical else "q" for index in range(X.shape[1])]
         )
-    return estimator.fit(X, y)
+
+
+def fit_stopping_early(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    categorical: list[int],
+    valid: tuple[Any, Any],
+    deadline: float | None,
+    patience: int,
+) -> Any:
+    """Fit, stopping when the score on ``valid`` stalls or at ``deadline``."""
+    import xgboost
+
+    class StopAtDeadline(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            return deadline is not None and time.monotonic() > deadline
+
+    _declare_categories(estimator, X, categorical)
+    estimator.set_params(early_stopping_rounds=patience, callbacks=[StopAtDeadline()])
+    return estimator.fit(X, y, eval_set=[valid], verbose=False)
+
+
+def best_rounds(estimator: Any) -> int:
+    booster = estimator.get_booster()
+    best = booster.attr("best_iteration")  # unset when the deadline stopped the first round
+    return int(best) + 1 if best is not None else int(booster.num_boosted_rounds())
 
 
 def save_estimator(estimator: Any, directory: Path) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,7 @@ class SparkLeaderboard:
         return {
             "task": self.task,
             "metric": self.metric,
-            "leaderboard": [asdict(entry) for entry in self.leaderboard],
+            "leaderboard": [entry.to_dict() for entry in self.leaderboard],
         }
 
 

@@ -1,0 +1,86 @@
+"""``compare``'s engine: folds, the budgeted search, deadlines that cut trials, the winner."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from modelyard.learn.api import compare
+from modelyard.learn.model import Model
+from modelyard.learn.models import get_spec
+from modelyard.learn.registry import EarlyStopping
+from modelyard.learn.search import Candidate, _Cut, _run, by_priority, make_folds, search
+
+
+def test_time_budget_is_spent_on_tuning_and_kept(penguins_csv):
+    budget = 30.0
+    started = time.monotonic()
+    board = compare(
+        penguins_csv, "species", models=["sklearn.linear", "lightgbm"], cv=2, time_budget=budget
+    )
+    elapsed = time.monotonic() - started
+    assert elapsed <= 1.1 * budget
+    singles = [entry for entry in board.leaderboard if entry.model != "ensemble"]
+    assert {entry.model for entry in singles} == {"sklearn.linear", "lightgbm"}
+    assert all(entry.params is not None and entry.trials for entry in singles)
+    assert sum(entry.trials or 0 for entry in singles) > 2  # tuned past the defaults
+    tuned = next(entry for entry in singles if entry.model == "lightgbm")
+    assert "n_estimators" in (tuned.params or {})  # the rounds early stopping kept
+    assert set(board.to_dict()["leaderboard"][-1]) >= {"params", "trials"}
+
+
+def test_without_a_budget_every_candidate_runs_its_defaults(penguins):
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    folds = make_folds(X, y, "classification", 3, 0, stratify=True)
+    result = search(
+        folds, [get_spec("sklearn.tree"), get_spec("sklearn.linear")], seed=0, budget=None
+    )
+    assert [candidate.trials for candidate in result.candidates] == [1, 1]
+    best = result.candidates[0].best
+    assert best is not None and best.params == {} and len(best.models) == 3
+    assert best.predictions.shape == (len(y), 3)
+    np.testing.assert_allclose(best.predictions.sum(axis=1), 1)
+
+
+def test_a_deadline_kills_a_trial_that_runs_past_it(penguins):
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    folds = make_folds(X, y, "classification", 2, 0, stratify=True)
+    candidate = Candidate(get_spec("sklearn.random_forest"))
+    started = time.monotonic()
+    with pytest.raises(_Cut):
+        _run(
+            candidate,
+            folds,
+            {"n_estimators": 100_000},
+            0,
+            started + 0.5,
+            2,
+            stop_early=False,
+            kill=True,
+        )
+    assert time.monotonic() - started < 10 and candidate.best is None and candidate.trials == 1
+
+
+def test_a_deadline_stops_boosting_rounds(penguins):
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    for name in ("lightgbm", "xgboost"):
+        stopping = EarlyStopping(X.tail(100), y.tail(100), deadline=time.monotonic() - 1)
+        model = Model(name, params={"n_estimators": 5000}).fit(X, y, early_stopping=stopping)
+        assert model.best_rounds_ <= 2
+
+
+def test_budgets_go_to_the_strongest_models_first():
+    names = ["sklearn.tree", "keras.mlp", "sklearn.linear", "xgboost", "lightgbm"]
+    ordered = [spec.name for spec in by_priority([get_spec(name) for name in names])]
+    assert ordered == ["lightgbm", "xgboost", "sklearn.linear", "sklearn.tree", "keras.mlp"]
+
+
+def test_a_budget_skips_bayesian_defaults(penguins):
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    folds = make_folds(X, y, "classification", 2, 0, stratify=True)
+    specs = [get_spec("pymc.logistic"), get_spec("sklearn.tree")]
+    result = search(folds, specs, seed=0, budget=0.0)
+    assert "posterior" in result.skipped["pymc.logistic"]
+    assert [candidate.spec.name for candidate in result.candidates] == ["sklearn.tree"]
