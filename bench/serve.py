@@ -43,7 +43,8 @@ MLSERVER = peers.Peer(
     ("mlserver-sklearn==1.7.1", "uvloop==0.21.0"),
     "uvloop 0.21: MLServer 1.7.1 fails to start with newer uvloop releases",
 )
-MLFLOW = peers.Peer("mlflow", "3.18.0")
+# mlflow 3.18.0 is released without its mlflow-skinny 3.18.0, so it cannot be installed yet.
+MLFLOW = peers.Peer("mlflow", "3.17.2")
 ROW = [5.1, 3.5, 1.4, 0.2]
 BULK_ROWS = 10_000
 CONNECTIONS = (1, 16)
