@@ -8,7 +8,6 @@ way: JSON errors ``{"error": "..."}``, an ``X-Request-ID`` on every answer, metr
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
+import pydantic_core
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
@@ -29,7 +29,7 @@ from modelyard.serve.errors import (
     UnsupportedMediaTypeError,
 )
 from modelyard.serve.metrics import model_labels
-from modelyard.serve.protocol import InferenceRequest, MlflowResponse, parse
+from modelyard.serve.protocol import InferenceRequest, parse
 from modelyard.serve.state import ServeState, check_version
 
 logger = logging.getLogger(__name__)
@@ -51,8 +51,8 @@ def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
 
 
 def json_body(data: Any) -> bytes:
-    """``data`` as compact UTF-8 JSON, as Starlette's ``JSONResponse`` writes it."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    """``data`` as compact UTF-8 JSON (NaN as ``null``, as pydantic's models write it)."""
+    return pydantic_core.to_json(data, inf_nan_mode="null")
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +148,7 @@ class Front:
         prediction = await batcher.predict(
             rows, proba="predict_proba" in outputs, timeout=limits.timeout
         )
-        answer = v2.encode(served, prediction, outputs, payload.id or call.request_id)
-        return answer.model_dump_json(exclude_none=True).encode()
+        return json_body(v2.encode(served, prediction, outputs, payload.id or call.request_id))
 
     async def _invocations(self, call: _Call, name: str) -> bytes:
         served, batcher = self.serve.model(name)
@@ -159,8 +158,7 @@ class Front:
             body = await _read_body(call, limits.max_body_bytes)
             rows = mlflow.decode(served, body, fmt, max_rows=limits.max_rows)
         prediction = await batcher.predict(rows, proba=False, timeout=limits.timeout)
-        answer = MlflowResponse.model_construct(predictions=prediction.labels.tolist())
-        return answer.model_dump_json().encode()
+        return json_body({"predictions": prediction.labels.tolist()})
 
     def _only_model(self) -> str:
         models = self.serve.models
