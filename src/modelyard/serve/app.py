@@ -137,7 +137,8 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        header = (b"x-request-id", request_id(scope["headers"]).encode("ascii"))
+        given = next((v for k, v in scope["headers"] if k == b"x-request-id"), None)
+        header = (b"x-request-id", request_id(given).encode("ascii"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -12,7 +12,6 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
@@ -41,12 +40,12 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _V2_PREFIX, _V2_SUFFIX = "/v2/models/", "/infer"
 
 
-def request_id(headers: Iterable[tuple[bytes, bytes]]) -> str:
-    """The caller's ``X-Request-ID`` if it is sane, else a new one."""
-    for key, value in headers:
-        if key == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _REQUEST_ID.fullmatch(text) else uuid.uuid4().hex
+def request_id(given: bytes | None) -> str:
+    """The caller's ``X-Request-ID`` (``given``) if it is sane, else a new one."""
+    if given is not None:
+        text = given.decode("latin-1")
+        if _REQUEST_ID.fullmatch(text):
+            return text
     return uuid.uuid4().hex
 
 
@@ -98,7 +97,7 @@ class Front:
             route[2],
             scope["query_string"],
             headers,
-            request_id(scope["headers"]),
+            request_id(headers.get(b"x-request-id")),
             receive,
         )
         if scope["method"] != "POST":
