@@ -43,7 +43,8 @@ MLSERVER = peers.Peer(
     ("mlserver-sklearn==1.7.1", "uvloop==0.21.0"),
     "uvloop 0.21: MLServer 1.7.1 fails to start with newer uvloop releases",
 )
-MLFLOW = peers.Peer("mlflow", "3.18.0")
+# mlflow 3.18.0 is released without its mlflow-skinny 3.18.0, so it cannot be installed yet.
+MLFLOW = peers.Peer("mlflow", "3.17.2")
 ROW = [5.1, 3.5, 1.4, 0.2]
 BULK_ROWS = 10_000
 CONNECTIONS = (1, 16)
@@ -94,6 +95,8 @@ class Server:
     endpoint: Endpoint
     cwd: Path | None = None
     isolated: bool = True
+    bin_dir: Path | None = None
+    """A peer's virtualenv ``bin``, put first on ``PATH`` (MLflow starts ``uvicorn`` by name)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +216,8 @@ def measure(server: Server, seconds: float, log: Path) -> Result | str:
     env = dict(os.environ)
     if server.isolated:  # a peer's own virtualenv, untouched by this checkout's PYTHONPATH
         env.pop("PYTHONPATH", None)
+    if server.bin_dir is not None:
+        env["PATH"] = f"{server.bin_dir}{os.pathsep}{env.get('PATH', '')}"
     with log.open("ab") as output:
         process = subprocess.Popen(command, cwd=server.cwd, env=env, stdout=output, stderr=output)
     try:
@@ -308,7 +313,9 @@ def mlflow_server(work: Path, say: Callable[[str], None]) -> Server | str:
         "{port}",
     ]
     endpoint = Endpoint("/invocations", _mlflow([ROW]), _mlflow([ROW] * BULK_ROWS))
-    return Server(f"MLflow {installed.version}", command, "/ping", endpoint)
+    return Server(
+        f"MLflow {installed.version}", command, "/ping", endpoint, bin_dir=installed.bin_dir
+    )
 
 
 def _fit_peer(bin_dir: Path, how: str, out: Path) -> None:

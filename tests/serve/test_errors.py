@@ -94,6 +94,18 @@ def test_malformed_bodies_are_400s_that_do_not_echo(server) -> None:
     _assert_error(response, 400)
 
 
+def test_a_tensor_for_a_table_needs_matching_data_of_numbers(server) -> None:
+    def tensor(data: list[object]) -> dict[str, object]:
+        return {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": data}]}
+
+    short = server.client.post("/v2/models/iris/infer", json=tensor([1.0, 2.0, 3.0]))
+    _assert_error(short, 400, "shape")
+    boolean = server.client.post("/v2/models/iris/infer", json=tensor([1.0, True, 3.0, 4.0]))
+    _assert_error(boolean, 400, "sepal width (cm)", "number")
+    gap = server.client.post("/v2/models/iris/infer", json=tensor([[1.0, None, 3.0, 4.0]]))
+    assert gap.status_code == 200, gap.text
+
+
 def test_unknown_output_model_version_and_route(server) -> None:
     body = {**_iris(), "outputs": [{"name": "predict_proba"}]}
     assert server.client.post("/v2/models/iris/infer", json=body).status_code == 200

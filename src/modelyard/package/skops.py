@@ -15,23 +15,28 @@ from modelyard.package.errors import PackageError
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "modelyard.")
 
 
-class _NoTorch(importlib.abc.MetaPathFinder):
-    """Refuses ``torch`` while it is on ``sys.meta_path``."""
+_NOT_NEEDED = ("torch", "pytest", "_pytest")
+
+
+class _Refuse(importlib.abc.MetaPathFinder):
+    """Refuses the ``_NOT_NEEDED`` packages while it is on ``sys.meta_path``."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name == "torch" or name.startswith("torch."):
+        if name.split(".", 1)[0] in _NOT_NEEDED:
             raise ImportError(f"{name} is not needed to read or write skops files")
 
 
 def _skops_io() -> ModuleType:
-    """``skops.io``, imported without torch when torch is not loaded yet.
+    """``skops.io``, imported without torch and pytest when they are not loaded yet.
 
     skops lists scikit-learn's estimator types on import, and walking scikit-learn's packages
-    imports ``sklearn.externals.array_api_compat.torch``, hence torch: about 180 MB and seconds
-    that reading a skops file never needs (the walk skips packages that fail to import).
+    imports ``sklearn.externals.array_api_compat.torch``, hence torch (about 180 MB and
+    seconds), and ``sklearn.utils._testing``, hence pytest when it is installed (about 0.2 s);
+    reading a skops file needs neither (the walk skips packages that fail to import, and
+    ``sklearn.utils._testing`` does without pytest).
     """
     if "skops.io" not in sys.modules and "torch" not in sys.modules:
-        blocker = _NoTorch()
+        blocker = _Refuse()
         sys.meta_path.insert(0, blocker)
         try:
             import skops.io

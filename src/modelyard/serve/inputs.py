@@ -28,6 +28,7 @@ EXPECTED: dict[ColumnKind, str] = {
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 _NaN = float("nan")
+_JSON_NUMBERS = frozenset({int, float, type(None)})
 
 
 class _WrongType(Exception):
@@ -145,6 +146,11 @@ def check_columns(
     converters = _FROM_TEXT if from_text else _FROM_JSON
     data: dict[str, Any] = {}
     for name, kind in schema.columns.items():
+        if kind is ColumnKind.NUMERIC and not from_text:
+            block = numbers(columns[name])
+            if block is not None:
+                data[name] = block
+                continue
         convert = converters[kind]
         try:
             values = [convert(value) for value in columns[name]]
@@ -157,6 +163,18 @@ def check_columns(
         else:
             data[name] = np.asarray(values, dtype=object)
     return data
+
+
+def numbers(values: Sequence[Any]) -> Any:
+    """``values`` as a float64 array built in one numpy call when each is a JSON number or
+    null (NaN), else ``None``; a float64 array is taken as it is."""
+    import numpy as np
+
+    if isinstance(values, np.ndarray):
+        return values if values.dtype == np.float64 else None
+    if set(map(type, values)) <= _JSON_NUMBERS:
+        return np.asarray(values, dtype="float64")
+    return None
 
 
 def check_rows(rows: int, max_rows: int) -> None:

@@ -17,7 +17,7 @@ from modelyard.serve.fast import (
     compile_estimator,
     compile_features,
 )
-from modelyard.serve.inputs import check_columns, check_rows
+from modelyard.serve.inputs import check_columns, check_rows, numbers
 from modelyard.serve.protocol import Datatype, MetadataTensor, ModelMetadata, OutputName
 
 if TYPE_CHECKING:
@@ -140,11 +140,14 @@ class ServedModel:
                     f"a tensor for model {self.name!r} must have shape [rows, {len(names)}], "
                     f"its columns in this order: {', '.join(names)}"
                 )
-            array = np.asarray(data, dtype=object).reshape(shape) if data else None
-            if array is None or array.size != shape[0] * shape[1]:
+            if not data or len(data) != shape[0] * shape[1]:
                 raise InvalidInputError("the tensor's data does not match its shape")
+            block = numbers(data)
+            if block is None:
+                block = np.asarray(data, dtype=object)
+            block = block.reshape(shape)
             return self.table_rows(
-                {name: array[:, i].tolist() for i, name in enumerate(names)}, max_rows=max_rows
+                {name: block[:, i] for i, name in enumerate(names)}, max_rows=max_rows
             )
         if datatype == "BYTES":
             raise InvalidInputError(f"model {self.name!r} takes numbers, not BYTES")

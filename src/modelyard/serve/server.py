@@ -17,10 +17,11 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from modelyard.serve.app import ServeState, create_app
+from modelyard.serve.app import create_app
 from modelyard.serve.errors import SourceError
 from modelyard.serve.model import ServedModel, load_served
 from modelyard.serve.settings import BatchSettings, Limits, ServeSettings
+from modelyard.serve.state import ServeState
 
 logger = logging.getLogger(__name__)
 

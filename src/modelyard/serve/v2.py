@@ -6,28 +6,25 @@ arrays as one ``np`` tensor of shape ``[rows, ...]``, its data flat or nested.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 from modelyard.serve.errors import InvalidInputError
 from modelyard.serve.model import Prediction, Rows, ServedModel, datatype_of
-from modelyard.serve.protocol import (
-    InferenceRequest,
-    InferenceResponse,
-    OutputName,
-    Parameters,
-    RequestInput,
-    ResponseOutput,
-)
+from modelyard.serve.protocol import InferenceRequest, OutputName, RequestInput
 
 
 def _flat(data: list[Any]) -> list[Any]:
-    if not any(isinstance(value, list) for value in data):
-        return data
-    flat: list[Any] = []
-    for value in data:
-        flat.extend(_flat(value) if isinstance(value, list) else [value])
-    return flat
+    """Nested ``data`` in row-major order; each level of regular nesting in one C call."""
+    while list in (kinds := set(map(type, data))):
+        if len(kinds) > 1:
+            flat: list[Any] = []
+            for value in data:
+                flat.extend(_flat(value) if isinstance(value, list) else [value])
+            return flat
+        data = list(itertools.chain.from_iterable(data))
+    return data
 
 
 def _column(tensor: RequestInput) -> list[Any]:
@@ -76,38 +73,39 @@ def requested_outputs(served: ServedModel, request: InferenceRequest) -> tuple[O
 
 def encode(
     served: ServedModel, prediction: Prediction, outputs: tuple[OutputName, ...], request_id: str
-) -> InferenceResponse:
-    """The v2 response holding ``outputs`` of ``prediction``."""
-    tensors: list[ResponseOutput] = []
+) -> dict[str, Any]:
+    """The v2 response holding ``outputs`` of ``prediction``, shaped as ``InferenceResponse``
+    (plain data: building the pydantic models would cost more than the prediction)."""
+    tensors: list[dict[str, Any]] = []
     for name in outputs:
         if name == "predict":
             labels = prediction.labels
             datatype = datatype_of(labels)
             values = labels.tolist() if datatype != "BYTES" else [str(v) for v in labels]
+            content = "str" if datatype == "BYTES" else "np"
             tensors.append(
-                ResponseOutput.model_construct(
-                    name=name,
-                    shape=[len(values)],
-                    datatype=datatype,
-                    parameters=Parameters(content_type="str" if datatype == "BYTES" else "np"),
-                    data=values,
-                )
+                {
+                    "name": name,
+                    "shape": [len(values)],
+                    "datatype": datatype,
+                    "parameters": {"content_type": content},
+                    "data": values,
+                }
             )
         else:
             proba = prediction.proba
             tensors.append(
-                ResponseOutput.model_construct(
-                    name=name,
-                    shape=list(proba.shape),
-                    datatype="FP64",
-                    parameters=Parameters(content_type="np", classes=served.classes),
-                    data=proba.ravel().tolist(),
-                )
+                {
+                    "name": name,
+                    "shape": list(proba.shape),
+                    "datatype": "FP64",
+                    "parameters": {"content_type": "np", "classes": served.classes},
+                    "data": proba.ravel().tolist(),
+                }
             )
-    return InferenceResponse.model_construct(
-        model_name=served.name,
-        model_version=served.version,
-        id=request_id,
-        parameters=None,
-        outputs=tensors,
-    )
+    return {
+        "model_name": served.name,
+        "model_version": served.version,
+        "id": request_id,
+        "outputs": tensors,
+    }
