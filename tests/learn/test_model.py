@@ -85,7 +85,7 @@ def test_scikit_learn_contract():
 
     model = Model(model="sklearn.linear", task="classification", seed=4)
     assert clone(model).get_params() == {"model": "sklearn.linear", "task": "classification",
-                                         "seed": 4}  # fmt: skip
+                                         "seed": 4, "params": None}  # fmt: skip
     X = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 3)), columns=list("abc"))
     y = (X["a"] > 0).astype(int)
     assert cross_val_score(model, X, y, cv=3).mean() > 0.8
