@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tests.scan.corpus.reaching import add_reaching
 from tests.scan.corpus.sample import Sample
 
 
@@ -341,6 +342,7 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
         )
         add(f"nested_{tag}.pkl", wrapped, "nested", f"{module}.{name}(BytesIO(bytes))", "pickle")
 
+    add_reaching(marker, add)
     _containers(dest, touch, add)
     return samples
 
