@@ -5,7 +5,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP_INSTALL := $(PYTHON) -m pip install --quiet --constraint constraints.txt
 
-.PHONY: install system-deps run test test-all bench lint format clean
+.PHONY: install system-deps run test test-all bench sinks lint format clean
 
 # The stamp is rebuilt only when the dependency list or the pins change.
 $(STAMP): pyproject.toml constraints.txt
@@ -35,6 +35,11 @@ test-all: install
 
 bench: install
 	$(PYTHON) -m bench
+
+# Rederive the scanner's table of callables that reach a dangerous call (after upgrading the stack);
+# `make test-all` checks it is current.
+sinks: install
+	$(PYTHON) scripts/derive_sinks.py
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

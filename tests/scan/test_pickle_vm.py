@@ -206,3 +206,12 @@ def test_theano_pickle_has_its_own_rule(scan_bytes):
         "theano.tensor.sharedvar.TensorSharedVariable", "theano.tensor.type.TensorType",
     }  # fmt: skip
     assert "only Theano loads" in result.findings[0].message
+
+
+def test_global_that_reaches_a_sink_names_the_path(scan_bytes):
+    result = scan_bytes(P4 + stack_global("_osx_support", "_read_output") + CALL_WITH_STRING)
+    assert result.verdict == "unsafe"
+    finding = next(f for f in result.findings if f.rule_id == "MY-PKL-009")
+    assert finding.subject == "_osx_support._read_output"
+    assert finding.detail == "_osx_support._read_output → os.system"
+    assert "reaches os.system" in finding.message

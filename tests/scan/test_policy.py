@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from modelyard.scan.pickle.values import Global
-from modelyard.scan.policy import Judgement, judge
+from modelyard.scan.policy import SINK_REASONS, Judgement, judge
+from modelyard.scan.sinks import SINK_KINDS
 
 
 @pytest.mark.parametrize(
@@ -85,3 +86,22 @@ def test_gadgets_are_denied_with_a_reason(module, name):
 )
 def test_anything_else_is_unknown(module, name):
     assert judge(Global(module, name)).judgement is Judgement.UNKNOWN
+
+
+def test_every_sink_kind_has_a_reason():
+    assert set(SINK_REASONS) == set(SINK_KINDS)
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "sink"),
+    [
+        ("_osx_support", "_read_output", "os.system"),
+        ("torch.utils.collect_env", "run", "subprocess.Popen"),
+        ("scipy.io", "savemat", "builtins.open"),
+    ],
+)
+def test_a_global_that_reaches_a_sink_is_denied_with_its_path(module, name, sink):
+    decision = judge(Global(module, name))
+    assert decision.judgement is Judgement.DENIED
+    assert decision.path[0] == f"{module}.{name}" and decision.path[-1] == sink
+    assert sink in decision.reason and " → ".join(decision.path) in decision.reason

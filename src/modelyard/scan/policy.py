@@ -4,6 +4,9 @@ of gadgets with the reason each is dangerous, and everything else unknown.
 Names are judged exactly as ``Unpickler.find_class`` resolves them: ``module`` is imported and
 ``name`` may be a dotted attribute chain, so ``torch.serialization`` + ``os.system`` reaches
 ``os.system``. Every component of such a chain is checked.
+
+Beyond the hand-kept lists, a global that is not allowed but from which a call path reaches a
+dangerous call (``modelyard.scan.sinks``, derived from source code) is denied with that path.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from modelyard.scan.pickle.values import Global
+from modelyard.scan.sinks import SinkKind, reaches_sink
 
 
 class Judgement(Enum):
@@ -23,8 +27,11 @@ class Judgement(Enum):
 
 @dataclass(frozen=True)
 class Decision:
+    """A judgement; ``path`` runs from the global to the dangerous call it reaches, if derived."""
+
     judgement: Judgement
     reason: str = ""
+    path: tuple[str, ...] = ()
 
 
 _RUNS_CODE = "runs arbitrary Python code"
@@ -36,6 +43,17 @@ _NESTED = "loads further serialized data, which can itself run code"
 _ATTRS = "fetches or sets arbitrary attributes, a building block of gadget chains"
 _CODE_OBJECTS = "builds code or function objects from raw bytes"
 _INTERNALS = "reaches interpreter internals"
+_NATIVE = "calls native code through arbitrary pointers"
+
+SINK_REASONS: dict[SinkKind, str] = {
+    "process": _PROCESS,
+    "code": _RUNS_CODE,
+    "import": _IMPORTS,
+    "native": "loads native libraries",
+    "file": "writes or deletes files",
+    "network": _NETWORK,
+    "unpickle": _NESTED,
+}
 
 # Whole modules (and their submodules) whose globals are dangerous in a pickle.
 DENIED_MODULES: dict[str, str] = {
@@ -55,9 +73,9 @@ DENIED_MODULES: dict[str, str] = {
     "sys": _INTERNALS,
     "gc": _INTERNALS,
     "inspect": _INTERNALS,
-    "ctypes": "calls native code through arbitrary pointers",
-    "_ctypes": "calls native code through arbitrary pointers",
-    "cffi": "calls native code through arbitrary pointers",
+    "ctypes": _NATIVE,
+    "_ctypes": _NATIVE,
+    "cffi": _NATIVE,
     "runpy": _RUNS_CODE,
     "code": _RUNS_CODE,
     "codeop": _RUNS_CODE,
@@ -121,7 +139,7 @@ DENIED_MODULES: dict[str, str] = {
     "torch.library": _RUNS_CODE,
     "torch.classes": _RUNS_CODE,
     "numpy.f2py": "compiles and loads native code",
-    "numpy.ctypeslib": "calls native code through arbitrary pointers",
+    "numpy.ctypeslib": _NATIVE,
     "numpy.testing": _RUNS_CODE,
     "numpy.distutils": _PROCESS,
     "numpy.lib.npyio": _NESTED,
@@ -456,7 +474,21 @@ def judge(found: Global) -> Decision:
                     f"reaches module {attribute} through the attribute chain {name}, "
                     f"which {DENIED_MODULES[attribute]}",
                 )
-        return Decision(Judgement.UNKNOWN, "a dotted attribute chain, which real models avoid")
+        return _reaching(found) or Decision(
+            Judgement.UNKNOWN, "a dotted attribute chain, which real models avoid"
+        )
     if (module, name) in _EXACT_ALLOWED or _allowed_pattern(module, name):
         return Decision(Judgement.ALLOWED)
-    return Decision(Judgement.UNKNOWN)
+    return _reaching(found) or Decision(Judgement.UNKNOWN)
+
+
+def _reaching(found: Global) -> Decision | None:
+    """Denied with its path if a call path from ``found`` reaches a dangerous call."""
+    reached = reaches_sink(found.qualname)
+    if reached is None:
+        return None
+    return Decision(
+        Judgement.DENIED,
+        f"reaches {reached.sink} ({' → '.join(reached.path)}), which {SINK_REASONS[reached.kind]}",
+        reached.path,
+    )

@@ -184,6 +184,19 @@ THEANO_PICKLE = register(
     (`shared.get_value()`) as safetensors or .npz, and rebuild the model on PyTensor or PyMC
     (`modelyard train --model pymc.linear` for a Bayesian regression).""",
 )
+REACHES_SINK = register(
+    "MY-PKL-009",
+    Severity.UNSAFE,
+    "Global that reaches a dangerous call",
+    """The pickle imports a function or class that is on neither list, but from which a call path
+    reaches a dangerous call: starting a process, running or compiling code, importing modules by
+    name, loading native libraries, writing or deleting files, opening network connections or
+    unpickling further data (the finding names the call and one path to it, for example
+    platform.architecture → platform._syscmd_file → subprocess.check_output). The paths are
+    derived from the source of the standard library and the ML stack by scripts/derive_sinks.py,
+    which follows calls it can resolve without running anything; a path may depend on arguments,
+    but the pickle chooses those. Do not load the file unless you trust its author.""",
+)
 MEMBER_NAME_MISMATCH = register(
     "MY-ARC-001",
     Severity.SUSPICIOUS,

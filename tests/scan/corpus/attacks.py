@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.scan.corpus.model_formats import format_attacks
+from tests.scan.corpus.reaching import add_reaching
 from tests.scan.corpus.sample import Sample
 from tests.scan.corpus.zip_parity import npy_as_torch_storage, torch_zip_variants
 
@@ -343,6 +344,7 @@ def build_attacks(dest: Path, marker: Path) -> list[Sample]:
         )
         add(f"nested_{tag}.pkl", wrapped, "nested", f"{module}.{name}(BytesIO(bytes))", "pickle")
 
+    add_reaching(marker, add)
     _containers(dest, touch, add)
     format_attacks(dest, touch, add)
     return samples

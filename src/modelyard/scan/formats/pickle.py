@@ -99,10 +99,11 @@ def _judge_global(found: Global, offset: int, ctx: ScanContext) -> None:
     ctx.record_import(PickleImport(found.module, found.name, _SAFETY[decision.judgement]))
     if decision.judgement is Judgement.DENIED:
         ctx.report(
-            rules.DANGEROUS_GLOBAL,
+            rules.REACHES_SINK if decision.path else rules.DANGEROUS_GLOBAL,
             f"imports {found.qualname}, which {decision.reason}",
             offset=offset,
             subject=found.qualname,
+            detail=" → ".join(decision.path) or None,
         )
     elif decision.judgement is Judgement.UNKNOWN and is_theano(found):
         ctx.report(

@@ -1,0 +1,1 @@
+"""Data the scanner ships: ``sinks.tsv.gz`` (see ``modelyard.scan.sinks``)."""
