@@ -94,6 +94,33 @@ def gluon_export(out: Path) -> None:
     np.savez(out / "gluon-io.npz", input=sample, output=output.asnumpy())
 
 
+def gluon_sequence(out: Path) -> None:
+    """A Gluon block over (batch, steps, features): Dense without flattening, GELU, BatchNorm
+    over the features (``axis=-1``), exported as ``gluonseq-symbol.json`` + ``-0000.params``."""
+    from mxnet.gluon import nn
+
+    net = nn.HybridSequential()
+    net.add(
+        nn.Dense(6, flatten=False),
+        nn.GELU(),
+        nn.BatchNorm(axis=-1, epsilon=1e-3),
+        nn.Dense(3, flatten=False),
+    )
+    mx.random.seed(9)
+    net.initialize(mx.init.Uniform(0.5))
+    net.hybridize()
+    rng = np.random.default_rng(9)
+    batch_norm = net[2]
+    batch_norm.gamma.set_data(mx.nd.array(rng.normal(size=6)))
+    batch_norm.beta.set_data(mx.nd.array(rng.normal(size=6)))
+    batch_norm.running_mean.set_data(mx.nd.array(rng.normal(size=6)))
+    batch_norm.running_var.set_data(mx.nd.array(rng.uniform(0.5, 2, size=6)))
+    sample = (rng.normal(size=(2, 4, 5)) * 2).astype(np.float32)
+    output = net(mx.nd.array(sample))
+    net.export(str(out / "gluonseq"), epoch=0)
+    np.savez(out / "gluonseq-io.npz", input=sample, output=output.asnumpy())
+
+
 def operators(out: Path) -> None:
     """The remaining converted operators in one symbol graph, as ``ops-*`` files."""
     data = mx.sym.Variable("data")
@@ -217,6 +244,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     zoo_checkpoint(out)
     gluon_export(out)
+    gluon_sequence(out)
     operators(out)
     gelu(out)
     batch_norm_axes(out)
