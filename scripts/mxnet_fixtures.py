@@ -7,7 +7,9 @@ MXNet 1.9.1 imports only with numpy < 1.24, so it runs in a venv of its own:
     /tmp/mxvenv/bin/python scripts/mxnet_fixtures.py tests/convert/fixtures/mxnet
 
 Writes a model-zoo style checkpoint (``Module.save_checkpoint``), a Gluon
-``HybridBlock.export``, an NDArray list of every dtype, and MXNet's outputs for seeded inputs.
+``HybridBlock.export``, one small checkpoint per operator variant (gelu, BatchNorm on other
+axes, Reshape ``reverse``, bilinear UpSampling), an NDArray list of every dtype, and MXNet's
+outputs for seeded inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import mxnet as mx
 import numpy as np
 
 SHAPE = (2, 3, 9, 9)
+SMALL = (2, 3, 5, 4)
 
 
 def zoo_checkpoint(out: Path) -> None:
@@ -91,6 +94,33 @@ def gluon_export(out: Path) -> None:
     np.savez(out / "gluon-io.npz", input=sample, output=output.asnumpy())
 
 
+def gluon_sequence(out: Path) -> None:
+    """A Gluon block over (batch, steps, features): Dense without flattening, GELU, BatchNorm
+    over the features (``axis=-1``), exported as ``gluonseq-symbol.json`` + ``-0000.params``."""
+    from mxnet.gluon import nn
+
+    net = nn.HybridSequential()
+    net.add(
+        nn.Dense(6, flatten=False),
+        nn.GELU(),
+        nn.BatchNorm(axis=-1, epsilon=1e-3),
+        nn.Dense(3, flatten=False),
+    )
+    mx.random.seed(9)
+    net.initialize(mx.init.Uniform(0.5))
+    net.hybridize()
+    rng = np.random.default_rng(9)
+    batch_norm = net[2]
+    batch_norm.gamma.set_data(mx.nd.array(rng.normal(size=6)))
+    batch_norm.beta.set_data(mx.nd.array(rng.normal(size=6)))
+    batch_norm.running_mean.set_data(mx.nd.array(rng.normal(size=6)))
+    batch_norm.running_var.set_data(mx.nd.array(rng.uniform(0.5, 2, size=6)))
+    sample = (rng.normal(size=(2, 4, 5)) * 2).astype(np.float32)
+    output = net(mx.nd.array(sample))
+    net.export(str(out / "gluonseq"), epoch=0)
+    np.savez(out / "gluonseq-io.npz", input=sample, output=output.asnumpy())
+
+
 def operators(out: Path) -> None:
     """The remaining converted operators in one symbol graph, as ``ops-*`` files."""
     data = mx.sym.Variable("data")
@@ -111,17 +141,87 @@ def operators(out: Path) -> None:
     net = (1.5 - net) / 4.0 + 0.25
     net = mx.sym.mean(net, axis=1, keepdims=False, name="mean")
     net = mx.sym.softmax(net, axis=-1, name="softmax")
+    gamma = np.random.default_rng(3).uniform(0.1, 0.5, size=3)
+    sample = np.random.default_rng(4).normal(size=SHAPE).astype(np.float32)
+    _checkpoint(out / "ops", net, sample, seed=3, weights={"prelu_gamma": gamma})
+
+
+def _checkpoint(
+    prefix: Path,
+    net: mx.sym.Symbol,
+    sample: np.ndarray,
+    *,
+    seed: int,
+    weights: dict[str, np.ndarray],
+) -> None:
+    """``net`` on ``data`` (no label), its weights drawn by ``seed`` then overwritten by
+    ``weights``: ``PREFIX-symbol.json``, ``PREFIX-0000.params`` and ``PREFIX-io.npz``."""
     module = mx.mod.Module(net, data_names=["data"], label_names=None)
-    module.bind(data_shapes=[("data", SHAPE)], for_training=False)
-    mx.random.seed(3)
+    module.bind(data_shapes=[("data", sample.shape)], for_training=False)
+    mx.random.seed(seed)
     module.init_params(mx.init.Uniform(0.5))
     args, auxs = module.get_params()
-    args["prelu_gamma"][:] = np.random.default_rng(3).uniform(0.1, 0.5, size=3)
+    for name, value in weights.items():
+        (args if name in args else auxs)[name][:] = value
     module.set_params(args, auxs)
-    module.save_checkpoint(str(out / "ops"), 0)
-    sample = np.random.default_rng(4).normal(size=SHAPE).astype(np.float32)
+    module.save_checkpoint(str(prefix), 0)
     module.forward(mx.io.DataBatch([mx.nd.array(sample)]), is_train=False)
-    np.savez(out / "ops-io.npz", input=sample, output=module.get_outputs()[0].asnumpy())
+    output = module.get_outputs()[0].asnumpy()
+    np.savez(f"{prefix}-io.npz", input=sample, output=output)
+
+
+def gelu(out: Path) -> None:
+    """``LeakyReLU(act_type="gelu")`` alone, on values wide enough to tell erf from tanh."""
+    net = mx.sym.LeakyReLU(mx.sym.Variable("data"), act_type="gelu", name="gelu")
+    sample = (np.random.default_rng(5).normal(size=SMALL) * 3).astype(np.float32)
+    _checkpoint(out / "gelu", net, sample, seed=5, weights={})
+
+
+def batch_norm_axes(out: Path) -> None:
+    """BatchNorm over the last axis (own gamma), then over axis 2 (``fix_gamma``)."""
+    net = mx.sym.BatchNorm(
+        mx.sym.Variable("data"), axis=-1, fix_gamma=False, eps=1e-3, name="bn_last"
+    )
+    net = mx.sym.BatchNorm(net, axis=2, eps=1e-4, name="bn_rows")
+    rng = np.random.default_rng(6)
+    weights = {
+        "bn_last_gamma": rng.normal(size=4),
+        "bn_last_beta": rng.normal(size=4),
+        "bn_last_moving_mean": rng.normal(size=4),
+        "bn_last_moving_var": rng.uniform(0.5, 2, size=4),
+        "bn_rows_gamma": rng.normal(size=5),
+        "bn_rows_beta": rng.normal(size=5),
+        "bn_rows_moving_mean": rng.normal(size=5),
+        "bn_rows_moving_var": rng.uniform(0.5, 2, size=5),
+    }
+    sample = rng.normal(size=SMALL).astype(np.float32)
+    _checkpoint(out / "bnaxis", net, sample, seed=6, weights=weights)
+
+
+def reshape_reverse(out: Path) -> None:
+    """Reshape with ``reverse=True``: codes 0, -1, -3 and -4 read from the right."""
+    net = mx.sym.Reshape(mx.sym.Variable("data"), shape=(0, -1), reverse=True, name="r1")
+    net = mx.sym.Reshape(net, shape=(-1, 0), reverse=True, name="r2")
+    net = mx.sym.Reshape(net, shape=(-1, 5, -4, 0), reverse=True, name="r3")
+    net = mx.sym.Reshape(net, shape=(-3, 0), reverse=True, name="r4")
+    sample = np.random.default_rng(7).normal(size=SMALL).astype(np.float32)
+    _checkpoint(out / "reshape", net, sample, seed=7, weights={})
+
+
+def bilinear_upsampling(out: Path) -> None:
+    """UpSampling ``sample_type="bilinear"`` by 2 then by 3, as MXNet's symbol makes it: a
+    weight input ``NAME_weight`` of shape (channels, 1, k, k), here random (not the bilinear
+    kernel, whose symmetry would hide a flipped kernel)."""
+    data = mx.sym.Variable("data")
+    net = mx.sym.UpSampling(data, scale=2, sample_type="bilinear", num_filter=2, name="up2")
+    net = mx.sym.UpSampling(net, scale=3, sample_type="bilinear", num_filter=2, name="up3")
+    rng = np.random.default_rng(8)
+    weights = {
+        "up2_weight": rng.normal(size=(2, 1, 4, 4)),
+        "up3_weight": rng.normal(size=(2, 1, 5, 5)),
+    }
+    sample = rng.normal(size=(1, 2, 3, 3)).astype(np.float32)
+    _checkpoint(out / "bilinear", net, sample, seed=8, weights=weights)
 
 
 def every_dtype(out: Path) -> None:
@@ -144,7 +244,12 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     zoo_checkpoint(out)
     gluon_export(out)
+    gluon_sequence(out)
     operators(out)
+    gelu(out)
+    batch_norm_axes(out)
+    reshape_reverse(out)
+    bilinear_upsampling(out)
     every_dtype(out)
 
 

@@ -24,10 +24,15 @@ FIXTURES = Path(__file__).parent / "fixtures" / "mxnet"
 TOLERANCE = 1e-5
 
 
-@pytest.mark.parametrize("prefix", ["zoo", "gluon", "ops"])
+@pytest.mark.parametrize(
+    "prefix", ["zoo", "gluon", "gluonseq", "ops", "gelu", "bnaxis", "reshape", "bilinear"]
+)
 def test_matches_mxnets_own_outputs(tmp_path, prefix):
-    """``zoo``: a Module.save_checkpoint; ``gluon``: a HybridBlock.export; ``ops``: the other
-    operators (UpSampling, Deconvolution, Crop, PReLU, ELU, L2Normalization, slice_axis, ...)."""
+    """``zoo``: a Module.save_checkpoint; ``gluon``: a HybridBlock.export; ``gluonseq``: one
+    over (batch, steps, features) with GELU and BatchNorm(axis=-1); ``ops``: the other
+    operators (UpSampling, Deconvolution, Crop, PReLU, ELU, L2Normalization, slice_axis, ...);
+    ``gelu``, ``bnaxis`` (BatchNorm on axes -1 and 2), ``reshape`` (``reverse=True``) and
+    ``bilinear`` (UpSampling by 2 and 3, random weights) one operator each."""
     io = np.load(FIXTURES / f"{prefix}-io.npz")
     result = import_mxnet(
         FIXTURES / f"{prefix}-symbol.json",
