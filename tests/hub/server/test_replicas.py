@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
 from huggingface_hub.errors import HfHubHTTPError
-from huggingface_hub.lfs import UploadInfo, post_lfs_batch_info
 from huggingface_hub.utils import get_session
 from sqlalchemy import create_engine, text
 
 from tests.hub.conftest import HubServer, Postgres, S3Endpoint
-from tests.hub.server.test_storage import kill_mid_upload
+from tests.hub.server.test_storage import kill_mid_upload, lfs_upload_href, staging_started
 
 EVIL = b"cos\nsystem\n(S'true'\ntR."
 
@@ -78,17 +77,7 @@ def test_what_one_replica_writes_the_other_serves_and_quarantines(
 
     # An upload URL one replica signs is good on the other (the signing secret is shared).
     weights = os.urandom(500_000)
-    info = UploadInfo(sha256=hashlib.sha256(weights).digest(), size=len(weights), sample=b"")
-    actions, errors, _ = post_lfs_batch_info(
-        upload_infos=[info],
-        token=token,
-        repo_type="model",
-        repo_id=repo,
-        endpoint=first.url,
-        transfers=["basic"],
-    )
-    assert errors == []
-    href = actions[0]["actions"]["upload"]["href"].replace(first.url, second.url)
+    href = lfs_upload_href(first.url, token, repo, weights).replace(first.url, second.url)
     assert href.startswith(second.url)
     get_session().put(href, content=weights).raise_for_status()
     api_second.upload_file(path_or_fileobj=weights, path_in_repo="w.bin", repo_id=repo)
@@ -148,25 +137,9 @@ def test_kill_9_of_a_replica_mid_upload_leaves_every_commit_intact(
     head = api.model_info(repo).sha
 
     big = os.urandom(40 * 1024 * 1024)  # beyond one 16 MiB part: a multipart staging upload
-    info = UploadInfo(sha256=hashlib.sha256(big).digest(), size=len(big), sample=big[:512])
-    actions, errors, _ = post_lfs_batch_info(
-        upload_infos=[info],
-        token=token,
-        repo_type="model",
-        repo_id=repo,
-        endpoint=doomed.url,
-        transfers=["basic"],
-    )
-    assert errors == []
-    href = actions[0]["actions"]["upload"]["href"]
-
-    def staging_started() -> bool:
-        uploads = replicas.s3.client().list_multipart_uploads(Bucket=replicas.bucket)
-        return any(up["Key"].startswith("hub/tmp/") for up in uploads.get("Uploads", []))
-
-    kill_mid_upload(
-        doomed, lambda body: get_session().put(href, content=body), big, staging_started
-    )
+    href = lfs_upload_href(doomed.url, token, repo, big)
+    started = staging_started(replicas.s3, replicas.bucket)
+    kill_mid_upload(doomed, lambda body: get_session().put(href, content=body), big, started)
     assert doomed.process.returncode == -signal.SIGKILL
 
     api = HfApi(endpoint=survivor.url, token=token)
@@ -178,6 +151,4 @@ def test_kill_9_of_a_replica_mid_upload_leaves_every_commit_intact(
         assert hashlib.sha256(data).hexdigest() == name
     assert hashlib.sha256(big).hexdigest() not in stored
     api.upload_file(path_or_fileobj=big, path_in_repo="big.bin", repo_id=repo)  # retry succeeds
-    assert hashlib.sha256(_download(survivor, token, repo, "big.bin", tmp_path / "c")).digest() == (
-        info.sha256
-    )
+    assert _download(survivor, token, repo, "big.bin", tmp_path / "c") == big
