@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 _IDLE_SECONDS = 0.5
 _WAIT_POLL_SECONDS = 0.05
+_STOP_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,11 @@ class ScanWorkers:
         return self
 
     def stop(self) -> None:
-        """Let each worker finish its current scan, then end it."""
+        """End the workers, giving a running scan a few seconds to finish; one still running
+        is abandoned with the process and taken over by another worker after its lease."""
         self._stop.set()
         for thread in self._threads:
-            thread.join()
+            thread.join(_STOP_SECONDS)
         self._queue.local_workers -= len(self._threads)
 
     def wait(self) -> None:
