@@ -1,7 +1,7 @@
 """The hub against the machine's limits, on loopback, with the real huggingface_hub client and
 hf_xet: Xet and classic LFS side by side, and the hub side by side with a static file server.
 
-    python -m bench.hub [--size-mb 1024] [--clients 100] [--storage s3]
+    python -m bench.hub [--size-mb 1024] [--clients 100] [--storage s3] [--replicas]
 
 Every client run is a new process with a fresh ``HF_HOME`` and ``HF_XET_CACHE``, as another
 machine would be; classic LFS runs get ``HF_HUB_DISABLE_XET=1`` in their own environment only.
@@ -25,12 +25,19 @@ All data is random (incompressible).
    with the hub's contents in its data folder and in an S3 bucket (moto's server, as no real S3
    server installs here): times and ratio S3 / folder; the server's peak memory during the S3
    upload: target < 300 MB.
+
+``--replicas`` runs only this part instead:
+
+6. ``--clients`` concurrent plain GETs of a 10 MB file through two ``hub serve`` replicas (one
+   PostgreSQL database, one shared data folder; clients alternate between them) vs through one
+   of them: aggregate throughput and ratio (errors: target 0).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import grp
 import hashlib
 import logging
@@ -118,10 +125,11 @@ def start_hub(
     return hub, f"http://127.0.0.1:{port}"
 
 
-def bench_token(data: Path) -> str:
-    """A new access token for user ``bench`` of the hub in ``data``."""
+def bench_token(data: Path, *options: str) -> str:
+    """A new access token for user ``bench`` of the hub in ``data`` (``options``: e.g. its
+    ``--database-url``)."""
     return subprocess.run(
-        [MODELYARD, "hub", "token", "create", "bench", "--data-dir", str(data)],
+        [MODELYARD, "hub", "token", "create", "bench", "--data-dir", str(data), *options],
         capture_output=True, text=True, check=True,
     ).stdout.strip().splitlines()[-1]  # fmt: skip
 
@@ -396,6 +404,91 @@ def storage_rows(root: Path, size_mb: int) -> list[Row]:
     return rows
 
 
+@contextlib.contextmanager
+def _postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL server on a loopback port until the block ends; yields its URL."""
+    initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not initdbs:
+        raise SystemExit("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb)")
+    bindir = Path(initdbs[-1]).parent
+    folder = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(folder, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+    pg_ctl = [*as_postgres, str(bindir / "pg_ctl"), "-D", str(folder / "data")]
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    try:
+        for command in (
+            [*as_postgres, str(bindir / "initdb"), "-D", str(folder / "data"), "-U", "postgres"],
+            [*pg_ctl, "-o", options, "-l", str(folder / "log"), "-w", "start"],
+            [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "hub"],
+        ):
+            subprocess.run(command, check=True, capture_output=True)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/hub"
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], check=False, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def replica_rows(root: Path, clients: int) -> list[Row]:
+    """Part ``--replicas``: ``clients`` concurrent GETs of a 10 MB file through one replica,
+    then alternating between two, on one PostgreSQL database and one data folder."""
+    from huggingface_hub import HfApi
+
+    size_mb = 10
+    data = root / "hub-replicas"
+    _random_file(root / "replica-files" / "weights.bin", size_mb)
+    throughput: dict[int, float] = {}
+    failures: dict[int, int] = {}
+    with _postgres() as database_url:
+        replicas = [start_hub(data, "--database-url", database_url) for _ in range(2)]
+        try:
+            token = bench_token(data, "--database-url", database_url)
+            api = HfApi(endpoint=replicas[0][1], token=token)
+            api.create_repo("bench/r")
+            api.upload_file(
+                path_or_fileobj=root / "replica-files" / "weights.bin",
+                path_in_repo="weights.bin",
+                repo_id="bench/r",
+            )
+            for count in (1, 2):
+                urls = [
+                    f"{replicas[number % count][1]}/bench/r/resolve/main/weights.bin"
+                    for number in range(clients)
+                ]
+                started = time.perf_counter()
+                with ThreadPoolExecutor(max_workers=clients) as pool:
+                    outcomes = list(pool.map(_fetch_or_fail, urls))
+                seconds = time.perf_counter() - started
+                failures[count] = outcomes.count(False)
+                throughput[count] = outcomes.count(True) * size_mb / seconds
+        finally:
+            for hub, _endpoint in replicas:
+                hub.terminate()
+                hub.wait(timeout=30)
+    return [
+        Row(f"{clients} concurrent {size_mb} MB GETs, one replica", f"{throughput[1]:.0f} MB/s"),
+        Row(f"{clients} concurrent {size_mb} MB GETs, two replicas", f"{throughput[2]:.0f} MB/s"),
+        Row("aggregate throughput, two replicas / one", f"{throughput[2] / throughput[1]:.2f}x"),
+        Row(
+            "failed downloads (one, two replicas)",
+            f"{failures[1]}, {failures[2]}",
+            "0",
+            failures[1] + failures[2] == 0,
+        ),
+    ]
+
+
+def _fetch_or_fail(url: str) -> bool:
+    try:
+        _download(url)
+    except OSError:
+        return False
+    return True
+
+
 def _print_table(title: str, rows: list[Row]) -> int:
     print(f"## {title}\n")
     print("| measurement | result | target | |")
@@ -416,8 +509,17 @@ def main(argv: list[str] | None = None) -> int:
         choices=["s3"],
         help="run only the storage part: the data folder vs an S3 bucket (moto's server)",
     )
+    parser.add_argument(
+        "--replicas",
+        action="store_true",
+        help="run only the replica part: --clients downloads through two replicas vs one",
+    )
     args = parser.parse_args(argv)
     size_mb = args.size_mb
+    if args.replicas:
+        with tempfile.TemporaryDirectory(prefix="bench-hub-") as scratch:
+            scaled = replica_rows(Path(scratch), args.clients)
+        return _print_table("hub: two replicas vs one, PostgreSQL, loopback", scaled)
     if args.storage == "s3":
         with tempfile.TemporaryDirectory(prefix="bench-hub-") as scratch:
             compared = storage_rows(Path(scratch), size_mb)

@@ -1,4 +1,4 @@
-"""``modelyard hub serve|gc|rescan|token|org`` and ``modelyard push|pull``."""
+"""``modelyard hub serve|worker|gc|rescan|token|org`` and ``modelyard push|pull``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ def serve_command(args: argparse.Namespace) -> None:
         max_repo_size=args.max_repo_size,
         max_concurrent_scans=args.max_concurrent_scans,
         scan_timeout=args.scan_timeout,
+        scan_workers=args.scan_workers,
         storage_url=args.storage_url,
         presign=args.presign or None,
     )
@@ -43,6 +44,26 @@ def serve_command(args: argparse.Namespace) -> None:
     stderr().print(f"modelyard hub on {url} (data in {escape(str(where))})")
     seeder = _demo_seeder(settings, url) if args.demo else None
     run(settings, host=args.host, port=args.port, on_started=seeder)
+
+
+def worker_command(args: argparse.Namespace) -> None:
+    """Scan queued files with --workers threads until interrupted (beside `hub serve`)."""
+    from modelyard.hub.server.hub import Hub
+    from modelyard.hub.server.scan_queue import ScanWorkers
+    from modelyard.hub.server.settings import Settings
+
+    settings = Settings.from_env(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        storage_url=args.storage_url,
+    )
+    hub = Hub.open(settings)
+    workers = ScanWorkers(hub.scan_queue, args.workers).start()
+    stderr().print(f"modelyard hub worker: {args.workers} scan worker(s)")
+    try:
+        workers.wait()
+    except KeyboardInterrupt:
+        workers.stop()
 
 
 def _demo_seeder(settings: Settings, url: str) -> Callable[[Hub], None]:
@@ -106,7 +127,7 @@ def gc_command(args: argparse.Namespace) -> None:
 
 def rescan_command(args: argparse.Namespace) -> None:
     """Rescan stored files that an older scanner judged (every file with --all); files that
-    are now unsafe are quarantined. A running hub does this in the background when it starts."""
+    are now unsafe are quarantined. A starting hub queues these rescans for its workers."""
     from modelyard.hub.server.db import make_engine
     from modelyard.hub.server.scanning import Scanner
     from modelyard.hub.server.settings import Settings
@@ -205,10 +226,23 @@ def register(commands: Commands) -> None:
         "error (default: $MODELYARD_HUB_SCAN_TIMEOUT or 300; 0: no limit)",
     )
     serve.add_argument(
+        "--scan-workers",
+        type=at_least(0),
+        metavar="N",
+        help="scan queued files in N threads of this server; 0 leaves scanning to `hub worker` "
+        "processes (default: $MODELYARD_HUB_SCAN_WORKERS or 1)",
+    )
+    serve.add_argument(
         "--demo",
         action="store_true",
         help="on first start, train and push demo models (reused afterwards)",
     )
+    worker = add_command(hub, "worker", worker_command)
+    worker.add_argument(
+        "--workers", type=at_least(1), default=1, metavar="N", help="scan threads (default: 1)"
+    )
+    _storage(worker)
+    _object_storage(worker)
     gc = add_command(hub, "gc", gc_command)
     _storage(gc)
     _object_storage(gc)

@@ -57,6 +57,10 @@ class QuarantinedFileError(HubError):
     """The file was judged unsafe by the scanner and is never served."""
 
 
+class ScanPendingError(HubError):
+    """The file is committed but its scan has not finished: it is not served until it has."""
+
+
 class UnsafeModelError(HubError):
     """``push`` or ``pull`` refused files the scanner judged unsafe."""
 

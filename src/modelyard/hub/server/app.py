@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from modelyard import __version__
 from modelyard.hub.server.api import install_api
 from modelyard.hub.server.hub import Hub
+from modelyard.hub.server.scan_queue import ScanWorkers
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.web import install_web
 
@@ -23,15 +25,19 @@ from modelyard.hub.server.web import install_web
 def create_app(settings: Settings | None = None, hub: Hub | None = None) -> FastAPI:
     """Build the hub app from ``settings`` (default: the environment) or an opened ``hub``.
 
-    Once the app starts, verdicts stored by another scanner version are redone in the
-    background.
+    While the app runs, ``settings.scan_workers`` threads scan queued files; once it starts,
+    verdicts stored by another scanner version are queued to be redone.
     """
     opened = hub or Hub.open(settings or Settings.from_env())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        opened.scanner.rescan_in_background()
-        yield
+        workers = ScanWorkers(opened.scan_queue, opened.settings.scan_workers).start()
+        await run_in_threadpool(opened.scan_queue.enqueue_outdated)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(workers.stop)
 
     app = FastAPI(
         title="modelyard hub",

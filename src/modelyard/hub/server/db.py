@@ -13,6 +13,7 @@ from sqlalchemy import (
     Engine,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -105,6 +106,28 @@ class ScanResult(Base):
     scanned_at: Mapped[datetime] = mapped_column(default=utcnow)
     # ``modelyard.scan.version.scanner_version()`` of the scanner that made the result.
     scanner_version: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ScanJob(Base):
+    """A scan of one blob, read as a file at ``path`` is, waiting for a worker. A worker claims
+    it by counting up ``claims`` and setting ``claimed_at``; a claim older than the lease is
+    taken again (its worker died). The row goes once the result is stored."""
+
+    __tablename__ = "scan_jobs"
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"), primary_key=True)
+    suffix: Mapped[str] = mapped_column(String(16), primary_key=True, default="")
+    path: Mapped[str] = mapped_column(String(1024))
+    claims: Mapped[int] = mapped_column(default=0)
+    claimed_at: Mapped[datetime | None] = mapped_column(default=None)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HubSecret(Base):
+    """A secret every server of the hub signs with (upload URLs, Xet tokens, CSRF values)."""
+
+    __tablename__ = "hub_secrets"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Commit(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -10,10 +11,11 @@ from modelyard.hub.server.accounts import Accounts
 from modelyard.hub.server.db import make_engine
 from modelyard.hub.server.quota import RepoUsage, repo_usage
 from modelyard.hub.server.repos import Repos, RepoView
+from modelyard.hub.server.scan_queue import ScanQueue
 from modelyard.hub.server.scanning import Scanner
 from modelyard.hub.server.settings import Settings
 from modelyard.hub.server.storage import BlobStore
-from modelyard.hub.server.uploads import UploadSigner
+from modelyard.hub.server.uploads import UploadSigner, hub_secret
 from modelyard.hub.server.xet.cas import XetStore
 from modelyard.hub.server.xet.tokens import XetSigner
 
@@ -28,6 +30,7 @@ class Hub:
     accounts: Accounts
     repos: Repos
     scanner: Scanner
+    scan_queue: ScanQueue
     signer: UploadSigner
     xet: XetStore
     xet_signer: XetSigner
@@ -42,15 +45,17 @@ class Hub:
         scanner = Scanner(
             engine, store, settings.max_concurrent_scans, settings.scan_timeout or None
         )
-        scanner.scan_missing()
-        signer = UploadSigner(settings.data_dir / "upload-secret")
+        scan_queue = ScanQueue(engine, scanner, timedelta(seconds=settings.scan_lease))
+        scan_queue.enqueue_missing()
+        signer = UploadSigner(hub_secret(engine, settings.data_dir / "upload-secret"))
         return cls(
             settings=settings,
             engine=engine,
             store=store,
             accounts=Accounts(engine),
-            repos=Repos(engine, store, scanner),
+            repos=Repos(engine, store, scan_queue, settings.scan_wait),
             scanner=scanner,
+            scan_queue=scan_queue,
             signer=signer,
             xet=XetStore(engine, settings.tmp_dir, store),
             xet_signer=XetSigner(signer.secret),

@@ -8,7 +8,6 @@ as if they did not exist.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable, Sequence
 from typing import get_args
 
@@ -50,7 +49,8 @@ from modelyard.hub.server.model import (
     Snapshot,
 )
 from modelyard.hub.server.names import check_path, check_ref_name
-from modelyard.hub.server.scanning import Scanner, adopt_tensor_data
+from modelyard.hub.server.scan_queue import ScanQueue
+from modelyard.hub.server.scanning import adopt_tensor_data
 from modelyard.hub.server.storage import BlobStore, StoredBlob
 from modelyard.hub.server.tree import apply_operations, commit_oid
 from modelyard.scan.formats import named_suffix
@@ -65,6 +65,8 @@ INITIAL_GITATTRIBUTES = (
     b"*.gguf filter=lfs diff=lfs merge=lfs -text\n"
 )
 _HEX40 = re.compile(r"^[0-9a-f]{7,40}$")
+# Commits without a parentCommit that lose the race for a branch head retry on the new head.
+_COMMIT_ATTEMPTS = 20
 
 
 def _repo_view(repo: Repo) -> RepoView:
@@ -98,6 +100,10 @@ def _never_uploaded(op: AddFile) -> InvalidRequestError:
     )
 
 
+class _BranchMoved(Exception):
+    """Another commit advanced the branch after this one read its head."""
+
+
 def _lock_blobs(session: Session, added: Sequence[AddFile]) -> None:
     """Share-lock the rows of the blobs a commit adds, so that ``hub gc`` cannot remove one
     before the commit lands (its delete waits, then fails on the commit's reference)."""
@@ -113,14 +119,20 @@ def _lock_blobs(session: Session, added: Sequence[AddFile]) -> None:
 
 
 class Repos:
-    """Repository operations over one database and blob store."""
+    """Repository operations over one database and blob store.
 
-    def __init__(self, engine: Engine, store: BlobStore, scanner: Scanner) -> None:
+    Nothing here is held in the process: any number of servers share the database, and a commit
+    advances its branch only if the head is still the one it built on (compare-and-swap).
+    ``scan_wait``: seconds a commit waits for the verdicts of its files (``ScanQueue.wait``).
+    """
+
+    def __init__(
+        self, engine: Engine, store: BlobStore, scan_queue: ScanQueue, scan_wait: float
+    ) -> None:
         self._session = sessionmaker(engine, expire_on_commit=False)
         self.store = store
-        self._scanner = scanner
-        self._branch_locks: dict[tuple[int, str], threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._scan_queue = scan_queue
+        self._scan_wait = scan_wait
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -294,7 +306,8 @@ class Repos:
             )
         blob = self.store.put_bytes(INITIAL_GITATTRIBUTES)
         self.register_blobs([blob])
-        self._scanner.ensure_scanned([(blob.sha256, ".gitattributes")])
+        scans = [(blob.sha256, ".gitattributes")]
+        self._scan_queue.enqueue(scans)
         try:
             with self._session() as session, session.begin():
                 repo = Repo(
@@ -314,6 +327,7 @@ class Repos:
             raise ConflictError(
                 f"You already created this {ref.repo_type} repo: {ref.repo_id}"
             ) from None
+        self._scan_queue.wait(scans, self._scan_wait)
         return view
 
     def delete(self, ref: RepoRef, principal: Principal) -> None:
@@ -348,10 +362,6 @@ class Repos:
             return None if blob is None else blob.size
 
     # -- commits ----------------------------------------------------------------------------
-
-    def _branch_lock(self, repo_pk: int, branch: str) -> threading.Lock:
-        with self._locks_guard:
-            return self._branch_locks.setdefault((repo_pk, branch), threading.Lock())
 
     def _write_commit(
         self,
@@ -397,9 +407,11 @@ class Repos:
     ) -> CommitView:
         """Apply ``operations`` on top of ``branch`` as one new commit.
 
-        Blobs of added files must be registered first; they are scanned (if not yet) before
-        the commit lands. Commits to one branch are serialized; a ``parent_commit`` that is not
-        the branch head raises ``ConflictError``.
+        Blobs of added files must be registered first. The commit lands at once; each new file
+        is listed as pending (and not served) until a scan worker stored its verdict, which the
+        commit waits for up to ``scan_wait`` seconds. The branch advances by compare-and-swap
+        on its head, so concurrent commits through any servers are all kept; a
+        ``parent_commit`` that is not the head raises ``ConflictError``.
 
         Raises:
             InvalidRequestError: an added file's content was never uploaded, a path is invalid,
@@ -408,18 +420,45 @@ class Repos:
             PermissionDeniedError: ``principal`` may not write to it.
             RevisionNotFoundError: ``branch`` does not exist.
             EntryNotFoundError: a deleted file or folder does not exist.
-            ConflictError: ``parent_commit`` is not the head, or the branch moved meanwhile.
+            ConflictError: ``parent_commit`` is not the head, or the branch kept moving.
         """
         added = [op for op in operations if isinstance(op, AddFile)]
         for op in added:
             if self.blob_size(op.sha256) is None:
                 raise _never_uploaded(op)
-        self._scanner.ensure_scanned((op.sha256, op.path) for op in added)
-        with self._session() as session:
-            repo_pk = self._writable(session, ref, principal).id
-        with self._branch_lock(repo_pk, branch), self._session() as session, session.begin():
+        scans = [(op.sha256, op.path) for op in added]
+        self._scan_queue.enqueue(scans)
+        for _ in range(_COMMIT_ATTEMPTS):
+            try:
+                view = self._commit_on_head(
+                    ref, principal, branch, parent_commit, operations, (title, description)
+                )
+            except _BranchMoved:
+                continue
+            self._scan_queue.wait(scans, self._scan_wait)
+            return view
+        raise ConflictError(
+            f"branch {branch!r} of {ref.repo_id!r} kept moving while committing; retry the commit"
+        )
+
+    def _commit_on_head(
+        self,
+        ref: RepoRef,
+        principal: Principal,
+        branch: str,
+        parent_commit: str | None,
+        operations: Sequence[Operation],
+        message: tuple[str, str],
+    ) -> CommitView:
+        """One attempt at ``commit`` (``message``: title and description); raises
+        ``_BranchMoved`` if the head moved meanwhile."""
+        title, description = message
+        added = [op for op in operations if isinstance(op, AddFile)]
+        with self._session() as session, session.begin():
             repo = self._writable(session, ref, principal)
-            branch_ref = session.get(Ref, (repo.id, "branch", branch))
+            # PostgreSQL: committers to one branch queue on its row; the update below guards
+            # every database alike.
+            branch_ref = session.get(Ref, (repo.id, "branch", branch), with_for_update=True)
             if branch_ref is None:
                 raise RevisionNotFoundError(
                     f"branch {branch!r} not found in {ref.repo_id!r}",
@@ -456,11 +495,10 @@ class Repos:
                 .values(commit_oid=commit.oid)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
-                raise ConflictError(f"branch {branch!r} moved while committing; retry the commit")
+                raise _BranchMoved
             if branch == DEFAULT_BRANCH:
                 self._update_card(repo, operations, files)
-            view = _commit_view(commit)
-        return view
+            return _commit_view(commit)
 
     def _update_card(
         self, repo: Repo, operations: Sequence[Operation], files: dict[str, AddFile]

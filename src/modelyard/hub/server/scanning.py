@@ -1,6 +1,6 @@
-"""Scan-on-push: every stored blob gets a scan result before a commit referencing it lands,
-and results from another scanner version are redone (in the background at start-up, or on
-demand with ``modelyard hub rescan``)."""
+"""Scanning stored blobs: one result per blob and named suffix, made by the scan workers
+(``scan_queue``) after a commit lands; results from another scanner version are redone (queued
+at start-up, or at once with ``modelyard hub rescan``)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import logging
 import posixpath
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from modelyard.hub.server.db import CommitFile, ScanResult, utcnow
@@ -55,9 +53,9 @@ class Rescan:
 class Scanner:
     """Runs modelyard's scanner over blobs and stores one result per blob.
 
-    At most ``max_concurrent`` scans run at once, whoever asks (commits, repo creation, the
-    startup catch-up): a scan holds the memory of its file's structures, so further callers
-    wait their turn and the hub's memory stays bounded however many uploads arrive together.
+    At most ``max_concurrent`` scans run at once in one process, however many workers ask: a
+    scan holds the memory of its file's structures, so the others wait their turn and the
+    process's memory stays bounded however many uploads arrive together.
     """
 
     def __init__(
@@ -68,36 +66,12 @@ class Scanner:
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._timeout = timeout
 
-    def ensure_scanned(self, files: Iterable[tuple[str, str]]) -> None:
-        """Scan every ``(sha256, repo path)`` whose blob has no stored result for that path's
-        named suffix yet (blocking; call off the event loop)."""
-        from modelyard.scan.formats import named_suffix
-
-        keys = {(sha256, named_suffix(path)): path for sha256, path in files}
-        for (sha256, suffix), repo_path in keys.items():
-            if self._has_result(sha256, suffix):
-                continue
-            with self._slots:
-                if self._has_result(sha256, suffix):  # scanned meanwhile by another caller
-                    continue
-                row = self._scan(sha256, suffix, repo_path)
-                with Session(self._engine) as session:
-                    session.add(row)
-                    try:
-                        session.commit()
-                    except IntegrityError:
-                        session.rollback()  # scanned concurrently by another commit
-
-    def _has_result(self, sha256: str, suffix: str) -> bool:
-        with Session(self._engine) as session:
-            return session.get(ScanResult, (sha256, suffix)) is not None
-
-    def _scan(self, sha256: str, suffix: str, repo_path: str) -> ScanResult:
+    def scan(self, sha256: str, suffix: str, repo_path: str) -> ScanResult:
         """Scan one blob as a file at ``repo_path`` is read; the result is not stored yet."""
         from modelyard.scan import ScanOptions, ScanReport, scan_file
         from modelyard.scan.version import scanner_version
 
-        with self._store.local_copy(sha256) as path:
+        with self._slots, self._store.local_copy(sha256) as path:
             started = time.perf_counter()
             result = scan_file(
                 path, ScanOptions(timeout=self._timeout), name=repo_path.rsplit("/", 1)[-1]
@@ -134,41 +108,14 @@ class Scanner:
         for sha256, suffix, before in stale:
             # A blob in no commit (yet) is named by its hash: its suffix decides how it is read.
             repo_path = paths.get((sha256, suffix), sha256 + suffix)
-            with self._slots, Session(self._engine) as session:
-                after = session.merge(self._scan(sha256, suffix, repo_path)).verdict
+            with Session(self._engine) as session:
+                after = session.merge(self.scan(sha256, suffix, repo_path)).verdict
                 session.commit()
             if after != before:
                 changes.append(VerdictChange(sha256, repo_path, before, after))
                 log = logger.warning if after == QUARANTINED else logger.info
                 log("%s (blob %s) is now %s", repo_path, sha256, after)
         return Rescan(version, len(stale), tuple(changes))
-
-    def rescan_in_background(self) -> threading.Thread:
-        """Start ``rescan()`` in a daemon thread: stored verdicts keep being served meanwhile."""
-
-        def run() -> None:
-            try:
-                self.rescan()
-            except Exception:  # the server keeps serving; the next start-up tries again
-                logger.exception("background rescan failed")
-
-        thread = threading.Thread(target=run, name="hub-rescan", daemon=True)
-        thread.start()
-        return thread
-
-    def scan_missing(self) -> None:
-        """Scan every committed file that has no result (after an upgrade or a crash)."""
-        from modelyard.scan.formats import named_suffix
-
-        with Session(self._engine) as session:
-            files = session.execute(select(CommitFile.sha256, CommitFile.path).distinct()).all()
-            done = set(session.execute(select(ScanResult.sha256, ScanResult.suffix)).all())
-        missing = [
-            (sha256, path) for sha256, path in files if (sha256, named_suffix(path)) not in done
-        ]
-        if missing:
-            logger.info("scanning %d committed file(s) without a result", len(missing))
-            self.ensure_scanned(missing)
 
 
 def adopt_tensor_data(entries: list[FileEntry]) -> list[FileEntry]:

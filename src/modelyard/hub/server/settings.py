@@ -106,6 +106,10 @@ class Settings:
     ``max_concurrent_scans``: scans running at once; further uploads wait for a free slot.
     ``scan_timeout``: seconds one file's scan may take (0: no limit); past it the file's
     verdict is an error.
+    ``scan_workers``: scan worker threads this server runs (0: dedicated ``hub worker``
+    processes scan). ``scan_lease``: seconds a worker holds a claimed scan before another takes
+    it over (its worker presumably died). ``scan_wait``: seconds a commit waits for the verdicts
+    of its files when this server runs workers; larger files stay pending after that.
     ``storage_url``: ``s3://BUCKET[/PREFIX]`` keeps file contents in that bucket (endpoint and
     credentials from the ``AWS_*`` variables); None keeps them in ``data_dir``.
     ``presign``: downloads of public files redirect to presigned bucket URLs.
@@ -119,6 +123,9 @@ class Settings:
     max_repo_size: int = 300 * GIB
     max_concurrent_scans: int = 2
     scan_timeout: float = 300.0
+    scan_workers: int = 1
+    scan_lease: float = 900.0
+    scan_wait: float = 10.0
     regular_upload_max: int = 10 * MIB
     multipart_threshold: int = 64 * MIB
     multipart_chunk_size: int = 32 * MIB
@@ -139,6 +146,9 @@ class Settings:
                 env, "MODELYARD_HUB_MAX_CONCURRENT_SCANS", cls.max_concurrent_scans
             ),
             scan_timeout=_parsed_env(env, "MODELYARD_HUB_SCAN_TIMEOUT", cls.scan_timeout, float),
+            scan_workers=_int_env(env, "MODELYARD_HUB_SCAN_WORKERS", cls.scan_workers),
+            scan_lease=_parsed_env(env, "MODELYARD_HUB_SCAN_LEASE", cls.scan_lease, float),
+            scan_wait=_parsed_env(env, "MODELYARD_HUB_SCAN_WAIT", cls.scan_wait, float),
             regular_upload_max=_size_env(
                 env, "MODELYARD_HUB_REGULAR_UPLOAD_MAX", cls.regular_upload_max
             ),
@@ -157,6 +167,15 @@ class Settings:
         if settings.max_concurrent_scans < 1:
             raise InvalidRequestError(
                 f"max_concurrent_scans must be at least 1, got {settings.max_concurrent_scans}"
+            )
+        if settings.scan_workers < 0:
+            raise InvalidRequestError(
+                f"scan_workers must be 0 or more, got {settings.scan_workers}"
+            )
+        if settings.scan_lease <= 0 or settings.scan_wait < 0:
+            raise InvalidRequestError(
+                f"scan_lease must be above 0 and scan_wait 0 or more seconds, got "
+                f"{settings.scan_lease} and {settings.scan_wait}"
             )
         if settings.scan_timeout < 0:
             raise InvalidRequestError(

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
 from modelyard.hub.errors import PermissionDeniedError
+from modelyard.hub.server.db import HubSecret
 
 _VALIDITY_SECONDS = 24 * 3600
+_SIGNING_ROW = "signing"
 
 
 @dataclass(frozen=True)
@@ -33,22 +38,29 @@ class UploadGrant:
         return f"size={self.size}&expires={self.expires}&sig={self.signature}"
 
 
-class UploadSigner:
-    """Signs and checks upload grants with a secret kept in the data dir (shared by servers)."""
-
-    def __init__(self, secret_file: Path) -> None:
-        self._secret = self._load_or_create(secret_file)
-
-    @staticmethod
-    def _load_or_create(path: Path) -> bytes:
-        path.parent.mkdir(parents=True, exist_ok=True)
+def hub_secret(engine: Engine, legacy_file: Path) -> bytes:
+    """The hub's signing secret, kept in the database so that every server sharing it signs and
+    checks alike. The first server stores it: the secret file of an older data dir if there is
+    one (its upload URLs and sessions stay valid), else a new random one."""
+    with Session(engine) as session:
+        stored = session.get(HubSecret, _SIGNING_ROW)
+        if stored is not None:
+            return stored.value
+        value = legacy_file.read_bytes() if legacy_file.is_file() else secrets.token_bytes(32)
+        session.add(HubSecret(name=_SIGNING_ROW, value=value))
         try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_bytes()
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(secrets.token_bytes(32))
-        return path.read_bytes()
+            session.commit()
+        except IntegrityError:  # another server stored one first: use that
+            session.rollback()
+            return session.get_one(HubSecret, _SIGNING_ROW).value
+        return value
+
+
+class UploadSigner:
+    """Signs and checks upload grants with the hub's secret (``hub_secret``)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
 
     @property
     def secret(self) -> bytes:

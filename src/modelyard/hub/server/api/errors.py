@@ -17,6 +17,7 @@ _STATUS: list[tuple[type[errors.HubError], int, str | None]] = [
     (errors.AuthenticationError, 401, None),
     (errors.PermissionDeniedError, 403, None),
     (errors.QuarantinedFileError, 403, "Quarantined"),
+    (errors.ScanPendingError, 423, "ScanPending"),
     (errors.ConflictError, 409, None),
     (errors.PayloadTooLargeError, 413, None),
     (errors.InvalidRangeError, 416, "RangeNotSatisfiable"),

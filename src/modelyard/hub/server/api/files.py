@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from modelyard.hub.errors import QuarantinedFileError
+from modelyard.hub.errors import QuarantinedFileError, ScanPendingError
 from modelyard.hub.server.accounts import Principal
 from modelyard.hub.server.api.deps import HubDep, MaybeUser
 from modelyard.hub.server.api.errors import header_value
@@ -80,6 +80,11 @@ async def _resolve(
             f"({entry.scan.summary}); it is listed but never served",
             hint=f"see /api/{repo_type}s/{repo_id}/scan/{commit.oid}/{path}",
         )
+    if entry.scan is None and request.method != "HEAD":
+        raise ScanPendingError(
+            f"{path!r} in {repo_id!r} is being scanned; it is served once its scan is done",
+            hint="retry in a moment",
+        )
     if "range" in request.headers:
         check_range(request.headers["range"], entry.size)
     headers = {
@@ -91,7 +96,7 @@ async def _resolve(
         headers["ETag"] = f'"{entry.sha256}"'
         headers["X-Linked-Etag"] = f'"{entry.sha256}"'
         headers["X-Linked-Size"] = str(entry.size)
-        if entry.xet_hash is not None and verdict != QUARANTINED:
+        if entry.xet_hash is not None and entry.scan is not None and verdict != QUARANTINED:
             # Xet clients download through the CAS; others (and curl) still get the bytes below.
             base = str(request.base_url).rstrip("/")
             token_url = f"{base}/api/{repo_type}s/{repo_id}/xet-read-token/{commit.oid}"

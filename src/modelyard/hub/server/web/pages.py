@@ -119,7 +119,8 @@ def _repo_page(request: Request, kind: RepoType, repo_id: str, revision: str) ->
 
 
 def _text(hub: Hub, entry: Any) -> str | None:
-    if entry is None or entry.size > 1_000_000 or (entry.scan and entry.scan.verdict == "unsafe"):
+    servable = entry is not None and entry.scan is not None and entry.scan.verdict != "unsafe"
+    if not servable or entry.size > 1_000_000:
         return None
     return hub.store.read_start(entry.sha256, entry.size).decode("utf-8", errors="replace")
 

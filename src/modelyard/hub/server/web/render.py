@@ -48,4 +48,5 @@ BADGES = {
     "suspicious": ("suspicious", "badge-suspicious"),
     "error": ("not fully scanned", "badge-error"),
     "unsafe": ("unsafe · quarantined", "badge-unsafe"),
+    "pending": ("scan pending", "badge-pending"),
 }
