@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 
-from modelyard.convert import export_keras, export_trees
+from modelyard.convert import export_encoders, export_keras, export_trees
 from modelyard.convert.converter_graph import ConverterGraph
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
-from modelyard.learn.preprocess import HIGH_CARDINALITY, MAX_CATEGORY_LEVELS
+from modelyard.learn.preprocess import HIGH_CARDINALITY
 from modelyard.learn.registry import Task
 
 if TYPE_CHECKING:
@@ -142,14 +142,6 @@ def to_onnx(model: Model) -> Any:
         tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else number
         inputs.append((name, tensor([None, 1])))
     fitted = model.preprocessor_.named_steps["columns"]
-    for block, _transformer, names in fitted.transformers_:
-        if block == HIGH_CARDINALITY:
-            raise ConvertError(
-                f"column(s) {', '.join(map(repr, names))} have more than {MAX_CATEGORY_LEVELS} "
-                "categories and are target-encoded, which ONNX export does not cover",
-                hint=f"export works for categorical columns with at most {MAX_CATEGORY_LEVELS} "
-                "categories",
-            )
     columns = _exportable_columns(fitted, double)
     pipeline = Pipeline([("columns", columns), ("model", estimator)])
     options = {id(estimator): {"zipmap": False}} if model.task_ == "classification" else None
@@ -247,14 +239,19 @@ def _double_outputs(model: Model, estimator: Any) -> list[tuple[str, Any]]:
 
 
 def _exportable_columns(columns: Any, double: bool) -> Any:
-    """A copy of the fitted column transformer whose category imputer takes ``""`` as missing
-    (and, in ``double`` precision, whose number imputer is a ``_MeanImputer``).
+    """A copy of the fitted column transformer whose category imputer takes ``""`` as missing,
+    whose target encoder is a ``TargetEncoding`` (and, in ``double`` precision, whose number
+    imputer is a ``_MeanImputer``).
 
     skl2onnx imputes strings only when the missing value is a string; the ONNX model's string
     inputs get ``""`` for a missing value (``OnnxModel`` feeds them so).
     """
     columns = copy.deepcopy(columns)
-    for block, transformer, _names in columns.transformers_:
+    for index, (block, transformer, names) in enumerate(columns.transformers_):
+        if block == HIGH_CARDINALITY:
+            export_encoders.register()
+            encoding = export_encoders.TargetEncoding(transformer, double)
+            columns.transformers_[index] = (block, encoding, names)
         if block == "categorical" and hasattr(transformer, "named_steps"):
             transformer.named_steps["impute"].missing_values = ""
         if block == "numeric" and double:
@@ -319,10 +316,13 @@ def _sample(model: Model, data: Any) -> tuple[Any, str]:
     columns = model.preprocessor_.named_steps["columns"]
     rows: dict[str, Any] = {}
     for block, transformer, names in columns.transformers_:
-        if block == "categorical":
+        if block in ("categorical", HIGH_CARDINALITY):
             encoder = transformer if not hasattr(transformer, "steps") else transformer[-1]
+            # Target-encoded columns also meet a missing value and a category never seen.
+            extra = [None, "(unseen category)"] if block == HIGH_CARDINALITY else []
             for name, categories in zip(names, encoder.categories_, strict=True):
-                rows[name] = rng.choice(np.asarray(categories, dtype=object), SAMPLE_ROWS)
+                values = np.asarray([*categories, *extra], dtype=object)
+                rows[name] = rng.choice(values, SAMPLE_ROWS)
         elif block == "numeric":
             means = transformer.named_steps["impute"].statistics_
             for name, mean in zip(names, means, strict=True):
