@@ -3,8 +3,9 @@ column; ``keras.cnn`` and ``keras.rnn`` array packages by ``export_keras``.
 
 scikit-learn parts are converted by skl2onnx, LightGBM and XGBoost boosters by onnxmltools
 (whose tree converters need opset 15 at most), histogram gradient boosting by ``export_trees``,
-``keras.mlp`` networks layer by layer here. Nearest neighbours and histogram gradient boosting
-take their number columns in double precision, as the package computes them.
+``keras.mlp`` networks layer by layer here, target encoders by ``export_encoders`` and TF-IDF
+text features by ``export_text``. Nearest neighbours and histogram gradient boosting take their
+number columns in double precision, as the package computes them.
 Every export is checked against the package before it is written: the same labels, and
 probabilities (or values) within ``TOLERANCE``.
 """
@@ -21,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 
-from modelyard.convert import export_keras, export_trees
+from modelyard.convert import export_encoders, export_keras, export_text, export_trees
 from modelyard.convert.converter_graph import ConverterGraph
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
-from modelyard.learn.preprocess import HIGH_CARDINALITY, MAX_CATEGORY_LEVELS
+from modelyard.learn.preprocess import HIGH_CARDINALITY
 from modelyard.learn.registry import Task
 
 if TYPE_CHECKING:
@@ -35,13 +36,12 @@ TOLERANCE = 1e-5
 OPSET = {"": 15, "ai.onnx.ml": 3}
 SAMPLE_ROWS = 200
 _EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost", "pymc", "keras")
-_COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, ColumnKind.CATEGORICAL)
+_STRING_KINDS = (ColumnKind.CATEGORICAL, ColumnKind.TEXT)
+_COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, *_STRING_KINDS)
 # Why the other kinds are refused: what the package computes from them that ONNX cannot.
 _UNEXPORTABLE_KINDS = {
     ColumnKind.DATETIME: "its year, month, day, weekday and hour are parsed from text, and "
     "ONNX has no operator that parses dates",
-    ColumnKind.TEXT: "its TF-IDF words cannot be found the same way in ONNX (onnxruntime's "
-    "tokenizer takes RE2 patterns, whose \\w matches ASCII only, scikit-learn's any letter)",
 }
 
 
@@ -136,22 +136,19 @@ def to_onnx(model: Model) -> Any:
             raise ConvertError(
                 f"column {name!r} is a {kind} column, which ONNX export does not cover: "
                 f"{_UNEXPORTABLE_KINDS[kind]}",
-                hint="export works for numeric, boolean and categorical columns; "
+                hint="export works for numeric, boolean, categorical and text columns; "
                 "train without this column to export",
             )
-        tensor = StringTensorType if kind is ColumnKind.CATEGORICAL else number
+        tensor = StringTensorType if kind in _STRING_KINDS else number
         inputs.append((name, tensor([None, 1])))
     fitted = model.preprocessor_.named_steps["columns"]
-    for block, _transformer, names in fitted.transformers_:
-        if block == HIGH_CARDINALITY:
-            raise ConvertError(
-                f"column(s) {', '.join(map(repr, names))} have more than {MAX_CATEGORY_LEVELS} "
-                "categories and are target-encoded, which ONNX export does not cover",
-                hint=f"export works for categorical columns with at most {MAX_CATEGORY_LEVELS} "
-                "categories",
-            )
     columns = _exportable_columns(fitted, double)
-    pipeline = Pipeline([("columns", columns), ("model", estimator)])
+    steps: list[tuple[str, Any]] = [("columns", columns), ("model", estimator)]
+    if backend == "xgboost" and columns.sparse_output_:
+        # XGBoost reads the entries a sparse matrix leaves out (its zeros) as missing.
+        _register_zeros_as_missing()
+        steps.insert(1, ("zeros", _ZerosAsMissing()))
+    pipeline = Pipeline(steps)
     options = {id(estimator): {"zipmap": False}} if model.task_ == "classification" else None
     outputs = _double_outputs(model, estimator) if double else None
     try:
@@ -173,6 +170,7 @@ def to_onnx(model: Model) -> Any:
 def _convertible(model: Model) -> Any:
     """The estimator as the converters take it, its ``classes_`` the package's own labels."""
     import numpy as np
+    from scipy.sparse import issparse
 
     backend = model.spec_.backend
     if backend == "pymc" and model.task_ == "regression":
@@ -199,6 +197,8 @@ def _convertible(model: Model) -> Any:
         if backend == "xgboost":
             _register_xgboost()
         estimator = copy.copy(model.estimator_)
+        if issparse(getattr(estimator, "_fit_X", None)):  # neighbours of sparse TF-IDF rows
+            estimator._fit_X = estimator._fit_X.toarray()
     if model.task_ == "classification":
         labels = np.asarray(model.classes_)
         # Strings, and booleans as "False" / "True" (ONNX labels are strings or integers).
@@ -247,14 +247,25 @@ def _double_outputs(model: Model, estimator: Any) -> list[tuple[str, Any]]:
 
 
 def _exportable_columns(columns: Any, double: bool) -> Any:
-    """A copy of the fitted column transformer whose category imputer takes ``""`` as missing
-    (and, in ``double`` precision, whose number imputer is a ``_MeanImputer``).
+    """A copy of the fitted column transformer whose category imputer takes ``""`` as missing,
+    whose target encoder is a ``TargetEncoding`` and TF-IDF vectorizers ``TextFeatures`` (and,
+    in ``double`` precision, whose number imputer is a ``_MeanImputer``).
 
     skl2onnx imputes strings only when the missing value is a string; the ONNX model's string
     inputs get ``""`` for a missing value (``OnnxModel`` feeds them so).
     """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     columns = copy.deepcopy(columns)
-    for block, transformer, _names in columns.transformers_:
+    for index, (block, transformer, names) in enumerate(columns.transformers_):
+        if block == HIGH_CARDINALITY:
+            export_encoders.register()
+            encoding = export_encoders.TargetEncoding(transformer, double)
+            columns.transformers_[index] = (block, encoding, names)
+        if isinstance(transformer, TfidfVectorizer):
+            export_text.register()
+            features = export_text.text_features(transformer, names, double)
+            columns.transformers_[index] = (block, features, names)
         if block == "categorical" and hasattr(transformer, "named_steps"):
             transformer.named_steps["impute"].missing_values = ""
         if block == "numeric" and double:
@@ -299,10 +310,39 @@ def _register_mean_imputer() -> None:
     )
 
 
+class _ZerosAsMissing(TransformerMixin, BaseEstimator):
+    """Every zero made missing (NaN), as XGBoost reads a sparse matrix."""
+
+
+def _same_shape(operator: Any) -> None:
+    operator.outputs[0].type = operator.inputs[0].type.__class__(
+        [None, operator.inputs[0].get_second_dimension()]
+    )
+
+
+def _convert_zeros_as_missing(scope: Any, operator: Any, container: Any) -> None:
+    import numpy as np
+
+    graph = ConverterGraph(scope, container)
+    rows = operator.inputs[0].full_name
+    zero = graph.node("Equal", [rows, graph.constant("zero", np.asarray([0.0], np.float32))])
+    missing = graph.constant("missing", np.asarray([np.nan], np.float32))
+    graph.node("Where", [zero, missing, rows], operator.outputs[0].full_name)
+
+
+def _register_zeros_as_missing() -> None:
+    from skl2onnx import update_registered_converter
+
+    update_registered_converter(
+        _ZerosAsMissing, "ModelyardZerosAsMissing", _same_shape, _convert_zeros_as_missing
+    )
+
+
 def _sample(model: Model, data: Any) -> tuple[Any, str]:
     """Raw rows to check on: ``data``'s (up to ``SAMPLE_ROWS``), or rows drawn at random."""
     import numpy as np
     import pandas as pd
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
     from modelyard.data.reading import read_dataset
 
@@ -319,10 +359,19 @@ def _sample(model: Model, data: Any) -> tuple[Any, str]:
     columns = model.preprocessor_.named_steps["columns"]
     rows: dict[str, Any] = {}
     for block, transformer, names in columns.transformers_:
-        if block == "categorical":
+        if block in ("categorical", HIGH_CARDINALITY):
             encoder = transformer if not hasattr(transformer, "steps") else transformer[-1]
+            # Target-encoded columns also meet a missing value and a category never seen.
+            extra = [None, "(unseen category)"] if block == HIGH_CARDINALITY else []
             for name, categories in zip(names, encoder.categories_, strict=True):
-                rows[name] = rng.choice(np.asarray(categories, dtype=object), SAMPLE_ROWS)
+                values = np.asarray([*categories, *extra], dtype=object)
+                rows[name] = rng.choice(values, SAMPLE_ROWS)
+        elif isinstance(transformer, TfidfVectorizer):
+            # The words it knows, a word it does not, capitals and punctuation.
+            words = [*transformer.vocabulary_, "unknown"]
+            rows[names] = [
+                " ".join(rng.choice(words, 6)).capitalize() + "." for _ in range(SAMPLE_ROWS)
+            ]
         elif block == "numeric":
             means = transformer.named_steps["impute"].statistics_
             for name, mean in zip(names, means, strict=True):
