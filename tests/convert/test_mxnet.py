@@ -106,32 +106,47 @@ def test_an_unsupported_operator_is_named_and_nothing_is_written(tmp_path):
     assert not (tmp_path / "pkg").exists()
 
 
-def test_the_cli_imports_and_predicts(tmp_path):
+@pytest.mark.parametrize("prefix", ["gluon", "gluonseq"])
+def test_the_cli_imports_and_predicts(tmp_path, prefix):
     modelyard = str(Path(sys.executable).with_name("modelyard"))
 
     def run(*args):
         command = [modelyard, *map(str, args)]
         return subprocess.run(command, capture_output=True, text=True, timeout=600)
 
-    io = np.load(FIXTURES / "gluon-io.npz")
+    io = np.load(FIXTURES / f"{prefix}-io.npz")
+    shape = io["input"].shape
     done = run(
         "import",
         "mxnet",
-        FIXTURES / "gluon-symbol.json",
-        FIXTURES / "gluon-0000.params",
+        FIXTURES / f"{prefix}-symbol.json",
+        FIXTURES / f"{prefix}-0000.params",
         "--input-shape",
-        "2,3,9,9",
+        ",".join(map(str, shape)),
         "--out",
         tmp_path / "pkg",
     )
     assert done.returncode == 0, done.stderr
-    assert "converted 8 operators, input (2, 3, 9, 9)" in done.stdout
+    assert f"input {shape}" in done.stdout
     np.save(tmp_path / "x.npy", io["input"])
     done = run("predict", tmp_path / "pkg", tmp_path / "x.npy", "--out", tmp_path / "y.npy")
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(
         np.load(tmp_path / "y.npy"), io["output"], rtol=TOLERANCE, atol=TOLERANCE
     )
+
+
+def test_the_cli_refuses_a_shape_that_is_no_sizes(tmp_path):
+    modelyard = str(Path(sys.executable).with_name("modelyard"))
+    symbol, params = FIXTURES / "gluon-symbol.json", FIXTURES / "gluon-0000.params"
+    for shape in ("2,x,9", "2,0,9,9"):
+        command = [modelyard, "import", "mxnet", symbol, params, "--input-shape", shape]
+        done = subprocess.run(
+            [*map(str, command), "-o", str(tmp_path / "p")], capture_output=True, text=True
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "--input-shape" in done.stderr
+    assert not (tmp_path / "p").exists()
 
 
 def _v2_float32(array: np.ndarray) -> bytes:

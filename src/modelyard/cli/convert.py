@@ -67,9 +67,9 @@ def _shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not N,C,H,W") from None
-    if len(shape) != 4 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not four positive sizes N,C,H,W")
+        raise argparse.ArgumentTypeError(f"{text!r} is not sizes such as 1,3,224,224") from None
+    if min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} has a size below 1")
     return shape
 
 
@@ -96,6 +96,10 @@ def register(commands: Commands) -> None:
     mxnet.add_argument("symbol", metavar="PREFIX-symbol.json", type=Path, help="the graph")
     mxnet.add_argument("params", metavar="PREFIX-NNNN.params", type=Path, help="its weights")
     mxnet.add_argument(
-        "--input-shape", type=_shape, metavar="N,C,H,W", required=True, help="the input's shape"
+        "--input-shape",
+        type=_shape,
+        metavar="N,C,H,W",
+        required=True,
+        help="the input's shape: N,C,H,W for images, or any sizes, e.g. N,STEPS,FEATURES",
     )
     mxnet.add_argument("-o", "--out", type=Path, required=True, help="the package folder")
