@@ -1,12 +1,19 @@
 """``modelyard serve`` side by side with MLServer and MLflow's scoring server, on loopback.
 
-    python -m bench.serve [--seconds 5] [--only modelyard,mlserver,mlflow]
+    python -m bench.serve [--seconds 5] [--rounds 5] [--ready-rounds 3]
+                          [--only modelyard,mlserver,mlflow]
 
 The same model everywhere: a logistic regression on iris (modelyard trains its package, the
 peers fit ``LogisticRegression`` on the same rows in their own virtualenvs, ``bench/.peers/``).
 Each server is measured with single-row requests at 1 and 16 keep-alive connections (a raw
 HTTP/1.1 client on asyncio streams: httpx itself caps near 800 requests/s here) and with one
-10,000-row request; plus time from start to ready and resident memory once ready.
+10,000-row request; plus time from start to ready and resident memory after warm-up and at its
+peak after the load.
+
+Fair on a busy machine: every server runs at once, each in its own process on its own port, and
+the measurements go round them in short rounds (A, B, C, A, B, C, ... for each scenario; starts
+too), so that a busy spell falls on all of them. Figures are medians over the rounds, and ratios
+medians of per-round ratios.
 
 - MLServer 1.7.1 with ``parallel_workers: 0`` (inference in the server process, its fastest
   configuration for a small model), with and without adaptive batching; uvloop pinned to 0.21
@@ -31,8 +38,12 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from statistics import median
+
+import psutil
 
 from bench import peers
 
@@ -107,13 +118,32 @@ class Load:
     errors: int
 
 
-@dataclass(frozen=True)
-class Result:
-    label: str
-    ready_s: float
-    rss_mb: float
-    loads: dict[int, Load]
-    bulk_ms: float
+@dataclass
+class Running:
+    """A started server and what was measured on it, round by round."""
+
+    server: Server
+    port: int
+    process: subprocess.Popen[bytes]
+    ready_s: list[float]
+    rss_mb: float = 0.0
+    peak_mb: float = 0.0
+    loads: dict[int, list[Load]] = field(default_factory=lambda: {n: [] for n in CONNECTIONS})
+    bulk_ms: list[float] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.server.label
+
+    def load(self, connections: int) -> Load:
+        """Medians over the rounds at ``connections``."""
+        rounds = self.loads[connections]
+        return Load(
+            median(load.requests_per_s for load in rounds),
+            median(load.p50_ms for load in rounds),
+            median(load.p99_ms for load in rounds),
+            sum(load.errors for load in rounds),
+        )
 
 
 def _free_port() -> int:
@@ -178,13 +208,24 @@ async def _drive(port: int, request: bytes, connections: int, seconds: float) ->
     return Load(len(latencies) / elapsed, percentile(0.5), percentile(0.99), errors)
 
 
+def _members(pid: int) -> list[psutil.Process]:
+    process = psutil.Process(pid)
+    return [process, *process.children(recursive=True)]
+
+
 def _rss_mb(pid: int) -> float:
     """Resident memory of ``pid`` and its children."""
-    import psutil
+    return sum(member.memory_info().rss for member in _members(pid)) / 2**20
 
-    process = psutil.Process(pid)
-    members = [process, *process.children(recursive=True)]
-    return sum(member.memory_info().rss for member in members) / 2**20
+
+def _peak_mb(pid: int) -> float:
+    """Peak resident memory (Linux ``VmHWM``) of ``pid`` and its children, summed."""
+    total = 0
+    for member in _members(pid):
+        status = Path(f"/proc/{member.pid}/status").read_text()
+        kilobytes = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+        total += int(kilobytes.split()[1]) * 1024
+    return total / 2**20
 
 
 def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
@@ -204,40 +245,107 @@ def _wait_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("not ready within 180 s")
 
 
-def measure(server: Server, seconds: float, log: Path) -> Result | str:
-    """Start ``server``, load it, stop it; a failure comes back as a message."""
+def _start(server: Server, log: Path) -> tuple[int, subprocess.Popen[bytes], float]:
+    """Start ``server`` on a free port and wait until it is ready: port, process, seconds."""
     port = _free_port()
     command = [part.replace("{port}", str(port)) for part in server.command]
     if server.cwd is not None:
         settings = json.loads((server.cwd / "settings.json").read_text())
         settings.update(http_port=port, grpc_port=_free_port(), metrics_port=_free_port())
         (server.cwd / "settings.json").write_text(json.dumps(settings))
-    started = time.perf_counter()
     env = dict(os.environ)
     if server.isolated:  # a peer's own virtualenv, untouched by this checkout's PYTHONPATH
         env.pop("PYTHONPATH", None)
     if server.bin_dir is not None:
         env["PATH"] = f"{server.bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    started = time.perf_counter()
     with log.open("ab") as output:
         process = subprocess.Popen(command, cwd=server.cwd, env=env, stdout=output, stderr=output)
     try:
         _wait_ready(port, server.ready_path, process)
-        ready = time.perf_counter() - started
-        rss = _rss_mb(process.pid)
-        one = _request(server.endpoint.path, server.endpoint.one)
-        asyncio.run(_drive(port, one, 1, min(1.0, seconds)))  # warm-up
-        loads = {n: asyncio.run(_drive(port, one, n, seconds)) for n in CONNECTIONS}
-        bulk = _request(server.endpoint.path, server.endpoint.bulk)
-        timings = [asyncio.run(_drive(port, bulk, 1, 0.0)).p50_ms for _ in range(5)]
-        return Result(server.label, ready, rss, loads, sorted(timings)[2])
-    except (RuntimeError, OSError, asyncio.IncompleteReadError) as error:
-        return f"{server.label}: {error} (log: {log})"
-    finally:
-        process.terminate()
+    except RuntimeError:
+        _stop(process)
+        raise
+    return port, process, time.perf_counter() - started
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def start_all(
+    servers: list[Server], ready_rounds: int, log: Path, problems: list[str]
+) -> list[Running]:
+    """Start every server ``ready_rounds`` times in turn (A, B, C, A, B, C, ...), timing each
+    start; the servers of the last round keep running, each in its own process and port."""
+    ready: dict[str, list[float]] = {server.label: [] for server in servers}
+    running: list[Running] = []
+    for round_ in range(ready_rounds):
+        last = round_ == ready_rounds - 1
+        for server in servers:
+            if server.label not in ready:
+                continue  # failed in an earlier round
+            print(f"starting {server.label} ({round_ + 1}/{ready_rounds}) ...", flush=True)
+            try:
+                port, process, seconds = _start(server, log)
+            except RuntimeError as error:
+                problems.append(f"{server.label}: {error} (log: {log})")
+                del ready[server.label]
+                continue
+            ready[server.label].append(seconds)
+            if last:
+                running.append(Running(server, port, process, ready[server.label]))
+            else:
+                _stop(process)
+    return running
+
+
+def measure(running: list[Running], seconds: float, rounds: int, problems: list[str]) -> None:
+    """Warm every server up, then load them in short interleaved rounds, scenario by scenario
+    (A, B, C, A, B, C, ...), so that a busy spell of the machine falls on all of them."""
+    per_round = seconds / rounds
+
+    def attempt(target: Running, action: Callable[[Running], None]) -> None:
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            action(target)
+        except (OSError, asyncio.IncompleteReadError) as error:
+            problems.append(f"{target.label}: {error}")
+            running.remove(target)
+            _stop(target.process)
+
+    def warm(target: Running) -> None:
+        one = _request(target.server.endpoint.path, target.server.endpoint.one)
+        asyncio.run(_drive(target.port, one, 1, min(1.0, seconds)))
+        target.rss_mb = _rss_mb(target.process.pid)
+
+    def load(connections: int) -> Callable[[Running], None]:
+        def action(target: Running) -> None:
+            one = _request(target.server.endpoint.path, target.server.endpoint.one)
+            outcome = asyncio.run(_drive(target.port, one, connections, per_round))
+            target.loads[connections].append(outcome)
+
+        return action
+
+    def bulk(target: Running) -> None:
+        request = _request(target.server.endpoint.path, target.server.endpoint.bulk)
+        target.bulk_ms.append(asyncio.run(_drive(target.port, request, 1, 0.0)).p50_ms)
+
+    for target in list(running):
+        attempt(target, warm)
+    for connections in CONNECTIONS:
+        print(f"{connections} conn: {rounds} rounds of {per_round:.1f} s ...", flush=True)
+        for _ in range(rounds):
+            for target in list(running):
+                attempt(target, load(connections))
+    for _ in range(rounds):
+        for target in list(running):
+            attempt(target, bulk)
+    for target in running:
+        target.peak_mb = _peak_mb(target.process.pid)
 
 
 def modelyard_servers(work: Path) -> list[Server]:
@@ -322,81 +430,148 @@ def _fit_peer(bin_dir: Path, how: str, out: Path) -> None:
     subprocess.run([str(bin_dir / "python"), "-c", _FIT_PEER, how, str(out)], check=True)
 
 
-def report(results: list[Result], problems: list[str]) -> str:
-    header = [
-        "server",
-        "ready s",
-        "RSS MB",
-        "1 conn req/s",
-        "p99 ms",
-        "16 conn req/s",
-        "p99 ms",
-        "10k rows ms",
+def report(running: list[Running], problems: list[str]) -> str:
+    """Medians per server, modelyard's ratio to each server, the targets, the problems."""
+    rows = [
+        (
+            "server",
+            "ready s",
+            "RSS MB warm",
+            "peak MB",
+            "1 conn req/s",
+            "p99 ms",
+            "16 conn req/s",
+            "p99 ms",
+            "10k rows ms",
+        )
     ]
-    rows = [header]
-    for result in results:
-        one, many = result.loads[1], result.loads[16]
+    for target in running:
+        one, many = target.load(1), target.load(16)
         rows.append(
-            [
-                result.label,
-                f"{result.ready_s:.1f}",
-                f"{result.rss_mb:.0f}",
+            (
+                target.label,
+                f"{median(target.ready_s):.1f}",
+                f"{target.rss_mb:.0f}",
+                f"{target.peak_mb:.0f}",
                 f"{one.requests_per_s:.0f}",
                 f"{one.p99_ms:.2f}",
                 f"{many.requests_per_s:.0f}",
                 f"{many.p99_ms:.2f}",
-                f"{result.bulk_ms:.1f}",
-            ]
+                f"{median(target.bulk_ms):.1f}",
+            )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+    lines = _table(rows)
+    by_label = {target.label: target for target in running}
+    ours = by_label.get("modelyard")
+    if ours is not None:
+        lines += ["", *_ratio_table(ours, running), "", *_targets(ours, running)]
+    errors = [
+        f"{target.label}: {errors} non-200 answers"
+        for target in running
+        if (errors := sum(target.load(n).errors for n in CONNECTIONS))
+    ]
+    return "\n".join([*lines, *errors, *problems])
+
+
+def _table(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     ]
-    errors = [
-        f"{r.label}: {sum(load.errors for load in r.loads.values())} non-200 answers"
-        for r in results
-        if any(load.errors for load in r.loads.values())
+
+
+def _per_round(ours: Sequence[float], theirs: Sequence[float]) -> float:
+    """The median of the ratios of round ``i`` to round ``i``."""
+    return median(a / b for a, b in zip(ours, theirs, strict=False))
+
+
+def _rates(target: Running, connections: int) -> list[float]:
+    return [load.requests_per_s for load in target.loads[connections]]
+
+
+def _p99s(target: Running) -> list[float]:
+    return [load.p99_ms for load in target.loads[16]]
+
+
+def _ready(target: Running) -> list[float]:
+    return target.ready_s
+
+
+def _ratio_table(ours: Running, running: list[Running]) -> list[str]:
+    rows: list[tuple[str, ...]] = [
+        ("modelyard / server", "1 conn req/s", "16 conn req/s", "p99 16", "10k rows", "ready")
     ]
-    return "\n".join([*lines, "", *_targets(results), *errors, *problems])
-
-
-def _targets(results: list[Result]) -> list[str]:
-    by_label = {result.label: result for result in results}
-    ours, unbatched = by_label.get("modelyard"), by_label.get("modelyard, batching off")
-    peers_ = [result for result in results if result.label.startswith("MLServer")]
-    if ours is None:
-        return []
-    lines = []
-    if unbatched is not None:
-        on, off = ours.loads[1].requests_per_s, unbatched.loads[1].requests_per_s
-        lines.append(
-            f"one connection: {on:.0f} req/s with batching, {off:.0f} without "
-            f"(batching may cost at most 10%: {'met' if on >= 0.9 * off else 'missed'})"
+    for target in running:
+        if target is ours:
+            continue
+        rows.append(
+            (
+                target.label,
+                *(f"{_per_round(_rates(ours, n), _rates(target, n)):.2f}x" for n in CONNECTIONS),
+                f"{_per_round(_p99s(ours), _p99s(target)):.2f}x",
+                f"{_per_round(ours.bulk_ms, target.bulk_ms):.2f}x",
+                f"{_per_round(_ready(ours), _ready(target)):.2f}x",
+            )
         )
+    return [
+        *_table(rows),
+        "(medians of per-round ratios: rounds of every server alternate, so each ratio compares",
+        "measurements taken seconds apart; above 1x is better for req/s, below 1x for the rest)",
+    ]
+
+
+def _best(
+    targets: list[Running], values: Callable[[Running], list[float]], pick: Callable[..., float]
+) -> list[float]:
+    """Round by round, the best value among ``targets``."""
+    return [pick(round_) for round_ in zip(*(values(target) for target in targets), strict=False)]
+
+
+def _targets(ours: Running, running: list[Running]) -> list[str]:
+    lines = []
+    unbatched = next((t for t in running if t.label == "modelyard, batching off"), None)
+    if unbatched is not None:
+        cost = _per_round(_rates(ours, 1), _rates(unbatched, 1))
+        lines.append(
+            f"one connection: batching on / off {cost:.2f}x "
+            f"(batching may cost at most 10%: {'met' if cost >= 0.9 else 'missed'})"
+        )
+    peers_ = [target for target in running if target.label.startswith("MLServer")]
     if not peers_:
         return lines
     for connections in CONNECTIONS:
-        best = max(peers_, key=lambda result: result.loads[connections].requests_per_s)
-        ratio = ours.loads[connections].requests_per_s / best.loads[connections].requests_per_s
+        best = _best(peers_, partial(_rates, connections=connections), max)
+        ratio = _per_round(_rates(ours, connections), best)
         lines.append(
-            f"{connections} conn: {ratio:.2f}x the best MLServer ({best.label}) (target >= 2x)"
+            f"{connections} conn: {ratio:.2f}x the best MLServer of each round (target >= 2x: "
+            f"{'met' if ratio >= 2 else 'missed'})"
         )
-    best_p99 = min(result.loads[16].p99_ms for result in peers_)
+    p99 = _per_round(_p99s(ours), _best(peers_, _p99s, min))
     lines.append(
-        f"p99 at 16 conn: {ours.loads[16].p99_ms / best_p99:.2f}x MLServer's best (target <= 0.5x)"
+        f"p99 at 16 conn: {p99:.2f}x the best MLServer of each round (target <= 0.5x: "
+        f"{'met' if p99 <= 0.5 else 'missed'})"
     )
+    # Every configuration of a server starts the same way: best start against best start.
+    ours_all = [target for target in running if target.label.startswith("modelyard")]
+    ready = _per_round(_best(ours_all, _ready, min), _best(peers_, _ready, min))
+    rss = min(target.rss_mb for target in peers_)
+    peak = min(target.peak_mb for target in peers_)
+    met = ready <= 1 and ours.rss_mb <= rss and ours.peak_mb <= peak
     lines.append(
-        f"ready {ours.ready_s:.1f} s vs {min(r.ready_s for r in peers_):.1f} s, "
-        f"memory {ours.rss_mb:.0f} MB vs {min(r.rss_mb for r in peers_):.0f} MB "
-        "(targets: at most MLServer's)"
+        f"ready {ready:.2f}x (best start of each round, ours / MLServer's), "
+        f"memory {ours.rss_mb:.0f} MB vs {rss:.0f} MB warm, "
+        f"{ours.peak_mb:.0f} vs {peak:.0f} MB peak "
+        f"(targets: at most MLServer's: {'met' if met else 'missed'})"
     )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.serve", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per load level")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per load level and server")
+    parser.add_argument("--rounds", type=int, default=5, help="the seconds are split into")
+    parser.add_argument("--ready-rounds", type=int, default=3, help="starts timed per server")
     parser.add_argument("--only", default="modelyard,mlserver,mlflow")
     args = parser.parse_args(argv)
     chosen = set(args.only.split(","))
@@ -414,15 +589,13 @@ def main(argv: list[str] | None = None) -> int:
         server = mlflow_server(work, print)
         servers += [server] if isinstance(server, Server) else []
         problems += [server] if isinstance(server, str) else []
-    results: list[Result] = []
-    for server in servers:
-        print(f"measuring {server.label} ...", flush=True)
-        outcome = measure(server, args.seconds, log)
-        if isinstance(outcome, Result):
-            results.append(outcome)
-        else:
-            problems.append(outcome)
-    print(report(results, problems))
+    running = start_all(servers, args.ready_rounds, log, problems)
+    try:
+        measure(running, args.seconds, args.rounds, problems)
+    finally:
+        for target in running:
+            _stop(target.process)
+    print(report(running, problems))
     print(f"\n(cores: {os.cpu_count()}; logs and models in {work})")
     return 0
 

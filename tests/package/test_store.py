@@ -47,15 +47,34 @@ def test_unsafe_file_is_refused_even_with_a_matching_hash(package, tmp_path):
     assert not marker.exists()
 
 
-def test_types_not_written_by_modelyard_are_refused(package):
+def _record_types(package, names):
+    """Rewrite the estimator's recorded types, and its hash in the manifest."""
     types = package / "estimator.types.json"
-    recorded = json.loads(types.read_text())
-    types.write_text(json.dumps(recorded[:-1]))
+    types.write_text(json.dumps(names))
     manifest = json.loads((package / MANIFEST).read_text())
     manifest["files"]["estimator.types.json"] = file_digest(types)
     (package / MANIFEST).write_text(json.dumps(manifest))
+
+
+def test_types_not_written_by_modelyard_are_refused(package):
+    recorded = json.loads((package / "estimator.types.json").read_text())
+    _record_types(package, recorded[:-1])
     with pytest.raises(PackageError, match="did not write"):
         load(package)
+
+
+def test_every_type_is_recorded_estimators_too(package):
+    recorded = json.loads((package / "estimator.types.json").read_text())
+    assert "sklearn.ensemble._forest.RandomForestClassifier" in recorded
+    assert "sklearn.tree._classes.DecisionTreeClassifier" in recorded
+
+
+def test_a_package_written_before_estimators_were_recorded_loads(package):
+    """skops used to trust scikit-learn's estimators by default, so they were not recorded."""
+    recorded = json.loads((package / "estimator.types.json").read_text())
+    estimators = ("RandomForestClassifier", "DecisionTreeClassifier")
+    _record_types(package, [name for name in recorded if not name.endswith(estimators)])
+    assert load(package).model == "sklearn.random_forest"
 
 
 def test_saving_replaces_an_old_package_and_refuses_other_folders(package, tmp_path, penguins):

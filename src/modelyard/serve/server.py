@@ -1,7 +1,8 @@
 """Run the server: resolve SOURCEs, load the packages and serve them with uvicorn.
 
 With ``workers > 1`` each worker process loads the packages itself (from the folder or the hub
-cache), and the workers share one listening socket.
+cache), and the workers share one listening socket. The app and the models' libraries are
+imported only in ``load_all``, once pandas is imported without pyarrow.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from modelyard.serve.app import create_app
+from modelyard.runtime import import_pandas_without_pyarrow
 from modelyard.serve.errors import SourceError
-from modelyard.serve.model import ServedModel, load_served
 from modelyard.serve.settings import BatchSettings, Limits, ServeSettings
-from modelyard.serve.state import ServeState
+
+if TYPE_CHECKING:
+    from modelyard.serve.model import ServedModel
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,9 @@ def resolve(
 
 def load_all(sources: Sequence[ModelSource]) -> list[ServedModel]:
     """Load every source (hashes checked, scanned); names must be distinct."""
+    import_pandas_without_pyarrow()  # scikit-learn imports pandas; nothing served needs pyarrow
+    from modelyard.serve.model import load_served
+
     names = [source.name for source in sources]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -104,8 +109,10 @@ def serve(
         "timeout_graceful_shutdown": DRAIN_SECONDS,
     }
     if workers == 1:
-        app = create_app(load_all(resolved), settings)
-        DrainingServer(uvicorn.Config(app, **options)).run()
+        models = load_all(resolved)
+        from modelyard.serve.app import create_app
+
+        DrainingServer(uvicorn.Config(create_app(models, settings), **options)).run()
         return
     load_all(resolved)  # fail here, once, rather than in every worker
     os.environ[_WORKER_CONFIG] = json.dumps(
@@ -128,7 +135,10 @@ def app_from_environment() -> Any:
     config = json.loads(os.environ[_WORKER_CONFIG])
     sources = [ModelSource(Path(s["path"]), s["name"], s["version"]) for s in config["sources"]]
     settings = ServeSettings(Limits(**config["limits"]), BatchSettings(**config["batching"]))
-    return create_app(load_all(sources), settings)
+    models = load_all(sources)
+    from modelyard.serve.app import create_app
+
+    return create_app(models, settings)
 
 
 class DrainingServer(uvicorn.Server):
@@ -137,6 +147,8 @@ class DrainingServer(uvicorn.Server):
     class; there the app drains when the connections have closed.)"""
 
     def handle_exit(self, sig: int, frame: Any) -> None:
+        from modelyard.serve.state import ServeState
+
         app: Any = getattr(self.config, "loaded_app", None)
         while app is not None:
             state = getattr(getattr(app, "state", None), "serve", None)
