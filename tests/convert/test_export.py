@@ -357,12 +357,3 @@ def test_columns_whose_names_onnx_sanitizes_are_found_by_their_names(tmp_path, p
     runner = OnnxModel(result.path.read_bytes(), "classification")
     assert runner.columns_ == list(features.columns)
     np.testing.assert_array_equal(runner.predict(features), model.predict(features))
-
-
-def test_a_date_column_is_refused_by_name_with_the_reason(tmp_path, diabetes):
-    X, y = diabetes.drop(columns=["target"]).copy(), diabetes["target"]
-    X["visit day"] = [f"2024-01-{day % 28 + 1:02d}" for day in range(len(X))]
-    model = Model(model="sklearn.linear").fit(X, y)
-    with pytest.raises(ConvertError, match=r"column 'visit day' is a datetime .* parses dates"):
-        export_onnx(save(model, tmp_path / "p"), tmp_path / "model.onnx")
-    assert not (tmp_path / "model.onnx").exists()

@@ -3,9 +3,10 @@ column; ``keras.cnn`` and ``keras.rnn`` array packages by ``export_keras``.
 
 scikit-learn parts are converted by skl2onnx, LightGBM and XGBoost boosters by onnxmltools
 (whose tree converters need opset 15 at most), histogram gradient boosting by ``export_trees``,
-``keras.mlp`` networks layer by layer here, target encoders by ``export_encoders`` and TF-IDF
-text features by ``export_text``. Nearest neighbours and histogram gradient boosting take their
-number columns in double precision, as the package computes them.
+``keras.mlp`` networks layer by layer here, target encoders by ``export_encoders``, TF-IDF
+text features by ``export_text`` and date parts (from epoch seconds) by ``export_dates``.
+Nearest neighbours and histogram gradient boosting take their number columns in double
+precision, as the package computes them.
 Every export is checked against the package before it is written: the same labels, and
 probabilities (or values) within ``TOLERANCE``.
 """
@@ -22,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
 
-from modelyard.convert import export_encoders, export_keras, export_text, export_trees
+from modelyard.convert import (
+    export_dates,
+    export_encoders,
+    export_keras,
+    export_text,
+    export_trees,
+)
 from modelyard.convert.converter_graph import ConverterGraph
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
@@ -37,12 +44,6 @@ OPSET = {"": 15, "ai.onnx.ml": 3}
 SAMPLE_ROWS = 200
 _EXPORTABLE_BACKENDS = ("sklearn", "lightgbm", "xgboost", "pymc", "keras")
 _STRING_KINDS = (ColumnKind.CATEGORICAL, ColumnKind.TEXT)
-_COLUMN_KINDS = (ColumnKind.NUMERIC, ColumnKind.BOOLEAN, *_STRING_KINDS)
-# Why the other kinds are refused: what the package computes from them that ONNX cannot.
-_UNEXPORTABLE_KINDS = {
-    ColumnKind.DATETIME: "its year, month, day, weekday and hour are parsed from text, and "
-    "ONNX has no operator that parses dates",
-}
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def to_onnx(model: Model) -> Any:
     from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
     from sklearn.pipeline import Pipeline
 
-    from modelyard.learn.backends.onnx import COLUMNS_KEY
+    from modelyard.learn.backends.onnx import COLUMNS_KEY, DATES_KEY
 
     backend = model.spec_.backend
     if backend not in _EXPORTABLE_BACKENDS:
@@ -131,16 +132,14 @@ def to_onnx(model: Model) -> Any:
     double = _in_double_precision(estimator)
     number = DoubleTensorType if double else FloatTensorType
     inputs: list[tuple[str, Any]] = []
+    dates: dict[str, int] = {}  # each date column's first part input
     for name, kind in model.schema_.columns.items():
-        if kind not in _COLUMN_KINDS:
-            raise ConvertError(
-                f"column {name!r} is a {kind} column, which ONNX export does not cover: "
-                f"{_UNEXPORTABLE_KINDS[kind]}",
-                hint="export works for numeric, boolean, categorical and text columns; "
-                "train without this column to export",
-            )
-        tensor = StringTensorType if kind in _STRING_KINDS else number
-        inputs.append((name, tensor([None, 1])))
+        if kind is ColumnKind.DATETIME:
+            dates[name] = len(inputs)
+            inputs.extend((part, number([None, 1])) for part in export_dates.part_names(name))
+        else:
+            tensor = StringTensorType if kind in _STRING_KINDS else number
+            inputs.append((name, tensor([None, 1])))
     fitted = model.preprocessor_.named_steps["columns"]
     columns = _exportable_columns(fitted, double)
     steps: list[tuple[str, Any]] = [("columns", columns), ("model", estimator)]
@@ -163,7 +162,11 @@ def to_onnx(model: Model) -> Any:
         raise ConvertError(
             f"the {model.model} package cannot be converted: {str(error).splitlines()[0]}"
         ) from error
-    onnx.helper.set_model_props(converted, {COLUMNS_KEY: json.dumps(list(model.schema_.columns))})
+    export_dates.take_epoch_seconds(converted, dates)
+    properties = {COLUMNS_KEY: json.dumps(list(model.schema_.columns))}
+    if dates:
+        properties[DATES_KEY] = json.dumps(dict.fromkeys(dates, export_dates.CONVENTION))
+    onnx.helper.set_model_props(converted, properties)
     return converted
 
 
@@ -380,6 +383,8 @@ def _sample(model: Model, data: Any) -> tuple[Any, str]:
     for name, kind in schema.columns.items():
         if kind is ColumnKind.BOOLEAN:
             rows[name] = rng.integers(0, 2, SAMPLE_ROWS).astype(float)
+        elif kind is ColumnKind.DATETIME:
+            rows[name] = export_dates.draw(rng, SAMPLE_ROWS)
     return pd.DataFrame(rows)[list(schema.columns)], "synthetic"
 
 

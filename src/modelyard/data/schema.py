@@ -112,7 +112,7 @@ def _string_kind(values: Any, rows: int) -> ColumnKind | None:
         return ColumnKind.NUMERIC
     as_text = values.astype(str)
     if rows >= 20:
-        parsed = pd.to_datetime(as_text.head(200), errors="coerce", format="mixed")
+        parsed = pd.to_datetime(as_text.head(200), errors="coerce", format="mixed", utc=True)
         if parsed.notna().mean() > 0.95 and as_text.str.len().head(200).min() >= 6:
             return ColumnKind.DATETIME
     distinct = values.nunique()

@@ -298,6 +298,8 @@ def _as_input(X: Any, spec: ModelSpec, columns: list[str] | None = None) -> tupl
     import pandas as pd
     import scipy.sparse
 
+    if spec.backend == "onnx" and isinstance(X, pd.DataFrame):
+        return X, "table"  # an exported table's ONNX model takes its columns by name
     if spec.data == "array":
         array = np.asarray(X)
         if array.ndim < 2:

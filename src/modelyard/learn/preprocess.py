@@ -13,7 +13,8 @@ from modelyard.data.errors import MissingColumnError, UnparsedValuesWarning
 from modelyard.data.schema import ColumnKind, Schema
 from modelyard.learn.registry import ModelSpec
 
-_DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
+DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
+"""The numbers a date column becomes, each a column ``{name}__{part}``."""
 # Categories beyond this many per column are grouped as "infrequent" for one-hot encoding.
 _MAX_ONE_HOT = 30
 # Columns with more levels than this are target-encoded for every model: one-hot columns or
@@ -60,8 +61,8 @@ class ColumnCoercer(TransformerMixin, BaseEstimator):
             elif kind == ColumnKind.BOOLEAN:
                 columns[name] = values.map(_as_flag).astype("float64")
             elif kind == ColumnKind.DATETIME:
-                stamps = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
-                for part in _DATETIME_PARTS:
+                stamps = parse_datetimes(values)
+                for part in DATETIME_PARTS:
                     columns[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64")
             elif kind == ColumnKind.TEXT:
                 columns[name] = values.fillna("").astype(str)
@@ -75,10 +76,18 @@ class ColumnCoercer(TransformerMixin, BaseEstimator):
         names: list[str] = []
         for name, kind in (self.schema or {}).items():
             if kind == ColumnKind.DATETIME:
-                names.extend(f"{name}__{part}" for part in _DATETIME_PARTS)
+                names.extend(f"{name}__{part}" for part in DATETIME_PARTS)
             else:
                 names.append(name)
         return np.asarray(names, dtype=object)
+
+
+def parse_datetimes(values: Any) -> Any:
+    """``values`` (strings or datetimes) as UTC instants; unparseable or missing ones NaT.
+    Strings may mix formats and time zones; those without a zone are taken as UTC."""
+    import pandas as pd
+
+    return pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
 
 
 def _warn_unparsed(name: str, values: Any, numbers: Any) -> None:
@@ -144,7 +153,7 @@ def build_preprocessor(
     categorical = [name for name in schema.of(ColumnKind.CATEGORICAL) if name not in many]
     numeric = schema.of(ColumnKind.NUMERIC) + schema.of(ColumnKind.BOOLEAN)
     for name in schema.of(ColumnKind.DATETIME):
-        numeric.extend(f"{name}__{part}" for part in _DATETIME_PARTS)
+        numeric.extend(f"{name}__{part}" for part in DATETIME_PARTS)
     blocks: list[tuple[str, Any, Any]] = []
     if categorical:
         if spec.native_categorical:

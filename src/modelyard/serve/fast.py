@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modelyard.data.schema import ColumnKind, Schema
-from modelyard.learn.preprocess import _DATETIME_PARTS
+from modelyard.learn.preprocess import DATETIME_PARTS, parse_datetimes
 
 logger = logging.getLogger(__name__)
 
@@ -204,10 +204,8 @@ def _coerce(columns: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
         elif kind is ColumnKind.DATETIME:
             import pandas as pd
 
-            stamps = pd.to_datetime(
-                pd.Series(values, dtype=object), errors="coerce", format="mixed", utc=True
-            )
-            for part in _DATETIME_PARTS:
+            stamps = parse_datetimes(pd.Series(values, dtype=object))
+            for part in DATETIME_PARTS:
                 inputs[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64").to_numpy()
         else:
             inputs[name] = values

@@ -20,6 +20,9 @@ _LABEL, _PROBABILITIES = "label", "probabilities"
 # The metadata key of an exported table's column names, a JSON list in the inputs' order
 # (ONNX input names are sanitized: "bill length" becomes "bill_length").
 COLUMNS_KEY = "modelyard.columns"
+# The metadata key of an exported table's date columns, a JSON object of each one's encoding:
+# the instant in seconds since the Unix epoch (UTC), a double, NaN when missing.
+DATES_KEY = "modelyard.dates"
 
 
 def available() -> bool:
@@ -65,7 +68,9 @@ class OnnxModel:
 
     ``outputs`` runs the model on one array (a model with one input), on named arrays, or on
     a frame whose columns are the model's inputs (one per column, as exported tables are;
-    ``columns_`` are their names in the frame, from the model's metadata when it has them).
+    ``columns_`` are their names in the frame, from the model's metadata when it has them;
+    ``dates_`` the date columns among them, parsed as the package's preprocessing parses them
+    and passed as epoch seconds).
     ``predict`` gives the first output (regression) or the best class index (classification:
     the ``label`` output if there is one, else the argmax of the first output);
     ``predict_proba`` the ``probabilities`` output if there is one, else the first output.
@@ -84,8 +89,10 @@ class OnnxModel:
         )
         self.input_names_ = [node.name for node in self.session_.get_inputs()]
         self.output_names_ = [node.name for node in self.session_.get_outputs()]
-        columns = self.session_.get_modelmeta().custom_metadata_map.get(COLUMNS_KEY)
+        metadata = self.session_.get_modelmeta().custom_metadata_map
+        columns = metadata.get(COLUMNS_KEY)
         self.columns_ = json.loads(columns) if columns else list(self.input_names_)
+        self.dates_ = list(json.loads(metadata.get(DATES_KEY, "{}")))
 
     def outputs(self, X: Any) -> dict[str, Any]:
         """Every output of the model by name, for ``X`` as described in the class docstring."""
@@ -106,7 +113,10 @@ class OnnxModel:
             missing = [name for name in self.columns_ if name not in X.columns]
             if missing:
                 raise LearnError(f"the data lacks the model's input(s): {', '.join(missing)}")
-            return [X[[name]].to_numpy() for name in self.columns_]
+            return [
+                _epoch_seconds(X[name]) if name in self.dates_ else X[[name]].to_numpy()
+                for name in self.columns_
+            ]
         if isinstance(X, dict):
             missing = [name for name in self.input_names_ if name not in X]
             if missing:
@@ -143,6 +153,18 @@ _DTYPES = {
     "tensor(bool)": "bool",
     "tensor(string)": "object",
 }
+
+
+def _epoch_seconds(values: Any) -> Any:
+    """A date column as an exported model takes it: seconds since the Unix epoch (UTC), whole
+    seconds (as the parts see them), NaN where missing or unparseable; one column."""
+    import pandas as pd
+
+    from modelyard.learn.preprocess import parse_datetimes
+
+    stamps = parse_datetimes(values).dt.floor("s")
+    seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
+    return seconds.to_numpy(dtype="float64", na_value=float("nan")).reshape(-1, 1)
 
 
 def _as_tensor(value: Any, onnx_type: str, name: str) -> Any:
