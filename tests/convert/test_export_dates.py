@@ -131,6 +131,7 @@ def test_a_package_with_date_columns_exports_and_predicts_from_the_raw_frame(tmp
     if task == "classification":
         runner = OnnxModel(result.path.read_bytes(), task)
         np.testing.assert_array_equal(runner.predict(rows), model.predict(rows))
+        np.testing.assert_array_equal(packaged.predict(rows), model.predict(rows))
         np.testing.assert_allclose(
             packaged.predict_proba(rows), model.predict_proba(rows), atol=TOLERANCE
         )

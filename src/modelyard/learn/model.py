@@ -216,7 +216,11 @@ class Model(BaseEstimator):
         if self.task_ == "classification":
             import numpy as np
 
-            return self.classes_[np.asarray(predicted).astype(int).ravel()]
+            predicted = np.asarray(predicted).ravel()
+            if predicted.dtype.kind in "OUS":  # an exported model names the classes (as text)
+                index = {str(label): position for position, label in enumerate(self.classes_)}
+                predicted = np.array([index[str(label)] for label in predicted])
+            return self.classes_[predicted.astype(int)]
         return predicted
 
     @available_if(_can_classify)
