@@ -129,6 +129,18 @@ def test_train_says_what_the_metrics_describe_and_leaves_out_missing_targets(tmp
     )
 
 
+def test_compare_leaves_out_missing_targets(tmp_path):
+    frame = load_penguins()
+    frame.loc[:6, "species"] = None
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    result = run(
+        "compare", tmp_path / "gaps.csv", "-t", "species", "--models", "sklearn.linear", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "left out 7 row(s) whose target 'species' is missing" in result.stderr
+    assert json.loads(result.stdout)["leaderboard"][0]["model"] == "sklearn.linear"
+
+
 def test_a_semicolon_csv_with_decimal_commas_trains_and_predicts(tmp_path, penguins_csv):
     frame = load_penguins()
     frame.to_csv(tmp_path / "export.csv", sep=";", decimal=",", index=False)

@@ -75,6 +75,8 @@ class Leaderboard:
     leaderboard: list[LeaderboardEntry]
     skipped: dict[str, str] = field(default_factory=dict)
     package: Path | None = None
+    missing_target_rows: int = 0
+    """Rows left out because their target is missing."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -351,6 +353,8 @@ def compare(
 ) -> Leaderboard | SparkLeaderboard:
     """Cross-validate candidates (default: every installed model for the task), best first.
 
+    Rows whose target is missing are left out (``missing_target_rows`` counts them).
+
     Args:
         data, target, task, seed, engine, spark_master: as for ``train``.
         models: the candidates' names; by default every installed model that fits the task
@@ -428,6 +432,8 @@ def _compare(
     chosen = [get_spec(name) for name in models] if models else None
     dataset = _load(data, target)
     resolved = resolve_task(task, dataset.y, dataset.target or "target")
+    dataset, missing_target = drop_missing_target(dataset)
+    _require_rows(dataset, "rows with a target")
     data_kind: DataKind = "array" if dataset.kind == "array" else "table"
     specs = chosen or by_priority(candidates(resolved, data_kind))
     stratify = resolved == "classification" and _stratifiable(dataset.y)
@@ -459,7 +465,9 @@ def _compare(
         source = Path(dataset.source).name if dataset.source else None
         metrics = out_of_fold_metrics(folds, winner.predictions)
         package = save(model, out, metrics=metrics, target=dataset.target, dataset=source)
-    return Leaderboard(resolved, PRIMARY[resolved], entries, result.skipped, package)
+    return Leaderboard(
+        resolved, PRIMARY[resolved], entries, result.skipped, package, missing_target
+    )
 
 
 def evaluate(
