@@ -163,6 +163,8 @@ def compare_command(args: argparse.Namespace) -> None:
     stdout().print(_leaderboard_table(board.metric, board.leaderboard, title))
     for name, reason in getattr(board, "skipped", {}).items():
         stderr().print(f"[dim]skipped {escape(name)}: {escape(reason)}[/]")
+    for note in getattr(board, "notes", []):
+        stderr().print(f"[yellow]{escape(note)}[/]")
     if getattr(board, "package", None):
         stdout().print(f"saved the winner to [bold]{escape(str(board.package))}[/]")
 
