@@ -20,6 +20,7 @@ from modelyard.learn.search import (
     make_folds,
     search,
 )
+from modelyard.learn.spaces import SEARCH_SPACES
 
 
 def test_time_budget_is_spent_on_tuning_and_kept(penguins_csv):
@@ -104,3 +105,20 @@ def test_a_cut_first_trial_falls_back_to_a_fast_model_on_a_subsample(penguins):
     assert [candidate.spec.name for candidate in result.candidates] == ["sklearn.linear"]
     assert result.candidates[0].best is not None and result.candidates[0].best.score > 0.8
     assert result.notes and "sklearn.linear was fitted on at most 1,000" in result.notes[0]
+
+
+@pytest.mark.parametrize("name", sorted(SEARCH_SPACES))
+def test_every_search_space_fits_a_small_table(penguins, name):
+    import optuna
+
+    rows = penguins.dropna(subset=["species"]).sample(120, random_state=0)
+    X, y = rows.drop(columns=["species"]), rows["species"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        params = SEARCH_SPACES[name](study.ask(), "classification", len(y))
+        for size in ("num_leaves", "max_leaf_nodes", "min_child_samples", "min_samples_leaf"):
+            assert params.get(size, 0) <= max(len(y) // 4, 5)  # leaves that hold rows
+        if "n_estimators" in params:
+            params["n_estimators"] = 20
+        model = Model(name, task="classification", params=params).fit(X, y)
+        assert set(model.predict(X)) <= set(y)

@@ -464,7 +464,8 @@ def _tune(search: _Search, progress: Callable[[int, int, str], None] | None) -> 
             sampler = optuna.samplers.TPESampler(seed=search.seed, n_startup_trials=5)
             candidate.study = optuna.create_study(direction="maximize", sampler=sampler)
         trial = candidate.study.ask()
-        params = SEARCH_SPACES[candidate.spec.name](trial, search.folds.task)
+        rows = len(search.folds.splits[0][0])
+        params = SEARCH_SPACES[candidate.spec.name](trial, search.folds.task, rows)
         if progress:
             progress(int(now - search.started), int(budget), candidate.spec.name)
         try:
