@@ -321,7 +321,10 @@ class _Search:
 
     With a budget, what ``finishing`` takes is timed on each candidate kept, in this process
     while the next trial runs (the fallback's while the first runs); a candidate not yet
-    timed, or running for the first time, is counted as the slowest timed so far.
+    timed, or running for the first time, is counted as the slowest timed so far. The search
+    keeps what finishing the members of the ensemble greedy selection would pick now takes,
+    plus the dearest other candidate (it may join) and, before tuning, the one running, plus
+    the selection itself.
     """
 
     folds: Folds
@@ -340,6 +343,8 @@ class _Search:
     """What scoring one blend takes; greedy selection scores many."""
     finish_seconds: dict[str, float] = field(default_factory=dict)
     """What ``finishing`` took, by candidate (and the fallback's)."""
+    members: set[str] = field(default_factory=set)
+    """The candidates an ensemble selected now would hold."""
 
     @property
     def end(self) -> float:
@@ -348,10 +353,15 @@ class _Search:
             return float("inf")
         candidates = self.result.candidates
         slowest = max(self.finish_seconds.values(), default=0.0)
-        untimed = sum(candidate.spec.name not in self.finish_seconds for candidate in candidates)
-        finishing = sum(
-            self.finish_seconds.get(candidate.spec.name, 0.0) for candidate in candidates
-        ) + slowest * (untimed + (not self.tuning))
+        costs = {
+            candidate.spec.name: self.finish_seconds.get(candidate.spec.name, slowest)
+            for candidate in candidates
+        }
+        others = [cost for name, cost in costs.items() if name not in self.members]
+        running = 0.0 if self.tuning else slowest  # a candidate's first trial, untimed
+        finishing = (
+            sum(costs.get(name, 0.0) for name in self.members) + max(others, default=0.0) + running
+        )
         selecting = self.selecting_seconds * (SELECTION_ROUNDS * (len(candidates) + 1) + 1)
         return self.budget_end - finishing - selecting
 
@@ -392,7 +402,23 @@ class _Search:
     def keep(self, candidate: Candidate) -> None:
         """Add a candidate that ran."""
         self.result.candidates.append(candidate)
+        self.select()
         _report(self.result, self.started, self.standings, searched=self.budget_end is not None)
+
+    def select(self) -> None:
+        """With a budget, note which candidates greedy selection would pick now."""
+        from modelyard.learn.ensemble import greedy_selection
+
+        ran = [candidate for candidate in self.result.candidates if candidate.best is not None]
+        if self.budget_end is None or not ran:
+            return
+        weights = greedy_selection(
+            [candidate.best.predictions for candidate in ran if candidate.best is not None],
+            lambda blend: _quality(self.folds, blend),
+        )
+        self.members = {
+            candidate.spec.name for candidate, weight in zip(ran, weights, strict=True) if weight
+        }
 
     def _time_untimed(self) -> None:
         if self.budget_end is not None:
@@ -479,6 +505,8 @@ def _tune(search: _Search, progress: Callable[[int, int, str], None] | None) -> 
             candidate.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
         candidate.study.tell(trial, score)
+        if candidate.best is not None and score == candidate.best.score:
+            search.select()
         _report(search.result, search.started, search.standings, searched=True)
 
 
@@ -531,6 +559,8 @@ def _run(
             timeout = max(0.0, cut - time.monotonic()) + _KILL_GRACE
         done, pending = wait(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
         if pending:
+            for future in pending:
+                future.cancel()  # folds not started: loky's queue must not hand them out
             workers.kill(restart=restart)
         for future in done:
             if future.exception() is not None:
