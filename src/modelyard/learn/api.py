@@ -365,9 +365,10 @@ def compare(
         time_budget: seconds to spend, all of them: each candidate's defaults, then a
             hyperparameter search (Optuna's TPE; boosting stops early) of the best ones,
             then a greedy ensemble of them, listed when it beats the best single candidate.
-            The whole call ends within 10% past the budget; the first candidate's defaults
-            always run, candidates that do not fit are listed in ``skipped``. Without it,
-            each candidate runs with its defaults.
+            The whole call ends within 10% past the budget: every trial is cut at its
+            deadline, and when the first is, a fast model fitted on a subsample takes its
+            place (said in ``notes``); candidates that do not fit are listed in
+            ``skipped``. Without it, each candidate runs with its defaults.
         progress: called as ``progress(done, total, what)`` as candidates run; with a time
             budget ``done`` and ``total`` are seconds.
         standings: with a time budget, called as ``standings(elapsed, leaderboard)`` after

@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, wait
+from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -161,6 +161,14 @@ class Workers:
         for _ in range(self.count):
             executor.submit(_warm_up, self.models)
         return executor
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``function(*args)`` in a worker, starting fresh workers if these broke."""
+        try:
+            return self.executor.submit(function, *args)
+        except BrokenExecutor:
+            self.kill(restart=True)
+            return self.executor.submit(function, *args)
 
     def kill(self, *, restart: bool) -> None:
         """Kill the workers (and a trial they run); with ``restart``, start fresh ones."""
@@ -530,13 +538,14 @@ def _run(
     rounds at ``deadline``; with ``kill``, other models' workers are killed just after it, or
     after ``limit()`` when that is earlier (and, with ``restart``, started afresh).
     ``meanwhile`` runs in this process while the folds fit.
-    Returns the trial's score; raises ``_Cut`` when it was killed, or what a fold raised.
+    Returns the trial's score; raises ``_Cut`` when it was killed or its workers broke (a
+    worker that died, a result that failed to arrive), or what a fold raised.
     """
     started = time.monotonic()
     name, task = candidate.spec.name, folds.task
     stopping = stop_early and isinstance(backend_of(candidate.spec), StopsEarly)
     futures = [
-        workers.executor.submit(
+        workers.submit(
             _fit_fold,
             name,
             task,
@@ -558,14 +567,14 @@ def _run(
             cut = min(deadline, limit()) if limit is not None else deadline
             timeout = max(0.0, cut - time.monotonic()) + _KILL_GRACE
         done, pending = wait(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
-        if pending:
-            for future in pending:
-                future.cancel()  # folds not started: loky's queue must not hand them out
+        broken = any(isinstance(future.exception(), BrokenExecutor) for future in done)
+        if pending or broken:
             workers.kill(restart=restart)
         for future in done:
-            if future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
-        if pending:
+            error = future.exception()
+            if error is not None and not isinstance(error, BrokenExecutor):
+                raise error
+        if pending or broken:
             raise _Cut
     finally:
         candidate.trials += 1
