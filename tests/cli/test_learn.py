@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -129,6 +130,18 @@ def test_train_says_what_the_metrics_describe_and_leaves_out_missing_targets(tmp
     )
 
 
+def test_compare_leaves_out_missing_targets(tmp_path):
+    frame = load_penguins()
+    frame.loc[:6, "species"] = None
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    result = run(
+        "compare", tmp_path / "gaps.csv", "-t", "species", "--models", "sklearn.linear", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "left out 7 row(s) whose target 'species' is missing" in result.stderr
+    assert json.loads(result.stdout)["leaderboard"][0]["model"] == "sklearn.linear"
+
+
 def test_a_semicolon_csv_with_decimal_commas_trains_and_predicts(tmp_path, penguins_csv):
     frame = load_penguins()
     frame.to_csv(tmp_path / "export.csv", sep=";", decimal=",", index=False)
@@ -199,3 +212,23 @@ def test_compare_with_a_budget_saves_the_winner(tmp_path, penguins_csv):
     )
     assert table.returncode == 0, table.stderr
     assert "trials" in table.stdout and "params" in table.stdout
+
+
+def test_compare_keeps_to_its_time_budget(tmp_path):
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=4000, n_features=20, n_informative=8, random_state=0)
+    frame = pd.DataFrame(X, columns=[f"x{index}" for index in range(20)])
+    frame["city"] = [f"city{index % 40}" for index in range(len(frame))]
+    frame["label"] = y
+    frame.to_csv(tmp_path / "generated.csv", index=False)
+    budget = 15
+    started = time.monotonic()
+    result = run(
+        "compare", tmp_path / "generated.csv", "-t", "label", "--time-budget", str(budget),
+        "--out", tmp_path / "best", "--json",
+    )  # fmt: skip
+    elapsed = time.monotonic() - started  # the CLI's start-up included
+    assert result.returncode == 0, result.stderr
+    assert elapsed <= 1.1 * budget + 1.0  # a second for the interpreter on a loaded machine
+    assert json.loads(result.stdout)["leaderboard"][0]["score"] > 0.8

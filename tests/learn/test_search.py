@@ -11,7 +11,16 @@ from modelyard.learn.api import compare
 from modelyard.learn.model import Model
 from modelyard.learn.models import get_spec
 from modelyard.learn.registry import EarlyStopping
-from modelyard.learn.search import Candidate, _Cut, _run, by_priority, make_folds, search
+from modelyard.learn.search import (
+    Candidate,
+    Workers,
+    _Cut,
+    _run,
+    by_priority,
+    make_folds,
+    search,
+)
+from modelyard.learn.spaces import SEARCH_SPACES
 
 
 def test_time_budget_is_spent_on_tuning_and_kept(penguins_csv):
@@ -49,16 +58,17 @@ def test_a_deadline_kills_a_trial_that_runs_past_it(penguins):
     folds = make_folds(X, y, "classification", 2, 0, stratify=True)
     candidate = Candidate(get_spec("sklearn.random_forest"))
     started = time.monotonic()
-    with pytest.raises(_Cut):
+    with Workers(2) as workers, pytest.raises(_Cut):
         _run(
             candidate,
             folds,
             {"n_estimators": 100_000},
             0,
             started + 0.5,
-            2,
+            workers,
             stop_early=False,
             kill=True,
+            restart=False,
         )
     assert time.monotonic() - started < 10 and candidate.best is None and candidate.trials == 1
 
@@ -84,3 +94,31 @@ def test_a_budget_skips_bayesian_defaults(penguins):
     result = search(folds, specs, seed=0, budget=0.0)
     assert "posterior" in result.skipped["pymc.logistic"]
     assert [candidate.spec.name for candidate in result.candidates] == ["sklearn.tree"]
+
+
+def test_a_cut_first_trial_falls_back_to_a_fast_model_on_a_subsample(penguins):
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    folds = make_folds(X, y, "classification", 2, 0, stratify=True)
+    specs = [get_spec("sklearn.random_forest"), get_spec("sklearn.linear")]
+    result = search(folds, specs, seed=0, budget=0.0)  # no worker starts in time
+    assert result.skipped["sklearn.random_forest"] == "time budget spent"
+    assert [candidate.spec.name for candidate in result.candidates] == ["sklearn.linear"]
+    assert result.candidates[0].best is not None and result.candidates[0].best.score > 0.8
+    assert result.notes and "sklearn.linear was fitted on at most 1,000" in result.notes[0]
+
+
+@pytest.mark.parametrize("name", sorted(SEARCH_SPACES))
+def test_every_search_space_fits_a_small_table(penguins, name):
+    import optuna
+
+    rows = penguins.dropna(subset=["species"]).sample(120, random_state=0)
+    X, y = rows.drop(columns=["species"]), rows["species"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        params = SEARCH_SPACES[name](study.ask(), "classification", len(y))
+        for size in ("num_leaves", "max_leaf_nodes", "min_child_samples", "min_samples_leaf"):
+            assert params.get(size, 0) <= max(len(y) // 4, 5)  # leaves that hold rows
+        if "n_estimators" in params:
+            params["n_estimators"] = 20
+        model = Model(name, task="classification", params=params).fit(X, y)
+        assert set(model.predict(X)) <= set(y)

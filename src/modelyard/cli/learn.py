@@ -115,11 +115,7 @@ def train_command(args: argparse.Namespace) -> None:
             engine=engine,
             spark_master=args.spark_master,
         )
-    if result.missing_target_rows:
-        stderr().print(
-            f"[yellow]left out {result.missing_target_rows:,} row(s) whose target "
-            f"{escape(args.target)!r} is missing[/]"
-        )
+    _say_missing_target(result.missing_target_rows, args.target)
     if as_json:
         _echo_json(result.to_dict())
         return
@@ -159,6 +155,7 @@ def compare_command(args: argparse.Namespace) -> None:
             engine=args.engine,
             spark_master=args.spark_master,
         )
+    _say_missing_target(getattr(board, "missing_target_rows", 0), args.target)
     if as_json:
         _echo_json(board.to_dict())
         return
@@ -166,8 +163,17 @@ def compare_command(args: argparse.Namespace) -> None:
     stdout().print(_leaderboard_table(board.metric, board.leaderboard, title))
     for name, reason in getattr(board, "skipped", {}).items():
         stderr().print(f"[dim]skipped {escape(name)}: {escape(reason)}[/]")
+    for note in getattr(board, "notes", []):
+        stderr().print(f"[yellow]{escape(note)}[/]")
     if getattr(board, "package", None):
         stdout().print(f"saved the winner to [bold]{escape(str(board.package))}[/]")
+
+
+def _say_missing_target(rows: int, target: str) -> None:
+    if rows:
+        stderr().print(
+            f"[yellow]left out {rows:,} row(s) whose target {escape(target)!r} is missing[/]"
+        )
 
 
 def _leaderboard_table(metric: str, entries: list[LeaderboardEntry], title: str) -> Table:

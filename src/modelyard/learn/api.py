@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
     import pandas
     import pyspark.sql
 
-    from modelyard.learn.search import Standings
+    from modelyard.learn.search import Finishing, Standings, Workers
     from modelyard.learn.spark.training import SparkLeaderboard, SparkTrainResult
 
 MIN_ROWS = 10
@@ -53,9 +56,6 @@ _CLUSTERING_HINT = "clustering runs on the Spark engine: pass engine='spark'"
 _BAYESIAN_HINT = "Bayesian models (pymc.*) train on the local engine"
 Progress = Callable[[int, int, str], None]
 """Called as ``progress(done, total, what)`` while a job runs."""
-_SEARCH_SHARE = 0.85
-"""The share of ``compare``'s time budget its search may use; the rest is for reading the
-data, killing a cut trial's workers, the ensemble and the package."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +75,10 @@ class Leaderboard:
     leaderboard: list[LeaderboardEntry]
     skipped: dict[str, str] = field(default_factory=dict)
     package: Path | None = None
+    missing_target_rows: int = 0
+    """Rows left out because their target is missing."""
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about the result (a fallback took the first trial's place)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -351,6 +355,8 @@ def compare(
 ) -> Leaderboard | SparkLeaderboard:
     """Cross-validate candidates (default: every installed model for the task), best first.
 
+    Rows whose target is missing are left out (``missing_target_rows`` counts them).
+
     Args:
         data, target, task, seed, engine, spark_master: as for ``train``.
         models: the candidates' names; by default every installed model that fits the task
@@ -359,9 +365,10 @@ def compare(
         time_budget: seconds to spend, all of them: each candidate's defaults, then a
             hyperparameter search (Optuna's TPE; boosting stops early) of the best ones,
             then a greedy ensemble of them, listed when it beats the best single candidate.
-            The whole call ends within 10% past the budget; the first candidate's defaults
-            always run, candidates that do not fit are listed in ``skipped``. Without it,
-            each candidate runs with its defaults.
+            The whole call ends within 10% past the budget: every trial is cut at its
+            deadline, and when the first is, a fast model fitted on a subsample takes its
+            place (said in ``notes``); candidates that do not fit are listed in
+            ``skipped``. Without it, each candidate runs with its defaults.
         progress: called as ``progress(done, total, what)`` as candidates run; with a time
             budget ``done`` and ``total`` are seconds.
         standings: with a time budget, called as ``standings(elapsed, leaderboard)`` after
@@ -398,9 +405,25 @@ def compare(
             progress=progress,
         )
     local_task = _local_task("compare", task)
-    return _compare(
-        data, target, models, cv, time_budget, local_task, seed, progress, standings, out
-    )
+    from modelyard.learn.search import PRIORITY, Workers
+
+    started = time.monotonic()
+    # the workers start (and warm up) while the data is read
+    with Workers(min(cv, os.cpu_count() or 1), (models or PRIORITY)[:1]) as workers:
+        return _compare(
+            data,
+            target,
+            models,
+            cv,
+            time_budget,
+            local_task,
+            seed,
+            progress,
+            standings,
+            out,
+            workers,
+            started,
+        )
 
 
 def _compare(
@@ -414,6 +437,8 @@ def _compare(
     progress: Progress | None,
     standings: Standings | None,
     out: str | Path | None,
+    workers: Workers,
+    started: float,
 ) -> Leaderboard:
     from modelyard.learn.ensemble import ensemble_model
     from modelyard.learn.search import (
@@ -424,26 +449,30 @@ def _compare(
         select_winner,
     )
 
-    started = time.monotonic()
     chosen = [get_spec(name) for name in models] if models else None
     dataset = _load(data, target)
     resolved = resolve_task(task, dataset.y, dataset.target or "target")
+    dataset, missing_target = drop_missing_target(dataset)
+    _require_rows(dataset, "rows with a target")
     data_kind: DataKind = "array" if dataset.kind == "array" else "table"
     specs = chosen or by_priority(candidates(resolved, data_kind))
     stratify = resolved == "classification" and _stratifiable(dataset.y)
     folds = make_folds(dataset.X, dataset.y, resolved, cv, seed, stratify)
     budget = None
     if time_budget is not None:
-        budget = max(0.0, _SEARCH_SHARE * time_budget - (time.monotonic() - started))
-    result = search(
-        folds,
-        specs,
-        seed=seed,
-        budget=budget,
-        progress=progress,
-        standings=standings,
-        defaults=not models,
-    )
+        budget = max(0.0, time_budget - (time.monotonic() - started))
+    with tempfile.TemporaryDirectory(prefix="modelyard-compare-") as scratch:
+        result = search(
+            folds,
+            specs,
+            seed=seed,
+            budget=budget,
+            progress=progress,
+            standings=standings,
+            defaults=chosen is None,
+            workers=workers,
+            finishing=None if out is None else _saving(Path(scratch), seed),
+        )
     if not result.candidates:
         raise LearnError("no candidate could be trained", hint=f"reasons: {result.skipped}")
     searched = time_budget is not None
@@ -459,7 +488,23 @@ def _compare(
         source = Path(dataset.source).name if dataset.source else None
         metrics = out_of_fold_metrics(folds, winner.predictions)
         package = save(model, out, metrics=metrics, target=dataset.target, dataset=source)
-    return Leaderboard(resolved, PRIMARY[resolved], entries, result.skipped, package)
+    return Leaderboard(
+        resolved, PRIMARY[resolved], entries, result.skipped, package, missing_target, result.notes
+    )
+
+
+def _saving(scratch: Path, seed: int) -> Finishing:
+    """Saves fold models as ``compare --out`` saves the winner, into ``scratch``, to time it."""
+    from modelyard.learn.ensemble import ensemble_model
+    from modelyard.package import save
+
+    saved = itertools.count()
+
+    def finishing(models: list[Model]) -> None:
+        weights = [1 / len(models)] * len(models)
+        save(ensemble_model(models, weights, seed), scratch / str(next(saved)))
+
+    return finishing
 
 
 def evaluate(

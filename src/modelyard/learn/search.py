@@ -2,11 +2,13 @@
 within a time budget, tuned with Optuna's TPE sampler, then ensembled from their out-of-fold
 predictions.
 
-Every trial runs its folds in worker processes (one per core, at most one per fold) and is cut
-at its deadline: boosting models stop adding rounds (and keep the rounds they have), other
-models' workers are killed and the trial is dropped. The first candidate to run is never
-killed (a boosting model still stops its rounds at the deadline), so ``compare`` always has a
-result.
+Every trial runs its folds in worker processes (one per core, at most one per fold), started
+once and warmed up before the first trial, and is cut at its deadline: boosting models stop
+adding rounds (and keep the rounds they have), other models' workers are killed (and
+restarted) and the trial is dropped. While the first trial runs, the main process
+cross-validates a fast fallback on a subsample, so ``compare`` has a result even when the
+first trial is cut; the search ends early enough for the final ensemble and package, whose
+cost it measures on every candidate.
 """
 
 from __future__ import annotations
@@ -14,34 +16,46 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from modelyard.learn.backends.base import StopsEarly
+from modelyard.learn.ensemble import SELECTION_ROUNDS
 from modelyard.learn.errors import LearnError
 from modelyard.learn.model import Model
-from modelyard.learn.models import backend_of
+from modelyard.learn.models import all_specs, backend_of, get_spec
 from modelyard.learn.registry import EarlyStopping, ModelSpec, Task
 from modelyard.learn.results import LeaderboardEntry
 from modelyard.learn.spaces import SEARCH_SPACES
 
 if TYPE_CHECKING:
     import optuna
+    from joblib.externals.loky.reusable_executor import _ReusablePoolExecutor
 
 logger = logging.getLogger(__name__)
 
 Standings = Callable[[float, list[LeaderboardEntry]], None]
 """Called as ``standings(elapsed_seconds, leaderboard)`` after every trial of a budgeted search."""
+Finishing = Callable[[list[Model]], None]
+"""Does with a candidate's fold models what ``compare`` does with the winner's at the end (saves
+them as a package), so the search can time it and keep that much of the budget for it."""
 
 _TRIAL_SHARE = 0.3
 """A trial that starts once the first has run may use at most this share of the budget."""
 _KILL_GRACE = 0.5
 """Seconds a trial's workers get past its deadline to return before they are killed."""
 _CONTENDERS = 3
+_FIRST_RESERVE = 0.15
+"""The share of the budget the first trial leaves for the final step, before it is measured."""
+_FALLBACK_ROWS = 1000
+"""The fallback fits each fold on at most this many of its training rows."""
+_FALLBACKS = ("sklearn.linear", "sklearn.tree")
+"""Fast models the fallback prefers, when among the candidates; else it takes the first."""
 """The search spends its trials on the candidates ranked this high (by score) at the time."""
-_FIRST = (
+PRIORITY = (
     "lightgbm",
     "sklearn.hist_gradient_boosting",
     "xgboost",
@@ -53,8 +67,8 @@ _FIRST = (
 
 
 def by_priority(specs: list[ModelSpec]) -> list[ModelSpec]:
-    """``specs`` with those of ``_FIRST`` first, in its order; the rest keep theirs."""
-    rank = {name: index for index, name in enumerate(_FIRST)}
+    """``specs`` with those of ``PRIORITY`` first, in its order; the rest keep theirs."""
+    rank = {name: index for index, name in enumerate(PRIORITY)}
     return sorted(specs, key=lambda spec: rank.get(spec.name, len(rank)))
 
 
@@ -118,10 +132,75 @@ class SearchResult:
 
     candidates: list[Candidate]
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """What the user should know about the result (a fallback took the first trial's place)."""
 
 
 class _Cut(Exception):
     """A trial's deadline passed before its folds finished."""
+
+
+class Workers:
+    """The worker processes trials' folds run in: started once, warmed up (each imports what
+    ``models`` need: the first trial's, as the others import theirs in their own trials) while
+    the main process gets on, restarted only after a cut trial."""
+
+    def __init__(self, count: int, models: Sequence[str] = ()) -> None:
+        self.count = count
+        self.models = tuple(models)
+        self.executor = self._start()
+
+    def _start(self) -> _ReusablePoolExecutor:
+        from joblib.externals.loky import get_reusable_executor
+
+        # one worker per core already: threads of their own would only fight over the cores
+        threads = max(1, (os.cpu_count() or 1) // self.count)
+        executor = get_reusable_executor(
+            max_workers=self.count, env={"OMP_NUM_THREADS": str(threads)}
+        )
+        for _ in range(self.count):
+            executor.submit(_warm_up, self.models)
+        return executor
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``function(*args)`` in a worker, starting fresh workers if these broke."""
+        try:
+            return self.executor.submit(function, *args)
+        except BrokenExecutor:
+            self.kill(restart=True)
+            return self.executor.submit(function, *args)
+
+    def kill(self, *, restart: bool) -> None:
+        """Kill the workers (and a trial they run); with ``restart``, start fresh ones."""
+        self.executor.shutdown(wait=True, kill_workers=True)
+        if restart:
+            self.executor = self._start()
+
+    def close(self) -> None:
+        """End the workers now rather than at exit, where a budget would wait for them."""
+        self.executor.shutdown(wait=False, kill_workers=True)
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _warm_up(models: tuple[str, ...]) -> None:
+    """In a worker: import what fitting ``models`` (those installed) needs, before the first
+    trial waits on it."""
+    import modelyard.learn.model  # noqa: F401  (preprocessing, scikit-learn)
+
+    installed = {spec.name: spec for spec in all_specs()}
+    for name in models:
+        if name in installed:
+            installed[name].factory(min(installed[name].tasks), 0)
 
 
 def make_folds(X: Any, y: Any, task: Task, cv: int, seed: int, stratify: bool) -> Folds:
@@ -161,89 +240,253 @@ def search(
     progress: Callable[[int, int, str], None] | None = None,
     standings: Standings | None = None,
     defaults: bool = True,
+    workers: Workers | None = None,
+    finishing: Finishing | None = None,
 ) -> SearchResult:
     """Run each candidate's default configuration, then, with a ``budget`` in seconds, tune
-    the best few with TPE until the budget is spent (never more than 10% past it).
+    the best few with TPE until the budget is spent.
 
     ``defaults`` says ``specs`` were not named by the user: models marked slow for this many
     rows are skipped, and so, with a budget, are Bayesian ones (sampling a posterior is slow).
     ``progress(done, total, what)`` counts candidates without a budget and seconds with one.
+    ``workers`` are started here (and ended) unless given; the search keeps what
+    ``finishing`` takes (timed on each candidate) and what selecting an ensemble takes of the
+    budget for after it.
     """
     started = time.monotonic()
-    end = None if budget is None else started + budget
-    workers = min(len(folds.splits), os.cpu_count() or 1)
+    end = None if budget is None else started + budget - _KILL_GRACE
+    runnable = []
     result = SearchResult([])
-    for index, spec in enumerate(specs):
+    for spec in specs:
         if defaults and spec.max_rows is not None and len(folds.y) > spec.max_rows:
             result.skipped[spec.name] = (
                 f"slow above {spec.max_rows:,} rows; ask for it with --models"
             )
-            continue
-        if defaults and budget is not None and spec.intervals:
+        elif defaults and budget is not None and spec.intervals:
             result.skipped[spec.name] = "samples a posterior, slowly; ask for it with --models"
-            continue
-        now, first = time.monotonic(), not result.candidates
-        if not first and end is not None and now >= end:
-            result.skipped[spec.name] = "time budget spent"
-            continue
-        if progress:
-            if budget is None:
-                progress(index, len(specs), spec.name)
-            else:
-                progress(int(now - started), int(budget), spec.name)
-        candidate = Candidate(spec)
-        deadline = end
-        if end is not None and budget is not None and not first:
-            deadline = min(end, now + _TRIAL_SHARE * budget)
-        try:
-            _run(
-                candidate,
-                folds,
-                {},
-                seed,
-                deadline,
-                workers,
-                stop_early=budget is not None,
-                kill=not first,
-            )
-        except _Cut:
-            result.skipped[spec.name] = "time budget spent"
-            continue
-        except (ValueError, LearnError) as error:
-            result.skipped[spec.name] = str(error).splitlines()[0]
-            continue
-        result.candidates.append(candidate)
-        _report(result, started, standings, searched=budget is not None)
-    if end is not None:
-        _tune(result, folds, seed, started, end, workers, progress, standings)
-        _stop_workers(workers)
+        else:
+            runnable.append(spec)
+    pool = workers or Workers(
+        min(len(folds.splits), os.cpu_count() or 1), [spec.name for spec in runnable[:1]]
+    )
+    state = _Search(folds, seed, started, end, pool, finishing, result, standings)
+    try:
+        for index, spec in enumerate(runnable):
+            now, first = time.monotonic(), not result.candidates
+            if not first and now >= state.end:
+                result.skipped[spec.name] = "time budget spent"
+                continue
+            if progress:
+                if budget is None:
+                    progress(index, len(runnable), spec.name)
+                else:
+                    progress(int(now - started), int(budget), spec.name)
+            candidate = Candidate(spec)
+            deadline = state.end
+            if budget is not None and first:
+                deadline -= _FIRST_RESERVE * budget
+            elif budget is not None:
+                deadline = min(state.end, now + _TRIAL_SHARE * budget)
+            meanwhile = None
+            if first and budget is not None and state.fallback is None:
+
+                def meanwhile() -> None:
+                    state.prepare_fallback(runnable)
+
+            try:
+                state.run(
+                    candidate, {}, deadline, stop_early=budget is not None, meanwhile=meanwhile
+                )
+            except _Cut:
+                result.skipped[spec.name] = "time budget spent"
+                if first and state.fallback is not None:
+                    state.keep(state.fallback)
+                    result.notes.append(
+                        "no candidate finished within the time budget: "
+                        f"{state.fallback.spec.name} was fitted on at most "
+                        f"{_FALLBACK_ROWS:,} training rows of each fold"
+                    )
+                continue
+            except (ValueError, LearnError) as error:
+                result.skipped[spec.name] = str(error).splitlines()[0]
+                continue
+            state.keep(candidate)
+        state.tuning = True
+        if end is not None:
+            _tune(state, progress)
+    finally:
+        if workers is None:
+            pool.close()
     if progress:
-        progress(len(specs), len(specs), "done")
+        progress(len(runnable), len(runnable), "done")
     result.candidates.sort(key=lambda candidate: _score(candidate), reverse=True)
     return result
 
 
-def _tune(
-    result: SearchResult,
-    folds: Folds,
-    seed: int,
-    started: float,
-    end: float,
-    workers: int,
-    progress: Callable[[int, int, str], None] | None,
-    standings: Standings | None,
-) -> None:
-    """Trials of the best ``_CONTENDERS`` searchable candidates in turn, until ``end``."""
+@dataclass
+class _Search:
+    """A search under way: what every trial needs, and the time it must leave at the end.
+
+    With a budget, what ``finishing`` takes is timed on each candidate kept, in this process
+    while the next trial runs (the fallback's while the first runs); a candidate not yet
+    timed, or running for the first time, is counted as the slowest timed so far. The search
+    keeps what finishing the members of the ensemble greedy selection would pick now takes,
+    plus the dearest other candidate (it may join) and, before tuning, the one running, plus
+    the selection itself.
+    """
+
+    folds: Folds
+    seed: int
+    started: float
+    budget_end: float | None
+    workers: Workers
+    finishing: Finishing | None
+    result: SearchResult
+    standings: Standings | None
+    fallback: Candidate | None = None
+    """Cross-validated while the first trial runs, in case it is cut."""
+    tuning: bool = False
+    """Every candidate has run its defaults."""
+    selecting_seconds: float = 0.0
+    """What scoring one blend takes; greedy selection scores many."""
+    finish_seconds: dict[str, float] = field(default_factory=dict)
+    """What ``finishing`` took, by candidate (and the fallback's)."""
+    members: set[str] = field(default_factory=set)
+    """The candidates an ensemble selected now would hold."""
+
+    @property
+    def end(self) -> float:
+        """When trials must be done: the budget's end less the measured final step."""
+        if self.budget_end is None:
+            return float("inf")
+        candidates = self.result.candidates
+        slowest = max(self.finish_seconds.values(), default=0.0)
+        costs = {
+            candidate.spec.name: self.finish_seconds.get(candidate.spec.name, slowest)
+            for candidate in candidates
+        }
+        others = [cost for name, cost in costs.items() if name not in self.members]
+        running = 0.0 if self.tuning else slowest  # a candidate's first trial, untimed
+        finishing = (
+            sum(costs.get(name, 0.0) for name in self.members) + max(others, default=0.0) + running
+        )
+        selecting = self.selecting_seconds * (SELECTION_ROUNDS * (len(candidates) + 1) + 1)
+        return self.budget_end - finishing - selecting
+
+    def prepare_fallback(self, specs: list[ModelSpec]) -> None:
+        """Cross-validate the fallback, and time scoring a blend and ``finishing`` on it."""
+        self.fallback = _fallback(self.folds, specs, self.seed)
+        if self.fallback is not None:
+            self._time(self.fallback)
+
+    def run(
+        self,
+        candidate: Candidate,
+        params: dict[str, Any],
+        deadline: float,
+        *,
+        stop_early: bool,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> float:
+        """``_run`` on this search's folds and workers, doing ``meanwhile`` (by default: timing
+        untimed candidates) while it runs; the trial is cut at ``deadline`` or, unless it does
+        ``meanwhile`` (the first trial, whose deadline was set before anything was measured),
+        the search's end, whichever comes first. The workers of a cut trial are killed (and,
+        if time is left, restarted)."""
+        return _run(
+            candidate,
+            self.folds,
+            params,
+            self.seed,
+            None if self.budget_end is None else deadline,
+            self.workers,
+            stop_early=stop_early,
+            kill=self.budget_end is not None,
+            restart=time.monotonic() < self.end,
+            meanwhile=meanwhile or self._time_untimed,
+            limit=None if meanwhile else lambda: self.end,
+        )
+
+    def keep(self, candidate: Candidate) -> None:
+        """Add a candidate that ran."""
+        self.result.candidates.append(candidate)
+        self.select()
+        _report(self.result, self.started, self.standings, searched=self.budget_end is not None)
+
+    def select(self) -> None:
+        """With a budget, note which candidates greedy selection would pick now."""
+        from modelyard.learn.ensemble import greedy_selection
+
+        ran = [candidate for candidate in self.result.candidates if candidate.best is not None]
+        if self.budget_end is None or not ran:
+            return
+        weights = greedy_selection(
+            [candidate.best.predictions for candidate in ran if candidate.best is not None],
+            lambda blend: _quality(self.folds, blend),
+        )
+        self.members = {
+            candidate.spec.name for candidate, weight in zip(ran, weights, strict=True) if weight
+        }
+
+    def _time_untimed(self) -> None:
+        if self.budget_end is not None:
+            for candidate in self.result.candidates:
+                if candidate.spec.name not in self.finish_seconds:
+                    self._time(candidate)
+
+    def _time(self, candidate: Candidate) -> None:
+        assert candidate.best is not None
+        if not self.selecting_seconds:
+            started = time.monotonic()
+            _quality(self.folds, candidate.best.predictions)
+            self.selecting_seconds = time.monotonic() - started
+        started = time.monotonic()
+        if self.finishing is not None:
+            self.finishing(candidate.best.models)
+        self.finish_seconds[candidate.spec.name] = time.monotonic() - started
+
+
+def _fallback(folds: Folds, specs: list[ModelSpec], seed: int) -> Candidate | None:
+    """The fastest of ``specs`` cross-validated in this process on at most ``_FALLBACK_ROWS``
+    training rows per fold (``None`` when it fails)."""
+    import numpy as np
+
+    names = [spec.name for spec in specs]
+    spec = next((get_spec(name) for name in _FALLBACKS if name in names), specs[0])
+    candidate = Candidate(spec)
+    generator = np.random.default_rng(seed)
+    outcomes = []
+    try:
+        for train, valid in folds.splits:
+            if len(train) > _FALLBACK_ROWS:
+                train = np.sort(generator.choice(train, _FALLBACK_ROWS, replace=False))
+            X_train, X_valid = _rows(folds.X, train), _rows(folds.X, valid)
+            outcomes.append(
+                _fit_fold(
+                    spec.name, folds.task, seed, {}, X_train, folds.y[train], X_valid, None, None
+                )
+            )
+    except (ValueError, LearnError) as error:
+        logger.info("the fallback %s failed: %s", spec.name, error)
+        return None
+    candidate.trials = 1
+    candidate.best = _trial(folds, {}, outcomes)
+    return candidate
+
+
+def _tune(search: _Search, progress: Callable[[int, int, str], None] | None) -> None:
+    """Trials of the best ``_CONTENDERS`` searchable candidates in turn, until the search's end."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    budget = end - started
+    assert search.budget_end is not None
+    budget = search.budget_end - search.started
     turn = 0
     while True:
-        now = time.monotonic()
+        now, end = time.monotonic(), search.end
         fits = [
             candidate
-            for candidate in result.candidates
+            for candidate in search.result.candidates
             if candidate.spec.name in SEARCH_SPACES and now + candidate.last_seconds < end
         ]
         if not fits:
@@ -252,17 +495,16 @@ def _tune(
         candidate = contenders[turn % len(contenders)]
         turn += 1
         if candidate.study is None:
-            sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=5)
+            sampler = optuna.samplers.TPESampler(seed=search.seed, n_startup_trials=5)
             candidate.study = optuna.create_study(direction="maximize", sampler=sampler)
         trial = candidate.study.ask()
-        params = SEARCH_SPACES[candidate.spec.name](trial, folds.task)
+        rows = len(search.folds.splits[0][0])
+        params = SEARCH_SPACES[candidate.spec.name](trial, search.folds.task, rows)
         if progress:
-            progress(int(now - started), int(budget), candidate.spec.name)
+            progress(int(now - search.started), int(budget), candidate.spec.name)
         try:
             deadline = min(end, now + _TRIAL_SHARE * budget)
-            score = _run(
-                candidate, folds, params, seed, deadline, workers, stop_early=True, kill=True
-            )
+            score = search.run(candidate, params, deadline, stop_early=True)
         except _Cut:
             candidate.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
@@ -271,7 +513,9 @@ def _tune(
             candidate.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             continue
         candidate.study.tell(trial, score)
-        _report(result, started, standings, searched=True)
+        if candidate.best is not None and score == candidate.best.score:
+            search.select()
+        _report(search.result, search.started, search.standings, searched=True)
 
 
 def _run(
@@ -280,26 +524,28 @@ def _run(
     params: dict[str, Any],
     seed: int,
     deadline: float | None,
-    workers: int,
+    workers: Workers,
     *,
     stop_early: bool,
     kill: bool,
+    restart: bool = True,
+    meanwhile: Callable[[], None] | None = None,
+    limit: Callable[[], float] | None = None,
 ) -> float:
     """Cross-validate ``params`` of ``candidate``; keep the trial if it is its best so far.
 
     With ``stop_early``, boosting models stop on each fold's held-out rows. Boosting stops its
-    rounds at ``deadline``; with ``kill``, other models' workers are killed just after it.
-    Returns the trial's score; raises ``_Cut`` when it was killed, or what a fold raised.
+    rounds at ``deadline``; with ``kill``, other models' workers are killed just after it, or
+    after ``limit()`` when that is earlier (and, with ``restart``, started afresh).
+    ``meanwhile`` runs in this process while the folds fit.
+    Returns the trial's score; raises ``_Cut`` when it was killed or its workers broke (a
+    worker that died, a result that failed to arrive), or what a fold raised.
     """
-    import numpy as np
-    from joblib.externals.loky import get_reusable_executor
-
     started = time.monotonic()
-    executor = get_reusable_executor(max_workers=workers)
     name, task = candidate.spec.name, folds.task
     stopping = stop_early and isinstance(backend_of(candidate.spec), StopsEarly)
     futures = [
-        executor.submit(
+        workers.submit(
             _fit_fold,
             name,
             task,
@@ -313,22 +559,37 @@ def _run(
         )
         for train, valid in folds.splits
     ]
-    timeout = None
-    if kill and deadline is not None:
-        timeout = max(0.0, deadline - time.monotonic()) + _KILL_GRACE
     try:
+        if meanwhile is not None:
+            meanwhile()
+        timeout = None
+        if kill and deadline is not None:
+            cut = min(deadline, limit()) if limit is not None else deadline
+            timeout = max(0.0, cut - time.monotonic()) + _KILL_GRACE
         done, pending = wait(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
-        if pending:
-            executor.shutdown(wait=True, kill_workers=True)
+        broken = any(isinstance(future.exception(), BrokenExecutor) for future in done)
+        if pending or broken:
+            workers.kill(restart=restart)
         for future in done:
-            if future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
-        if pending:
+            error = future.exception()
+            if error is not None and not isinstance(error, BrokenExecutor):
+                raise error
+        if pending or broken:
             raise _Cut
     finally:
         candidate.trials += 1
         candidate.last_seconds = time.monotonic() - started
-    outcomes = [future.result() for future in futures]
+    trial = _trial(folds, params, [future.result() for future in futures])
+    if candidate.best is None or trial.score > candidate.best.score:
+        candidate.best = trial
+    return trial.score
+
+
+def _trial(folds: Folds, params: dict[str, Any], outcomes: list[tuple[Model, Any, float]]) -> Trial:
+    """The trial of ``params`` from its folds' models, predictions and fit seconds."""
+    import numpy as np
+
+    task = folds.task
     shape = (len(folds.y), len(folds.classes)) if task == "classification" else (len(folds.y),)
     predictions = np.zeros(shape)
     for (_, valid), (model, predicted, _) in zip(folds.splits, outcomes, strict=True):
@@ -341,23 +602,13 @@ def _run(
     rounds = [model.best_rounds_ for model, _, _ in outcomes if hasattr(model, "best_rounds_")]
     if rounds:
         used["n_estimators"] = int(np.mean(rounds))
-    trial = Trial(
+    return Trial(
         used,
         [fold_score(folds, predictions, valid) for _, valid in folds.splits],
         float(np.mean([seconds for _, _, seconds in outcomes])),
         predictions,
         [model for model, _, _ in outcomes],
     )
-    if candidate.best is None or trial.score > candidate.best.score:
-        candidate.best = trial
-    return trial.score
-
-
-def _stop_workers(workers: int) -> None:
-    """End the worker processes now rather than at exit, where a budget would wait for them."""
-    from joblib.externals.loky import get_reusable_executor
-
-    get_reusable_executor(max_workers=workers).shutdown(wait=False, kill_workers=True)
 
 
 def _fit_fold(
