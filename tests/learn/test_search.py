@@ -122,3 +122,19 @@ def test_every_search_space_fits_a_small_table(penguins, name):
             params["n_estimators"] = 20
         model = Model(name, task="classification", params=params).fit(X, y)
         assert set(model.predict(X)) <= set(y)
+
+
+def test_a_worker_pools_manager_thread_failing_shows_no_traceback(monkeypatch):
+    import threading
+
+    shown = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: shown.append(args.thread))
+    with Workers(1) as workers:
+        workers.submit(time.sleep, 0).result()
+        manager = workers.executor._executor_manager_thread
+        for thread in (manager, threading.current_thread()):
+            error = KeyError(7)
+            threading.excepthook(
+                threading.ExceptHookArgs([KeyError, error, error.__traceback__, thread])
+            )
+    assert shown == [threading.current_thread()]  # other threads' errors still show

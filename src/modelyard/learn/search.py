@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, BrokenExecutor, Future, wait
@@ -148,6 +149,7 @@ class Workers:
     def __init__(self, count: int, models: Sequence[str] = ()) -> None:
         self.count = count
         self.models = tuple(models)
+        _quiet_pool_managers()
         self.executor = self._start()
 
     def _start(self) -> _ReusablePoolExecutor:
@@ -190,6 +192,28 @@ class Workers:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _quiet_pool_managers() -> None:
+    """Log, rather than print, what loky's manager thread raises: killing a cut trial's workers
+    can race its bookkeeping (a ``KeyError`` for a work item already gone), which changes no
+    result but would show the user a traceback. Other threads keep the hook they had."""
+    from joblib.externals.loky.process_executor import _ExecutorManagerThread
+
+    previous = threading.excepthook
+    if getattr(previous, "__qualname__", "") == _quiet_hook_name:
+        return
+
+    def quiet(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.thread, _ExecutorManagerThread):
+            logger.debug("a worker pool's manager thread ended: %r", args.exc_value)
+        else:
+            previous(args)
+
+    threading.excepthook = quiet
+
+
+_quiet_hook_name = "_quiet_pool_managers.<locals>.quiet"
 
 
 def _warm_up(models: tuple[str, ...]) -> None:
