@@ -73,16 +73,25 @@ def test_nesting_limit(tmp_path):
 
 def test_only_the_named_suffixes_change_how_a_file_is_read(tmp_path):
     """``named_suffix`` lists every ending a reader goes by (the hub keys results on it)."""
-    from modelyard.scan.formats import NAMED_SUFFIXES
+    from modelyard.scan.formats import NAMED_SUFFIXES, named_suffix
 
-    samples = [b"import os\nos.getcwd()\n", b'layer { name: "d" type: "Input" }\n', bytes(256)]
+    samples = [
+        b"import os\nos.getcwd()\n",
+        b'layer { name: "d" type: "Input" }\n',
+        bytes(256),
+        b"target: nemo.collections.asr.models.EncDecCTCModel\n",
+    ]
     endings = (*NAMED_SUFFIXES, ".txt", ".json", ".bin", ".pkl", ".pt", ".md", ".yaml", ".h5")
     changed: set[str] = set()
     for index, content in enumerate(samples):
         path = tmp_path / f"blob{index}"
         path.write_bytes(content)
         plain = scan_file(path, name="file").format
-        changed |= {e for e in endings if scan_file(path, name=f"file{e}").format != plain}
+        names = {e: f"file{e}" if e.startswith(".") else e for e in endings}
+        changed |= {e for e in endings if scan_file(path, name=names[e]).format != plain}
+        # a whole name is matched whole
+        assert scan_file(path, name="old_model_config.yaml").format == plain
+        assert named_suffix("old_model_config.yaml") == ""
     assert changed == set(NAMED_SUFFIXES)
 
 

@@ -48,7 +48,7 @@ def scan_stream(
     found = next((reader for reader in READERS if _run(reader, head, stream, ctx)), None)
     # A whole file that ends with a zip archive is also what zipfile-based loaders open.
     start = archive_start(stream.data) if stream.depth == 0 and not starts_as_zip(head) else None
-    if start is not None:
+    if start is not None and not _inside_a_member(start, file):
         ctx.report(
             rules.ZIP_BEHIND,
             f"the file ends with a zip archive (from offset {start}) that zipfile-based loaders "
@@ -68,6 +68,11 @@ def scan_stream(
 
 
 _ZIP = ZipReader()
+
+
+def _inside_a_member(offset: int, file: FileState) -> bool:
+    """Whether ``offset`` of the file lies in a member its reader scanned already."""
+    return any(start <= offset < start + size for start, size in file.member_spans)
 
 
 def _run(

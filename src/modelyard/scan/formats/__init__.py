@@ -75,7 +75,13 @@ def named_suffix(file_name: str) -> str:
     The same bytes can get different verdicts under two names (a ``.py`` file is code that
     ``trust_remote_code`` imports; as ``.txt`` it is text), so results are kept per ending.
     """
-    return next((suffix for suffix in NAMED_SUFFIXES if file_name.endswith(suffix)), "")
+    base = file_name.rsplit("/", 1)[-1]
+    return next((suffix for suffix in NAMED_SUFFIXES if _named(base, suffix)), "")
+
+
+def _named(base: str, suffix: str) -> bool:
+    """An ending (``.onnx``) ends the name; a whole name (``model_config.yaml``) is the name."""
+    return base.endswith(suffix) if suffix.startswith(".") else base == suffix
 
 
 __all__ = ["NAMED_SUFFIXES", "READERS", "FormatReader", "ScanContext", "Stream", "named_suffix"]

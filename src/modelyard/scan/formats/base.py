@@ -91,6 +91,9 @@ class FileState:
     data_files: list[str] = field(default_factory=list)
     # What the pickles anywhere in the file import, once each (a dict as an ordered set).
     imports: dict[PickleImport, None] = field(default_factory=dict)
+    # (start, size) of the parts of the file itself that a reader scanned as members (a tar's),
+    # so that an archive found inside one is not reported and scanned a second time.
+    member_spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass

@@ -77,6 +77,8 @@ class TarReader:
                     if len(content) < member.size:
                         ctx.report(rules.MALFORMED, f"tar member {member.name!r} is cut off")
                     members[member.name] = content
+                    if ctx.stream.depth == 0:
+                        ctx.file.member_spans.append((member.offset_data, len(content)))
         except (tarfile.TarError, EOFError, OSError) as error:
             ctx.report(rules.MALFORMED, f"tar archive cannot be read to the end: {error}")
         if CONFIG_NAME in {name.rsplit("/", 1)[-1] for name in members}:
