@@ -13,7 +13,6 @@ from modelyard.learn.models import get_spec
 from modelyard.learn.registry import EarlyStopping
 from modelyard.learn.search import (
     Candidate,
-    Workers,
     _Cut,
     _run,
     by_priority,
@@ -21,6 +20,7 @@ from modelyard.learn.search import (
     search,
 )
 from modelyard.learn.spaces import SEARCH_SPACES
+from modelyard.learn.workers import Workers
 
 
 def test_time_budget_is_spent_on_tuning_and_kept(penguins_csv):

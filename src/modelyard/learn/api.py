@@ -46,8 +46,9 @@ if TYPE_CHECKING:
     import pandas
     import pyspark.sql
 
-    from modelyard.learn.search import Finishing, Standings, Workers
+    from modelyard.learn.search import Finishing, Standings
     from modelyard.learn.spark.training import SparkLeaderboard, SparkTrainResult
+    from modelyard.learn.workers import Workers
 
 MIN_ROWS = 10
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -405,7 +406,8 @@ def compare(
             progress=progress,
         )
     local_task = _local_task("compare", task)
-    from modelyard.learn.search import PRIORITY, Workers
+    from modelyard.learn.search import PRIORITY
+    from modelyard.learn.workers import Workers
 
     started = time.monotonic()
     # the workers start (and warm up) while the data is read
