@@ -136,7 +136,7 @@ def test_kill_9_of_a_replica_mid_upload_leaves_every_commit_intact(
         api.upload_file(path_or_fileobj=data, path_in_repo=name, repo_id=repo)
     head = api.model_info(repo).sha
 
-    big = os.urandom(40 * 1024 * 1024)  # beyond one 16 MiB part: a multipart staging upload
+    big = os.urandom(40 * 1024 * 1024)  # beyond one 8 MiB part: a multipart staging upload
     href = lfs_upload_href(doomed.url, token, repo, big)
     started = staging_started(replicas.s3, replicas.bucket)
     kill_mid_upload(doomed, lambda body: get_session().put(href, content=body), big, started)

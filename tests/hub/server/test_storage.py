@@ -134,7 +134,7 @@ def test_bucket_blobs_publish_only_verified_and_aborts_leave_nothing(
     bucket = s3.new_bucket()
     engine = make_engine(Settings(data_dir=tmp_path))
     store = BlobStore(BucketStorage(bucket, "hub"), StorageHolds(engine), 64 * 1024 * 1024)
-    data = os.urandom(20 * 1024 * 1024)  # beyond one 16 MiB part: a multipart staging upload
+    data = os.urandom(20 * 1024 * 1024)  # beyond one 8 MiB part: a multipart staging upload
     writer = store.writer(len(data), expected_sha256=hashlib.sha256(b"other").hexdigest())
     writer.write(data)
     with pytest.raises(Exception, match="hashes to"):
@@ -160,7 +160,7 @@ def test_kill_9_mid_upload_leaves_earlier_commits_intact_and_no_partial_blob(
     head = api.model_info(repo).sha
     commits = len(api.list_repo_commits(repo))
 
-    # In a bucket, beyond one 16 MiB part, so that the staging object is a multipart upload.
+    # In a bucket, beyond one 8 MiB part, so that the staging object is a multipart upload.
     big = os.urandom((8 if storage_hub.bucket is None else 40) * 1024 * 1024)
     href = lfs_upload_href(server.url, token, repo, big)
     bucket = storage_hub.bucket
