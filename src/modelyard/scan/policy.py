@@ -240,6 +240,9 @@ DENIED_NAMES: dict[tuple[str, str], str] = {
     ("numpy.core._multiarray_umath", "_reload_guard"): _INTERNALS,
     ("pandas", "eval"): _RUNS_CODE,
     ("pandas", "read_pickle"): _NESTED,
+    # pandas.io's HDF5 store, re-exported; it writes through PyTables, which the sinks table
+    # does not analyse.
+    ("pandas", "HDFStore"): _FILES,
     ("uuid", "_get_command_stdout"): _PROCESS,
     ("uuid", "_popen"): _PROCESS,
     ("sklearn.utils.validation", "check_memory"): _FILES,
@@ -405,6 +408,23 @@ _PANDAS_FUNCTIONS = frozenset(
     _nat_unpickle _timedelta_unpickle _unpickle_timestamp _unpickle_series_compat
     __pyx_unpickle_NDArrayBacked __pyx_unpickle_IntervalMixin""".split()
 )
+# Names the families below would admit but from which a call path reaches a sink (the sinks
+# table names it): pandas' Excel and JSON readers and writers open files, scikit-learn's callback
+# transport opens sockets (``ScoringMonitor.__setstate__`` connects to an address it is given),
+# LightGBM's core count starts a process. They are judged like any other global, with their path.
+_OUTSIDE_FAMILIES: frozenset[tuple[str, str]] = frozenset(
+    [
+        ("pandas", "ExcelFile"),
+        ("pandas", "ExcelWriter"),
+        ("pandas.core.generic", "ExcelWriter"),
+        ("pandas.api.typing", "JsonReader"),
+        ("sklearn.callback", "ScoringMonitor"),
+        ("sklearn.callback._scoring_monitor", "ScoringMonitor"),
+        ("sklearn.callback._transport", "Client"),
+        ("sklearn.callback._transport", "Listener"),
+        ("lightgbm.sklearn", "_LGBMCpuCount"),
+    ]
+)
 _SKLEARN_FUNCTION_MODULES = (
     "sklearn.metrics",
     "sklearn.feature_selection._univariate_selection",
@@ -429,6 +449,8 @@ def _denied_module(module: str) -> str | None:
 
 def _allowed_pattern(module: str, name: str) -> bool:
     """Families too large to list one by one, each limited to object-building names."""
+    if (module, name) in _OUTSIDE_FAMILIES:
+        return False
     top = module.split(".", 1)[0]
     if top == "torch":
         if module == "torch._utils":

@@ -1,8 +1,9 @@
 """Live attacks through callables on neither list that wrap a dangerous call.
 
 Each pickle calls one helper of the standard library or of a popular package that is not a
-gadget by name but reaches ``os.system``, ``subprocess`` or a file write; the scanner knows them
-only from the call paths ``scripts/derive_sinks.py`` derives.
+gadget by name (or that a family of the allow list would admit) but reaches ``os.system``,
+``subprocess``, a socket or a file write; the scanner knows them only from the call paths
+``scripts/derive_sinks.py`` derives.
 """
 
 from __future__ import annotations
@@ -53,6 +54,16 @@ def add_reaching(marker: Path, add: Callable[..., None]) -> None:
             "gzip_file.pkl",
             call2("gzip", "GzipFile", str(marker), "wb"),
             "gzip.GzipFile opens a file for writing",
+        ),
+        (
+            "sklearn_callback_listener.pkl",
+            # kept in the module's own registry of listeners, or it closes (and removes its
+            # socket file) as soon as the load drops it
+            b"\x80\x02csklearn.callback._transport\n_listeners\n"
+            + pickle.dumps(str(marker), protocol=2)[2:-1]
+            + call2("sklearn.callback._transport", "Listener", str(marker))[2:-1]
+            + b"s.",
+            "sklearn.callback._transport.Listener binds a socket (a file for a path address)",
         ),
     ):
         add(name, data, "reaching", technique, "pickle")
