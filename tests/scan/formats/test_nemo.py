@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from modelyard.scan import scan
 from tests.scan.conftest import rule_ids
@@ -84,6 +85,51 @@ def test_a_target_outside_nemo_is_suspicious(tmp_path):
     result = scan(_nemo(tmp_path / "model.nemo", config=config)).files[0]
     assert result.verdict == "suspicious" and rule_ids(result) == {"MY-NEM-001"}
     assert result.findings[0].subject == "acme_layers.encoders.FastEncoder"
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        '_target_: "os.sys\\x74em"',
+        "_target_: !!str os.system",
+        "_target_:\n    os.system",
+        "_target_: # the callback\n\n    os.system",
+        "{_target_: 'os.system'}",
+    ],
+)
+def test_a_target_is_read_as_yaml_reads_it(tmp_path, callback):
+    config = f"{CONFIG}callback:\n  {callback}\n"
+    assert yaml.safe_load(config)["callback"]["_target_"] == "os.system"
+    result = scan(_nemo(tmp_path / "model.nemo", config=config)).files[0]
+    assert result.verdict == "unsafe" and rule_ids(result) == {"MY-PKL-001"}
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["${oc.env:CALLBACK}", "'${my_resolver:callback}'", "${callbacks.first}", "*callback"],
+)
+def test_a_computed_target_is_suspicious(tmp_path, target):
+    config = (
+        f"{CONFIG}callbacks: {{first: &callback nemo.core.Callback}}\ncb:\n  _target_: {target}\n"
+    )
+    yaml.safe_load(config)
+    result = scan(_nemo(tmp_path / "model.nemo", config=config)).files[0]
+    assert result.verdict == "suspicious" and rule_ids(result) == {"MY-NEM-002"}
+    assert target.strip("'") in result.findings[0].message
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "callbacks: {first: os.system}\ncb: {_target_: '${callbacks.first}', command: true}\n",
+        "cb:\n  _target_: ${oc.select:callbacks.missing,builtins.exec}\n",
+        "callbacks: {first: &callback subprocess.run}\ncb: {_target_: *callback}\n",
+    ],
+)
+def test_a_computed_target_that_may_resolve_to_a_gadget_is_unsafe(tmp_path, config):
+    yaml.safe_load(CONFIG + config)
+    result = scan(_nemo(tmp_path / "model.nemo", config=CONFIG + config)).files[0]
+    assert result.verdict == "unsafe" and rule_ids(result) == {"MY-PKL-001", "MY-NEM-002"}
 
 
 def test_a_member_escaping_the_folder_is_flagged(tmp_path):
