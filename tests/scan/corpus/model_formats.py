@@ -80,6 +80,13 @@ def format_benign(dest: Path, add: Callable[[str, str, str, str], None]) -> None
     x, y = load_iris(return_X_y=True)
     xgboost.XGBClassifier(n_estimators=5).fit(x, y).save_model(dest / "xgboost.ubj")
     add("xgboost.ubj", "xgboost", "XGBClassifier UBJSON (save_model default)", "xgboost")
+    (dest / "xgboost_appended.ubj").write_bytes((dest / "xgboost.ubj").read_bytes() + b"\n\0\0\0")
+    add(
+        "xgboost_appended.ubj",
+        "xgboost",
+        "UBJSON with bytes after it, which XGBoost ignores",
+        "xgboost",
+    )
     for name in ("mlp.msgpack", "state.msgpack"):
         shutil.copy(FIXTURES / "flax" / name, dest / f"flax_{name}")
         add(f"flax_{name}", "flax", f"flax.serialization.to_bytes ({name})", "flax-msgpack")

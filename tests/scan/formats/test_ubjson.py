@@ -1,6 +1,12 @@
-"""XGBoost UBJSON models: what XGBoost writes is safe; broken or padded documents are errors."""
+"""XGBoost UBJSON models: what XGBoost writes is safe, and so is what follows the document, which
+XGBoost ignores; broken documents are errors."""
 
 from __future__ import annotations
+
+import io
+import os
+import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -8,6 +14,11 @@ import xgboost
 from sklearn.datasets import load_iris
 
 from tests.scan.conftest import rule_ids
+
+
+class _Payload:
+    def __reduce__(self) -> tuple[object, ...]:
+        return os.system, ("true",)
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +60,26 @@ def test_broken_documents_are_errors(scan_bytes, model_bytes, change, message):
         xgboost.Booster().load_model(bytearray(change(model_bytes)))
 
 
-def test_bytes_after_the_document_are_an_error(scan_bytes, model_bytes):
-    # XGBoost stops reading at the document's end; nothing says what the rest is for.
-    result = scan_bytes(model_bytes + b"PK\x03\x04", "model.ubj")
-    assert result.verdict == "error" and "4 bytes follow the document" in result.findings[0].message
+@pytest.mark.parametrize("tail", [b"\n", b"PK\x03\x04", b"}]", b"\x00" * 64, b"{U\x01a"])
+def test_bytes_after_the_document_are_reported_as_xgboost_ignores_them(
+    scan_bytes, model_bytes, tail
+):
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(model_bytes + tail))
+    assert booster.num_boosted_rounds() == 3
+    result = scan_bytes(model_bytes + tail, "model.ubj")
+    assert (result.format, result.verdict, rule_ids(result)) == ("xgboost", "safe", {"MY-UBJ-001"})
+    assert f"{len(tail)} bytes follow the document" in result.findings[0].message
+    assert result.findings[0].offset == len(model_bytes)
+
+
+def test_a_zip_after_the_document_is_judged(scan_bytes, model_bytes):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr("archive/data.pkl", pickle.dumps(_Payload(), protocol=2))
+    result = scan_bytes(model_bytes + archive.getvalue(), "model.ubj")
+    assert result.verdict == "unsafe"
+    assert {"MY-UBJ-001", "MY-ARC-005", "MY-PKL-001"} <= rule_ids(result)
 
 
 def test_deep_nesting_is_an_error_not_a_crash(scan_bytes):

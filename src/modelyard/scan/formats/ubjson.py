@@ -2,7 +2,8 @@
 
 UBJSON holds only numbers, strings, arrays and objects: reading it never runs code. The whole
 structure is walked (typed numeric arrays, the bulk of a model, are skipped over by their count),
-so a truncated or inconsistent file is an error rather than safe.
+so a truncated or inconsistent file is an error rather than safe. XGBoost reads one document and
+ignores whatever follows it, so bytes after the document are reported but are no error.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import ClassVar
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
 from modelyard.scan.formats.cursor import Cursor
+from modelyard.scan.report import Severity
 
 # Value markers of fixed size, by their size in bytes (big-endian numbers).
 _FIXED = {b"Z": 0, b"N": 0, b"T": 0, b"F": 0, b"i": 1, b"U": 1, b"C": 1, b"I": 2, b"l": 4}
@@ -19,6 +21,17 @@ _FIXED |= {b"L": 8, b"d": 4, b"D": 8}
 _INTEGERS = {b"i": ">b", b"U": ">B", b"I": ">h", b"l": ">i", b"L": ">q"}
 # XGBoost nests a handful of levels; the limit bounds the recursion a hostile file can cause.
 _MAX_DEPTH = 64
+
+BYTES_AFTER = rules.register(
+    "MY-UBJ-001",
+    Severity.INFO,
+    "Bytes after the UBJSON document",
+    """The file goes on after its UBJSON document ends. XGBoost reads the document and ignores the
+    rest, so the model loads and the extra bytes are not part of it; the document was judged.
+    Nothing XGBoost writes has them, so something else put them there: a file appended to, or a
+    polyglot whose second meaning starts there (a zip archive at the end is scanned as well, see
+    MY-ARC-005).""",
+)
 
 
 class UbjsonError(ValueError):
@@ -91,8 +104,9 @@ class _Walker(Cursor):
         return keys
 
 
-def walk(data: Buffer, ctx: ScanContext) -> list[str]:
-    """Walk one UBJSON document to its end; returns the top-level object's keys.
+def walk(data: Buffer, ctx: ScanContext) -> tuple[list[str], int]:
+    """Walk one UBJSON document to its end; returns the top-level object's keys and the offset
+    where the document ends.
 
     Raises ``UbjsonError`` where the data breaks the format.
     """
@@ -100,9 +114,7 @@ def walk(data: Buffer, ctx: ScanContext) -> list[str]:
     if walker.marker() != b"{":
         raise UbjsonError("the document is not an object")
     keys = walker.container(True, 1)
-    if walker.rest():
-        raise UbjsonError(f"{walker.rest()} bytes follow the document")
-    return keys
+    return keys, walker.offset
 
 
 class UbjsonReader:
@@ -117,9 +129,16 @@ class UbjsonReader:
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         try:
-            keys = walk(stream.data, ctx)
+            keys, end = walk(stream.data, ctx)
         except UbjsonError as error:
             ctx.report(rules.MALFORMED, f"UBJSON: {error}")
             return
+        if end < len(stream.data):
+            ctx.report(
+                BYTES_AFTER,
+                f"{len(stream.data) - end} bytes follow the document (from offset {end}); "
+                "XGBoost ignores them",
+                offset=end,
+            )
         if {"learner", "version"} <= set(keys):
             ctx.kind = "xgboost"
