@@ -21,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 
 from modelyard.runtime import import_pandas_without_pyarrow
 from modelyard.serve.errors import SourceError
+from modelyard.serve.http import OneSendProtocol
 from modelyard.serve.settings import BatchSettings, Limits, ServeSettings
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def _serve(
         "access_log": False,
         "lifespan": "on",
         "timeout_graceful_shutdown": DRAIN_SECONDS,
+        "http": OneSendProtocol,
     }
     if workers == 1:
         models = load_all(resolved)
