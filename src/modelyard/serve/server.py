@@ -2,7 +2,8 @@
 
 With ``workers > 1`` each worker process loads the packages itself (from the folder or the hub
 cache), and the workers share one listening socket. The app and the models' libraries are
-imported only in ``load_all``, once pandas is imported without pyarrow.
+imported only when the server runs (``_import_and_freeze``), once pandas is imported without
+pyarrow.
 """
 
 from __future__ import annotations
@@ -115,9 +116,26 @@ def serve(
         gc.enable()
 
 
+def _import_and_freeze() -> None:
+    """Import the server's modules, then freeze every object start-up has made so far.
+
+    Imports make most of the objects the collector tracks (about 240,000), all kept for the
+    server's life. Frozen, they are skipped by the collection after warm-up
+    (``ServeState.start``), which then walks only what loading the models made: about 0.15 s of
+    CPU before ready, down to 0.03 s. The imports' own garbage (about 1,500 objects, 0.4 MB)
+    stays frozen with them.
+    """
+    import_pandas_without_pyarrow()  # first: scikit-learn imports pandas
+    import modelyard.package.store
+    import modelyard.serve.app  # noqa: F401  (and with it scikit-learn)
+
+    gc.freeze()
+
+
 def _serve(
     resolved: list[ModelSource], host: str, port: int, workers: int, settings: ServeSettings
 ) -> None:
+    _import_and_freeze()
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -153,6 +171,7 @@ def _serve(
 def app_from_environment() -> Any:
     """A worker's app, from the configuration its parent put in the environment."""
     gc.disable()  # as in ``serve``
+    _import_and_freeze()
     config = json.loads(os.environ[_WORKER_CONFIG])
     sources = [ModelSource(Path(s["path"]), s["name"], s["version"]) for s in config["sources"]]
     settings = ServeSettings(Limits(**config["limits"]), BatchSettings(**config["batching"]))
