@@ -52,11 +52,11 @@ def resolve(
         SourceError: ``source`` is neither an existing folder nor a repo id.
         HubError: the hub model cannot be pulled.
     """
-    from modelyard.hub.cache import RepoRef, fetch
-
     path = Path(source)
     if path.is_dir():
         return ModelSource(path, path.resolve().name)
+    from modelyard.hub.cache import RepoRef, fetch
+
     ref = RepoRef.parse(str(source))
     if ref is None or path.exists():
         raise SourceError(
