@@ -2,7 +2,8 @@
 
 Users never have to export these: every code path that imports Keras or starts Spark calls the
 matching function first. Values the user already set are left alone. Likewise the optional
-packages a library would import without needing them are refused where modelyard knows better.
+packages a library would import without needing them are refused where modelyard knows better,
+and a library's module can be adjusted as it is imported (``on_import``).
 """
 
 from __future__ import annotations
