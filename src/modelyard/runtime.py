@@ -2,17 +2,20 @@
 
 Users never have to export these: every code path that imports Keras or starts Spark calls the
 matching function first. Values the user already set are left alone. Likewise the optional
-packages a library would import without needing them are refused where modelyard knows better.
+packages a library would import without needing them are refused where modelyard knows better,
+and a library's module can be adjusted as it is imported (``on_import``).
 """
 
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 
@@ -37,26 +40,64 @@ def configure_pytensor() -> None:
 
 
 class _Refuse(importlib.abc.MetaPathFinder):
-    """Refuses every module of ``packages`` (top-level names) while on ``sys.meta_path``."""
+    """Refuses every module of ``packages`` (and their submodules) while on ``sys.meta_path``."""
 
     def __init__(self, packages: tuple[str, ...]) -> None:
         self.packages = packages
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> None:
-        if name.split(".", 1)[0] in self.packages:
+        if any(name == package or name.startswith(f"{package}.") for package in self.packages):
             raise ImportError(f"{name} is not needed here")
 
 
 @contextmanager
 def refusing_imports(*packages: str) -> Iterator[None]:
-    """Within the block, importing a module of ``packages`` not loaded yet raises ImportError
-    (libraries treat that as "not installed")."""
+    """Within the block, importing a module of ``packages`` (``"torch"``, ``"sklearn.ensemble"``)
+    not loaded yet raises ImportError (libraries treat that as "not installed")."""
     blocker = _Refuse(packages)
     sys.meta_path.insert(0, blocker)
     try:
         yield
     finally:
         sys.meta_path.remove(blocker)
+
+
+class _AfterExec(importlib.abc.MetaPathFinder):
+    """Calls ``then`` with module ``name`` as soon as it has run, before its importer goes on."""
+
+    def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
+        self.name = name
+        self.then = then
+
+    def find_spec(
+        self, name: str, path: Any, target: Any = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name != self.name:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        loader = spec.loader if spec is not None else None
+        if not isinstance(loader, importlib.machinery.SourceFileLoader):
+            return spec
+        run = loader.exec_module
+
+        def run_then(module: ModuleType) -> None:
+            run(module)
+            self.then(module)
+
+        loader.exec_module = run_then  # type: ignore[method-assign]
+        return spec
+
+
+@contextmanager
+def on_import(name: str, then: Callable[[ModuleType], None]) -> Iterator[None]:
+    """Within the block, module ``name`` (a source file, not loaded yet) is passed to ``then``
+    right after it runs: to adjust a library's helper before its other modules use it."""
+    hook = _AfterExec(name, then)
+    sys.meta_path.insert(0, hook)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(hook)
 
 
 def import_pandas_without_pyarrow() -> None:

@@ -115,3 +115,63 @@ def test_loading_a_scikit_learn_package_does_not_import_torch(package):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.split() == ["False", "1.0"], done.stderr
+
+
+def test_skops_names_every_ufunc_as_its_own_whichmodule_does():
+    """modelyard gives skops a quicker ``whichmodule``; it must answer as skops' own."""
+    import numpy as np
+    import scipy.special
+
+    from modelyard.package.skops import _skops_io
+
+    quick = _skops_io()._utils.whichmodule
+    ufuncs = [
+        (module, name)
+        for module in (np, scipy.special)
+        for name in dir(module)
+        if isinstance(getattr(module, name), np.ufunc)
+    ]
+    assert len(ufuncs) > 100
+    for module, name in ufuncs:
+        obj = getattr(module, name)
+        assert quick(obj, obj.__name__) == quick.__wrapped__(obj, obj.__name__), name
+
+
+def test_a_histogram_gradient_boosting_package_loads_in_a_new_process(tmp_path, penguins):
+    """skops trusts its binning type by default; modelyard names it without importing
+    ``sklearn.ensemble``, so a package needing it still loads (and it is not recorded)."""
+    import subprocess
+    import sys
+
+    model = Model(model="sklearn.hist_gradient_boosting").fit(
+        penguins.drop(columns=["species"]), penguins["species"]
+    )
+    package = save(model, tmp_path / "hgb", target="species")
+    recorded = json.loads((package / "estimator.types.json").read_text())
+    assert not any(name.endswith("._BinMapper") for name in recorded)
+    rows = penguins.head(3).drop(columns=["species"])
+    code = (
+        "import io, modelyard, pandas as pd\n"
+        f"rows = pd.read_json(io.StringIO({rows.to_json()!r}))\n"
+        f"print(*modelyard.load({str(package)!r}).predict(rows))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    expected = model.predict(rows)
+    assert done.stdout.split() == [str(label) for label in expected], done.stderr
+
+
+def test_loading_a_linear_package_does_not_import_sklearn_ensemble(tmp_path, penguins):
+    import subprocess
+    import sys
+
+    model = Model(model="sklearn.linear").fit(
+        penguins.drop(columns=["species"]), penguins["species"]
+    )
+    package = save(model, tmp_path / "linear", target="species")
+    code = (
+        "import sys, modelyard\n"
+        f"modelyard.load({str(package)!r})\n"
+        "print('sklearn.ensemble' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.split() == ["False"], done.stderr

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +48,44 @@ def test_16_concurrent_clients_get_their_own_answers(server, iris_frame, package
     with ThreadPoolExecutor(16) as pool:
         answers = [pair for part in pool.map(client, range(16)) for pair in part]
     assert sorted(answers) == list(enumerate(expected))
+
+
+def test_an_answer_leaves_in_one_send_and_connections_stay_usable(server) -> None:
+    """Headers and body go out together (one recv holds the whole answer), on a kept-alive
+    connection, and ``Connection: close`` still gets its whole answer before the close."""
+    body = json.dumps(
+        {
+            "inputs": [
+                {"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}
+            ]
+        }
+    ).encode()
+    host, port = server.url.removeprefix("http://").split(":")
+
+    def request(*extra: str) -> bytes:
+        head = [
+            "POST /v2/models/iris/infer HTTP/1.1",
+            f"Host: {host}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+            *extra,
+        ]
+        return "\r\n".join([*head, "", ""]).encode() + body
+
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        for _ in range(2):
+            sock.sendall(request())
+            head, _, rest = sock.recv(65536).partition(b"\r\n\r\n")
+            length = re.search(rb"content-length: (\d+)", head.lower())
+            assert head.startswith(b"HTTP/1.1 200") and length is not None
+            assert len(rest) == int(length.group(1))
+            assert json.loads(rest)["outputs"][0]["data"] == [0]
+        sock.sendall(request("Connection: close"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and json.loads(rest)["outputs"][0]["data"] == [0]
 
 
 def test_metrics_count_requests_and_batches_by_model_and_version(server) -> None:
