@@ -14,15 +14,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from modelyard.scan.pickle.values import Global
-from modelyard.scan.sinks import SinkKind, reaches_sink
+from modelyard.scan.report import ImportSafety
+
+if TYPE_CHECKING:
+    from modelyard.scan.sinks import SinkKind
 
 
 class Judgement(Enum):
     ALLOWED = "allowed"
     DENIED = "denied"
     UNKNOWN = "unknown"
+
+
+# How safe an import is (as the hub shows it), by the judgement of it.
+IMPORT_SAFETY: dict[Judgement, ImportSafety] = {
+    Judgement.ALLOWED: ImportSafety.INNOCUOUS,
+    Judgement.UNKNOWN: ImportSafety.SUSPICIOUS,
+    Judgement.DENIED: ImportSafety.DANGEROUS,
+}
 
 
 @dataclass(frozen=True)
@@ -245,30 +257,6 @@ DENIED_NAMES: dict[tuple[str, str], str] = {
     ("sklearn.utils.validation", "check_memory"): _FILES,
 }
 
-# Loaders that unpickle the bytes they are given: such bytes are scanned as a nested stream.
-READS_NESTED_PICKLES: frozenset[Global] = frozenset(
-    Global(module, name)
-    for module, name in (
-        ("pickle", "loads"),
-        ("_pickle", "loads"),
-        ("pickle", "load"),
-        ("_pickle", "load"),
-        ("dill", "loads"),
-        ("dill._dill", "loads"),
-        ("cloudpickle", "loads"),
-        ("torch", "load"),
-        ("torch.serialization", "load"),
-        ("torch.storage", "_load_from_bytes"),
-        ("numpy", "loads"),
-        ("numpy", "load"),
-        ("joblib", "load"),
-        ("joblib.numpy_pickle", "load"),
-        ("pandas", "read_pickle"),
-        ("io", "BytesIO"),
-        ("_io", "BytesIO"),
-    )
-)
-
 # Attribute names that, reached through a dotted chain, point at a gadget whatever the module.
 _DANGEROUS_ATTRIBUTES = frozenset(
     """
@@ -484,6 +472,8 @@ def judge(found: Global) -> Decision:
 
 def _reaching(found: Global) -> Decision | None:
     """Denied with its path if a call path from ``found`` reaches a dangerous call."""
+    from modelyard.scan.sinks import reaches_sink  # only for globals on neither list
+
     reached = reaches_sink(found.qualname)
     if reached is None:
         return None

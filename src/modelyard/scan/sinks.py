@@ -9,11 +9,11 @@ only allowed globals never read it.
 
 from __future__ import annotations
 
-import gzip
+import zlib
 from bisect import bisect_left
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Literal, get_args
 
 # Most severe first.
@@ -37,9 +37,14 @@ class SinkPath:
 
 @cache
 def _lines() -> list[str]:
-    """The table's lines, ``callable\tkind\tnext callable``, sorted by callable."""
-    raw = resources.files("modelyard.scan.data").joinpath(DATA_FILE).read_bytes()
-    return [line for line in gzip.decompress(raw).decode().splitlines() if line[:1] != "#"]
+    """The table's lines, ``callable\tkind\tnext callable``, sorted by callable.
+
+    Read straight from the package folder and inflated with ``zlib`` (``wbits=31``: the gzip
+    container): ``importlib.resources`` and ``gzip`` would double the time it takes.
+    """
+    raw = (Path(__file__).parent / "data" / DATA_FILE).read_bytes()
+    text = zlib.decompress(raw, wbits=31).decode()
+    return [line for line in text.split("\n") if line[:1] not in ("#", "")]
 
 
 def _entry(qualname: str) -> tuple[SinkKind, str] | None:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
 import pytest
 
 from modelyard.scan.formats import READERS, ScanContext, Stream
@@ -34,7 +40,7 @@ NAMES += ["model.mlmodel", "inference.pdmodel", "inference.pdiparams", "flax_mod
 # content is valid (and inert).
 CLAIMED = [
     pytest.param(reader, data, name, id=f"{type(reader).__name__}-{index}-{name}")
-    for reader in READERS
+    for reader in (entry.load() for entry in READERS)
     if not isinstance(reader, TextReader)
     for index, data in enumerate(GARBAGE)
     for name in NAMES
@@ -64,3 +70,55 @@ def test_garbage_never_raises_and_is_never_safe(reader, data, name):
     state = FileState(budget=options.max_decompressed_bytes)
     reader.scan(stream, ScanContext(options, stream, findings.append, dispatch, state))
     assert findings or nested, f"{type(reader).__name__} claimed garbage and found nothing"
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps([1]))
+    return buffer.getvalue()
+
+
+def _npy() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(3))
+    return buffer.getvalue()
+
+
+# Streams of every signed format, some starting with what a signature must look past.
+SIGNED_SAMPLES = [
+    *[(pickle.dumps({"a": [1.5]}, protocol=protocol), "model.pkl") for protocol in range(6)],
+    (_zip(), "model.pt"),
+    (_npy(), "array.npy"),
+    (b"PAR1" + bytes(8) + b"PAR1", "table.parquet"),
+    (b'\n  {"class_name": "Sequential", "config": {"layers": []}}', "config.json"),
+    (b'\r\n {"nodes": [], "arg_nodes": [], "heads": []}', "model-symbol.json"),
+    (b'\xef\xbb\xbf<?xml version="1.0"?>\n<net name="x" version="11"><layers/></net>', "m.xml"),
+    (b" \n\t" * 40 + b'<net name="x" version="11"><layers/></net>', "model.xml"),
+    (b"import os\n", "hubconf.py"),
+    (b'layer { name: "x" type: "Python" }', "deploy.prototxt"),
+    (b"_target_: os.system\n", "model_config.yaml"),
+]
+SAMPLES = [
+    *[(data, name) for data in GARBAGE for name in NAMES],
+    *SIGNED_SAMPLES,
+    *[(path.read_bytes(), path.name) for path in sorted(FIXTURES.rglob("*")) if path.is_file()],
+]
+
+
+@pytest.mark.parametrize(
+    "entry", [entry for entry in READERS if entry.signature], ids=lambda entry: entry.class_name
+)
+def test_a_signature_admits_every_stream_its_reader_claims(entry):
+    """The engine passes a stream by a reader whose signature does not admit it, without
+    importing the reader: the signature must never hide a stream the reader would claim."""
+    reader = entry.load()
+    claimed = 0
+    for data, name in SAMPLES:
+        if reader.sniff(data[:64], Stream(data=data, member=name)):
+            claimed += 1
+            assert entry.signature.admits(data[:64], name), f"{name}: {data[:16]!r}"
+    assert claimed, f"no sample of {entry.class_name}'s format"

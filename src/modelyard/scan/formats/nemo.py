@@ -14,11 +14,11 @@ from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import ScanContext, Stream
+from modelyard.scan.formats.signatures import NEMO_CONFIG_NAME
 from modelyard.scan.pickle.values import Global
 from modelyard.scan.policy import Judgement, judge
 from modelyard.scan.report import Severity
 
-CONFIG_NAME = "model_config.yaml"
 # `_target_: pkg.mod.Name` or `target: pkg.mod.Name`, in block or flow style, quoted or not.
 _TARGET = re.compile(
     r"""(?:^|[\s{,])["']?(_target_|target)["']?\s*:\s*["']?([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)+)""",
@@ -44,7 +44,7 @@ class NemoConfigReader:
     name: ClassVar[str] = "nemo-config"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return stream.name == CONFIG_NAME
+        return stream.name == NEMO_CONFIG_NAME
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         raw = ctx.whole("NeMo configuration")

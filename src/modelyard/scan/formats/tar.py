@@ -14,8 +14,8 @@ from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, BufferFile, ScanContext, Stream
-from modelyard.scan.formats.nemo import CONFIG_NAME
 from modelyard.scan.formats.pickle import judge_trace, storage_element_size
+from modelyard.scan.formats.signatures import NEMO_CONFIG_NAME
 from modelyard.scan.formats.zip import escapes_destination
 from modelyard.scan.pickle.values import Global
 from modelyard.scan.pickle.vm import Machine, PickleBreak
@@ -81,7 +81,7 @@ class TarReader:
                         ctx.file.member_spans.append((member.offset_data, len(content)))
         except (tarfile.TarError, EOFError, OSError) as error:
             ctx.report(rules.MALFORMED, f"tar archive cannot be read to the end: {error}")
-        if CONFIG_NAME in {name.rsplit("/", 1)[-1] for name in members}:
+        if NEMO_CONFIG_NAME in {name.rsplit("/", 1)[-1] for name in members}:
             ctx.kind = "nemo"
         if members.keys() >= _TORCH_MEMBERS:
             _scan_torch_storages(members.pop("storages"), "storages", ctx)

@@ -21,15 +21,18 @@ from typing import ClassVar
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
 from modelyard.scan.formats.inflate import Compression, inflate
-from modelyard.scan.formats.numpy import NPY_MAGIC
+from modelyard.scan.formats.signatures import (
+    NPY_MAGIC,
+    ZIP_END,
+    ZIP_END_SEARCH,
+    ZIP_LOCAL,
+    starts_as_zip,
+)
 
-_LOCAL = b"PK\x03\x04"
 _CENTRAL = b"PK\x01\x02"
-_END = b"PK\x05\x06"
 _END64_LOCATOR = b"PK\x06\x07"
 _END64 = b"PK\x06\x06"
 _END64_SIZE = 56  # the zip64 end record without extensible data
-_END_SEARCH = 22 + 0xFFFF
 _central_entry = struct.Struct("<4s6H3L5H2L")
 _local_entry = struct.Struct("<4s5H3L2H")
 _TORCH_STORAGE = re.compile(r"(?:^|/)data/\d+$")
@@ -105,8 +108,8 @@ class Directory:
 def read_directory(data: Buffer) -> Directory:
     """The central directory, found from the end as every zip reader finds it."""
     size = len(data)
-    tail_start = max(0, size - _END_SEARCH)
-    end = bytes(data[tail_start:]).rfind(_END)
+    tail_start = max(0, size - ZIP_END_SEARCH)
+    end = bytes(data[tail_start:]).rfind(ZIP_END)
     if end < 0:
         raise ZipFormatError("no end-of-central-directory record")
     end += tail_start
@@ -193,9 +196,9 @@ def hidden_entries(data: Buffer, entries: list[Entry], directory_start: int) -> 
     for start, end in covered:
         if start > cursor:
             gap = bytes(data[cursor:start])
-            found = gap.find(_LOCAL)
+            found = gap.find(ZIP_LOCAL)
             while found >= 0:
-                following = gap.find(_LOCAL, found + 4)
+                following = gap.find(ZIP_LOCAL, found + 4)
                 limit = cursor + following if following >= 0 else start
                 local = _entry_at(data, cursor + found, limit)
                 if local is not None:
@@ -217,7 +220,7 @@ def archive_start(data: Buffer) -> int | None:
     except (ZipFormatError, struct.error):
         return None
     first = directory.entries[0].local_offset if directory.entries else -1
-    if first < 0 or bytes(data[first : first + 4]) != _LOCAL:
+    if first < 0 or bytes(data[first : first + 4]) != ZIP_LOCAL:
         return None
     return directory.shift
 
@@ -230,11 +233,6 @@ def escapes_destination(name: str) -> bool:
         or bool(re.match(r"^[A-Za-z]:", normalized))
         or ".." in normalized.split("/")
     )
-
-
-def starts_as_zip(head: bytes) -> bool:
-    """Whether a stream starting with ``head`` is a zip archive from its first byte."""
-    return head[:4] in (_LOCAL, _END)
 
 
 class ZipReader:
@@ -307,7 +305,7 @@ class ZipReader:
 
     def _member(self, data: Buffer, entry: Entry, ctx: ScanContext) -> Buffer | None:
         offset = entry.local_offset
-        if offset + 30 > len(data) or bytes(data[offset : offset + 4]) != _LOCAL:
+        if offset + 30 > len(data) or bytes(data[offset : offset + 4]) != ZIP_LOCAL:
             ctx.report(rules.MALFORMED, f"zip member {entry.name!r} has no local header")
             return None
         fields = _local_entry.unpack_from(data, offset)

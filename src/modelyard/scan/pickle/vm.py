@@ -24,7 +24,6 @@ from modelyard.scan.pickle.values import (
     SetItems,
     Unknown,
 )
-from modelyard.scan.policy import READS_NESTED_PICKLES
 from modelyard.scan.spill import hold, release
 
 # Values longer than this are kept as offsets into the input rather than copied.
@@ -40,6 +39,30 @@ _unpack_d = struct.Struct(">d").unpack_from
 
 JOBLIB_ARRAY_WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")
 _CODECS_ENCODE = Global("_codecs", "encode")
+
+# Loaders that unpickle the bytes they are given: such bytes are scanned as a nested stream.
+READS_NESTED_PICKLES: frozenset[Global] = frozenset(
+    Global(module, name)
+    for module, name in (
+        ("pickle", "loads"),
+        ("_pickle", "loads"),
+        ("pickle", "load"),
+        ("_pickle", "load"),
+        ("dill", "loads"),
+        ("dill._dill", "loads"),
+        ("cloudpickle", "loads"),
+        ("torch", "load"),
+        ("torch.serialization", "load"),
+        ("torch.storage", "_load_from_bytes"),
+        ("numpy", "loads"),
+        ("numpy", "load"),
+        ("joblib", "load"),
+        ("joblib.numpy_pickle", "load"),
+        ("pandas", "read_pickle"),
+        ("io", "BytesIO"),
+        ("_io", "BytesIO"),
+    )
+)
 
 
 class PickleBreak(Exception):
