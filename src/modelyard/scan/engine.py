@@ -42,7 +42,7 @@ def scan_stream(
     if len(stream.data) == 0:
         return "empty"
     head = bytes(stream.data[:_HEAD])
-    readers = candidates(head, stream.name)
+    readers = candidates(stream, head)
     found = next((reader for reader in readers if _run(reader, head, stream, ctx)), None)
     # A whole file that ends with a zip archive is also what zipfile-based loaders open.
     start = _archive_behind(stream, head)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
+import lzma
 import pickle
+import tarfile
 import zipfile
+import zlib
 from pathlib import Path
 
+import h5py
+import lz4.frame
 import numpy as np
 import pytest
+import safetensors.numpy
 
 from modelyard.scan.formats import READERS, ScanContext, Stream
 from modelyard.scan.formats.base import FileState
@@ -88,12 +96,50 @@ def _npy() -> bytes:
     return buffer.getvalue()
 
 
+def _tar(ustar: bool) -> bytes:
+    """A tar archive; without ``ustar``'s magic, a pre-POSIX one known by its checksum only."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        member = tarfile.TarInfo("archive/data.pkl")
+        member.size = 4
+        archive.addfile(member, io.BytesIO(b"\x80\x04N."))
+    header = bytearray(buffer.getvalue())
+    if not ustar:
+        header[257:265] = bytes(8)
+        header[148:156] = b" " * 8
+        header[148:156] = b"%06o\0 " % sum(header[:512])
+    return bytes(header)
+
+
+def _hdf5() -> bytes:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", userblock_size=512) as file:
+        file["weights"] = np.arange(3)
+    return buffer.getvalue()
+
+
+COMPRESSED = [
+    gzip.compress(b"\x80\x04N."),
+    bz2.compress(b"\x80\x04N."),
+    lzma.compress(b"\x80\x04N."),
+    lzma.compress(b"\x80\x04N.", format=lzma.FORMAT_ALONE),
+    lz4.frame.compress(b"\x80\x04N."),
+    zlib.compress(b"\x80\x04N.", level=1),
+    zlib.compress(b"\x80\x04N.", level=9),
+]
+
+
 # Streams of every signed format, some starting with what a signature must look past.
 SIGNED_SAMPLES = [
     *[(pickle.dumps({"a": [1.5]}, protocol=protocol), "model.pkl") for protocol in range(6)],
     (_zip(), "model.pt"),
     (_npy(), "array.npy"),
     (b"PAR1" + bytes(8) + b"PAR1", "table.parquet"),
+    *[(data, "model.joblib") for data in COMPRESSED],
+    (_tar(ustar=True), "model.tar"),
+    (_tar(ustar=False), "model.tar"),
+    (_hdf5(), "model.h5"),
+    (safetensors.numpy.save({"weight": np.zeros(2, dtype=np.float32)}), "model.safetensors"),
     (b'\n  {"class_name": "Sequential", "config": {"layers": []}}', "config.json"),
     (b'\r\n {"nodes": [], "arg_nodes": [], "heads": []}', "model-symbol.json"),
     (b'\xef\xbb\xbf<?xml version="1.0"?>\n<net name="x" version="11"><layers/></net>', "m.xml"),
@@ -120,5 +166,5 @@ def test_a_signature_admits_every_stream_its_reader_claims(entry):
     for data, name in SAMPLES:
         if reader.sniff(data[:64], Stream(data=data, member=name)):
             claimed += 1
-            assert entry.signature.admits(data[:64], name), f"{name}: {data[:16]!r}"
+            assert entry.signature.admits(data, data[:64], name), f"{name}: {data[:16]!r}"
     assert claimed, f"no sample of {entry.class_name}'s format"

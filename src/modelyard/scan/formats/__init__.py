@@ -9,11 +9,11 @@ files need and few others: a pickle needs the first one only.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import NamedTuple
 
-from modelyard.scan.formats.base import FormatReader, ScanContext, Stream
+from modelyard.scan.formats.base import Buffer, FormatReader, ScanContext, Stream
 from modelyard.scan.formats.signatures import (
     CATBOOST_MAGIC,
     GGUF_MAGIC,
@@ -24,9 +24,14 @@ from modelyard.scan.formats.signatures import (
     NPY_MAGIC,
     PARQUET_MAGIC,
     PICKLE_PROTO,
+    TFLITE_IDENTIFIER,
     ZIP_END,
     ZIP_LOCAL,
     Signature,
+    has_hdf5_signature,
+    is_tar,
+    may_be_compressed,
+    opens_protobuf_message,
 )
 
 
@@ -49,12 +54,12 @@ class RegisteredReader(NamedTuple):
         return reader
 
 
-def _starting(*starts: bytes) -> Signature:
-    return Signature(starts=starts)
+def _starting(*starts: bytes, at: int = 0) -> Signature:
+    return Signature(starts, at=at)
 
 
-def _called(*names: str, protobuf: bool = False) -> Signature:
-    return Signature(names=names, protobuf=protobuf)
+def _testing(test: Callable[[Buffer], bool], *names: str) -> Signature:
+    return Signature(names=names, test=test)
 
 
 _JSON = _starting(b"{")
@@ -65,31 +70,35 @@ READERS: tuple[RegisteredReader, ...] = (
     # Magic numbers.
     RegisteredReader("pickle", "PickleReader", _starting(PICKLE_PROTO)),
     ZIP_READER,
-    RegisteredReader("compressed", "CompressedReader"),
+    RegisteredReader("compressed", "CompressedReader", _testing(may_be_compressed)),
     RegisteredReader("numpy", "NumpyReader", _starting(NPY_MAGIC)),
-    RegisteredReader("tar", "TarReader"),
-    RegisteredReader("keras", "Hdf5Reader"),
+    RegisteredReader("tar", "TarReader", _testing(is_tar)),
+    RegisteredReader("keras", "Hdf5Reader", _testing(has_hdf5_signature)),
     RegisteredReader("data", "ParquetReader", _starting(PARQUET_MAGIC)),
     RegisteredReader("gguf", "GgufReader", _starting(GGUF_MAGIC)),
     RegisteredReader("mxnet", "MxnetParamsReader", _starting(MXNET_PARAMS_MAGIC)),
-    RegisteredReader("tflite", "TfliteReader"),
+    RegisteredReader("tflite", "TfliteReader", _starting(TFLITE_IDENTIFIER, at=4)),
     RegisteredReader("catboost", "CatboostReader", _starting(CATBOOST_MAGIC)),
     # Recognised by structure: binary.
-    RegisteredReader("data", "SafetensorsReader"),
+    # safetensors: a little-endian header length, then the header, a JSON object.
+    RegisteredReader("data", "SafetensorsReader", _starting(b"{", at=8)),
     RegisteredReader("ubjson", "UbjsonReader", _JSON),
-    RegisteredReader("msgpack", "MsgpackReader", Signature(MSGPACK_MAPS, (".msgpack",))),
-    RegisteredReader("onnx", "OnnxReader", _called(".onnx", protobuf=True)),
-    RegisteredReader("coreml", "CoremlReader", _called(".mlmodel", protobuf=True)),
-    RegisteredReader("paddle", "PaddleProgramReader", _called(".pdmodel", protobuf=True)),
-    RegisteredReader("paddle", "PaddleParamsReader", Signature((bytes(16),), (".pdiparams",))),
-    RegisteredReader("savedmodel", "TensorflowReader", _called(".pb", protobuf=True)),
+    RegisteredReader("msgpack", "MsgpackReader", Signature(MSGPACK_MAPS, names=(".msgpack",))),
+    RegisteredReader("onnx", "OnnxReader", _testing(opens_protobuf_message, ".onnx")),
+    RegisteredReader("coreml", "CoremlReader", _testing(opens_protobuf_message, ".mlmodel")),
+    RegisteredReader("paddle", "PaddleProgramReader", _testing(opens_protobuf_message, ".pdmodel")),
+    # Paddle parameters: a tensor's header starts with 16 zero bytes (versions, no LoD).
+    RegisteredReader(
+        "paddle", "PaddleParamsReader", Signature((bytes(16),), names=(".pdiparams",))
+    ),
+    RegisteredReader("savedmodel", "TensorflowReader", _testing(opens_protobuf_message, ".pb")),
     RegisteredReader(
         "pickle", "LegacyPickleReader", _starting(*(bytes([op]) for op in LEGACY_PICKLE_FIRST))
     ),
     # Text formats: those defined by a file name first.
-    RegisteredReader("python_source", "PythonSourceReader", _called(".py")),
-    RegisteredReader("caffe", "CaffePrototxtReader", _called(".prototxt")),
-    RegisteredReader("nemo", "NemoConfigReader", _called(NEMO_CONFIG_NAME)),
+    RegisteredReader("python_source", "PythonSourceReader", Signature(names=(".py",))),
+    RegisteredReader("caffe", "CaffePrototxtReader", Signature(names=(".prototxt",))),
+    RegisteredReader("nemo", "NemoConfigReader", Signature(names=(NEMO_CONFIG_NAME,))),
     RegisteredReader("mxnet", "MxnetSymbolReader", _JSON),
     RegisteredReader("keras", "KerasConfigReader", _JSON),
     RegisteredReader("openvino", "OpenvinoReader", _starting(b"<")),
@@ -97,11 +106,12 @@ READERS: tuple[RegisteredReader, ...] = (
 )
 
 
-def candidates(head: bytes, name: str) -> Iterator[FormatReader]:
-    """The readers that may claim a stream whose first bytes are ``head`` and whose name is
-    ``name``, in order, each imported when reached."""
+def candidates(stream: Stream, head: bytes) -> Iterator[FormatReader]:
+    """The readers that may claim ``stream`` (whose first bytes are ``head``), in order, each
+    imported when reached."""
+    name = stream.name
     for entry in READERS:
-        if entry.signature is None or entry.signature.admits(head, name):
+        if entry.signature is None or entry.signature.admits(stream.data, head, name):
             yield entry.load()
 
 

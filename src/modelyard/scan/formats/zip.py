@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import struct
-import zipfile
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -29,6 +28,8 @@ from modelyard.scan.formats.signatures import (
     starts_as_zip,
 )
 
+# Compression methods (the zip specification, APPNOTE.TXT 4.4.5).
+_STORED, _DEFLATED, _BZIP2, _LZMA = 0, 8, 12, 14
 _CENTRAL = b"PK\x01\x02"
 _END64_LOCATOR = b"PK\x06\x07"
 _END64 = b"PK\x06\x06"
@@ -52,9 +53,9 @@ _TORCH_RECORD_CONTENT = re.compile(rb"(?:\d{1,64}|little|big)\n?")
 _THEANO_PICKLE = "pkl"
 # The compression methods that zipfile (and so every Python loader) can read.
 _MEMBER_COMPRESSION: dict[int, Compression] = {
-    zipfile.ZIP_DEFLATED: "deflate",
-    zipfile.ZIP_BZIP2: "bzip2",
-    zipfile.ZIP_LZMA: "zip-lzma",
+    _DEFLATED: "deflate",
+    _BZIP2: "bzip2",
+    _LZMA: "zip-lzma",
 }
 
 
@@ -332,7 +333,7 @@ class ZipReader:
                 "refuse to read; its bytes were scanned as if it were not",
                 subject=entry.name,
             )
-        if entry.method == zipfile.ZIP_STORED:
+        if entry.method == _STORED:
             return raw  # a view of the file: nothing is decompressed
         kind = _MEMBER_COMPRESSION.get(entry.method)
         if kind is None:
@@ -374,7 +375,7 @@ def _starts_as_npy(data: Buffer, entry: Entry) -> bool:
     """Whether a member may be a NumPy array file, which ``numpy.load`` reads (and unpickles,
     for object arrays) whatever the member is called. PyTorch stores storages uncompressed, so
     a compressed one is read in full."""
-    if entry.method != zipfile.ZIP_STORED or entry.local_offset + 30 > len(data):
+    if entry.method != _STORED or entry.local_offset + 30 > len(data):
         return True
     fields = _local_entry.unpack_from(data, entry.local_offset)
     start = entry.local_offset + 30 + fields[9] + fields[10]
