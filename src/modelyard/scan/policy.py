@@ -12,9 +12,8 @@ dangerous call (``modelyard.scan.sinks``, derived from source code) is denied wi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from modelyard.scan.pickle.values import Global
 from modelyard.scan.report import ImportSafety
@@ -37,9 +36,12 @@ IMPORT_SAFETY: dict[Judgement, ImportSafety] = {
 }
 
 
-@dataclass(frozen=True)
-class Decision:
-    """A judgement; ``path`` runs from the global to the dangerous call it reaches, if derived."""
+class Decision(NamedTuple):
+    """A judgement; ``path`` runs from the global to the dangerous call it reaches, if derived.
+
+    (A named tuple, not a frozen dataclass: every scan that meets a global defines it, and
+    Python 3.11 takes several times as long to define a dataclass.)
+    """
 
     judgement: Judgement
     reason: str = ""

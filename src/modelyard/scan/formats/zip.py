@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
@@ -59,8 +58,10 @@ _MEMBER_COMPRESSION: dict[int, Compression] = {
 }
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """A central directory entry. (Named tuples, not frozen dataclasses, here: every scan of an
+    archive defines them, and Python 3.11 takes several times as long to define a dataclass.)"""
+
     name: str
     method: int
     flags: int
@@ -96,8 +97,7 @@ class ZipFormatError(Exception):
     """The archive's directory cannot be read."""
 
 
-@dataclass(frozen=True)
-class Directory:
+class Directory(NamedTuple):
     """An archive's central directory: its entries (offsets in ``data``), where it starts,
     and by how much data in front of the archive shifts every offset it records."""
 
