@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import re
 import struct
-from typing import ClassVar, NamedTuple
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
-from modelyard.scan.formats.inflate import Compression, inflate
 from modelyard.scan.formats.signatures import (
     NPY_MAGIC,
     ZIP_END,
@@ -26,6 +25,9 @@ from modelyard.scan.formats.signatures import (
     ZIP_LOCAL,
     starts_as_zip,
 )
+
+if TYPE_CHECKING:
+    from modelyard.scan.formats.inflate import Compression
 
 # Compression methods (the zip specification, APPNOTE.TXT 4.4.5).
 _STORED, _DEFLATED, _BZIP2, _LZMA = 0, 8, 12, 14
@@ -350,6 +352,10 @@ class ZipReader:
                 "of max_decompressed_bytes",
             )
             return None
+        # Imported here: PyTorch and NumPy store members uncompressed, and their scans need
+        # none of the decompressors.
+        from modelyard.scan.formats.inflate import inflate
+
         span = slice(start, start + entry.compressed_size)
         return inflate(data, kind, f"zip member {entry.name!r}", ctx, span)
 
