@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import modelyard
+from modelyard.cli.app import COMMAND_MODULES, build_parser
 
 MODELYARD = str(Path(sys.executable).with_name("modelyard"))
 
@@ -51,3 +53,18 @@ def test_the_cli_imports_no_engine_or_framework_until_a_command_runs() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[str]:
+    (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return list(subcommands.choices)
+
+
+def test_a_command_is_registered_by_the_module_listed_for_it() -> None:
+    """The root command imports only the module of the command given, found by its name."""
+    for names in COMMAND_MODULES.values():
+        for name in names:
+            assert _commands(build_parser(name)) == list(names)
+    everything = [name for names in COMMAND_MODULES.values() for name in names]
+    assert _commands(build_parser()) == everything
+    assert _commands(build_parser("no-such-command")) == everything

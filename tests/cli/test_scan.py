@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import pickle
 import subprocess
@@ -74,3 +75,27 @@ def test_large_reports_list_only_files_that_are_not_safe(tmp_path):
     assert result.returncode == 1
     assert "evil.pkl" in result.stdout and "ok00.pkl" not in result.stdout
     assert "60 safe file(s) not listed" in result.stdout
+
+
+def test_scanning_a_pickle_imports_its_reader_and_no_other(tmp_path):
+    """``modelyard scan`` runs in CI jobs and hooks many times a day, so it starts light: only the
+    command run, the reader of the format met and the policy's allow list are imported, not the
+    other readers, the other commands, logging, or the table of sinks (every import is allowed)."""
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps(collections.OrderedDict(weights=[0.5, 1.5])))
+    code = (
+        "import json, sys\n"
+        "from modelyard.cli.app import main\n"
+        "try:\n"
+        f"    main(['scan', {str(model)!r}])\n"
+        "except SystemExit as done:\n"
+        "    print(json.dumps([done.code, sorted(sys.modules)]), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    code, modules = json.loads(done.stderr.splitlines()[-1])
+    assert code == 0 and "SAFE" in done.stdout
+    readers = {name.rsplit(".", 1)[1] for name in modules if "modelyard.scan.formats." in name}
+    assert readers == {"base", "signatures", "pickle"}
+    assert "modelyard.scan.policy" in modules
+    unwanted = ["modelyard.cli.learn", "modelyard.cli.hub", "modelyard.scan.sinks", "logging"]
+    assert [name for name in unwanted if name in modules] == []

@@ -1,48 +1,60 @@
 """The root command: global options, command registration and the one error handler.
 
 Built on ``argparse`` so that start-up stays light: ``modelyard scan`` runs in CI jobs and
-pre-commit hooks many times a day, and each command imports its libraries only when it runs.
+pre-commit hooks many times a day, so only the module of the command being run is imported,
+and each command imports its libraries only when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from modelyard import __version__
-from modelyard.cli import convert as convert_cli
-from modelyard.cli import hub as hub_cli
-from modelyard.cli import learn as learn_cli
-from modelyard.cli import scan as scan_cli
-from modelyard.cli import serve as serve_cli
 from modelyard.cli.parsing import new_parser
 from modelyard.errors import ModelyardError
 
+# The module that registers each command (its ``register(commands)``) and the commands it adds,
+# in the order ``--help`` lists them.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    "modelyard.cli.learn": ("train", "compare", "predict", "evaluate", "models"),
+    "modelyard.cli.scan": ("scan",),
+    "modelyard.cli.hub": ("hub", "push", "pull"),
+    "modelyard.cli.serve": ("serve",),
+    "modelyard.cli.convert": ("export", "import"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree; each command stores its function as ``run``."""
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command tree; each command stores its function as ``run``.
+
+    Given the ``command`` about to run, only the module that registers it is imported; the
+    whole tree is built otherwise (for the help, or to reject an unknown command).
+    """
     parser = new_parser("modelyard", "Train, scan, share and serve machine-learning models.")
     parser.add_argument("--version", action="version", version=f"modelyard {__version__}")
     parser.add_argument(
         "--debug", action="store_true", help="show full tracebacks and debug logging"
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    learn_cli.register(commands)
-    scan_cli.register(commands)
-    hub_cli.register(commands)
-    serve_cli.register(commands)
-    convert_cli.register(commands)
+    wanted = [module for module, names in COMMAND_MODULES.items() if command in names]
+    for module in wanted or COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI; a ``ModelyardError`` becomes one line on stderr and its exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((a for a in arguments if not a.startswith("-")), None))
+    args = parser.parse_args(arguments)
+    if args.debug or args.configure_logging:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
     try:
         code = args.run(args)
     except ModelyardError as error:

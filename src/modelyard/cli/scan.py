@@ -23,8 +23,7 @@ def scan_command(args: argparse.Namespace) -> int:
     Folders are walked fully, files without an extension included. Exit codes:
     0 safe, 1 unsafe (or suspicious with --strict), 2 not fully scanned (error).
     """
-    from modelyard.scan import ScanOptions, explain, scan
-    from modelyard.scan.render import to_json, to_sarif, to_text
+    from modelyard.scan import ScanOptions, explain, render, scan
 
     if args.explain:
         rule = explain(args.explain)
@@ -35,11 +34,11 @@ def scan_command(args: argparse.Namespace) -> int:
     options = ScanOptions() if args.timeout is None else ScanOptions(timeout=args.timeout or None)
     report = scan(*args.paths, options=options, jobs=args.jobs)
     if args.format == "json":
-        rendered = to_json(report) + "\n"
+        rendered = render.to_json(report) + "\n"
     elif args.format == "sarif":
-        rendered = to_sarif(report) + "\n"
+        rendered = render.to_sarif(report) + "\n"
     else:
-        rendered = to_text(report, color=args.output is None and _colour_wanted())
+        rendered = render.to_text(report, color=args.output is None and _colour_wanted())
     if args.output is None:
         sys.stdout.write(rendered)
     else:
@@ -54,7 +53,8 @@ def _colour_wanted() -> bool:
 
 def register(commands: Commands) -> None:
     """Add ``modelyard scan`` to the root command."""
-    parser = add_command(commands, "scan", scan_command)
+    # The scanner logs only debug messages (a reader that failed on hostile input).
+    parser = add_command(commands, "scan", scan_command, configure_logging=False)
     parser.add_argument(
         "paths", nargs="*", type=Path, metavar="PATH", help="files or folders to scan"
     )

@@ -1,21 +1,24 @@
 """Decide whether model files are safe to load, without executing anything in them.
 
 ``modelyard.scan(path)`` (this module is callable) and ``modelyard.scan.scan(path)`` return a
-``ScanReport``; ``safe_load`` / ``safe_loads`` unpickle with only allow-listed globals.
+``ScanReport``; ``safe_load`` / ``safe_loads`` unpickle with only allow-listed globals (imported
+on first use, with the policy, which a scan needs only for pickles that import something).
 """
 
 from __future__ import annotations
 
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard.scan.api import scan, scan_file
 from modelyard.scan.errors import ForbiddenGlobalError, ScanError, UnknownRuleError
 from modelyard.scan.options import ScanOptions
 from modelyard.scan.report import FileResult, Finding, ScanReport, Severity, Verdict
 from modelyard.scan.rules import RULES, Rule, explain
-from modelyard.scan.safe_pickle import safe_load, safe_loads
+
+if TYPE_CHECKING:
+    from modelyard.scan.safe_pickle import safe_load, safe_loads
 
 __all__ = [
     "RULES",
@@ -35,6 +38,14 @@ __all__ = [
     "scan",
     "scan_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("safe_load", "safe_loads"):
+        from modelyard.scan import safe_pickle
+
+        return getattr(safe_pickle, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _CallableModule(types.ModuleType):

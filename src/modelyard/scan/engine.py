@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 from modelyard.scan import rules
-from modelyard.scan.formats import READERS, FormatReader
+from modelyard.scan.formats import ZIP_READER, FormatReader, candidates
 from modelyard.scan.formats.base import FileState, ScanContext, Stream
-from modelyard.scan.formats.zip import ZipReader, archive_start, starts_as_zip
+from modelyard.scan.formats.signatures import may_end_with_archive, starts_as_zip
 from modelyard.scan.options import Deadline, DeadlinePassed, ScanOptions
 from modelyard.scan.report import Finding
-
-logger = logging.getLogger(__name__)
 
 _HEAD = 64
 
@@ -45,9 +42,10 @@ def scan_stream(
     if len(stream.data) == 0:
         return "empty"
     head = bytes(stream.data[:_HEAD])
-    found = next((reader for reader in READERS if _run(reader, head, stream, ctx)), None)
+    readers = candidates(stream, head)
+    found = next((reader for reader in readers if _run(reader, head, stream, ctx)), None)
     # A whole file that ends with a zip archive is also what zipfile-based loaders open.
-    start = archive_start(stream.data) if stream.depth == 0 and not starts_as_zip(head) else None
+    start = _archive_behind(stream, head)
     if start is not None and not _inside_a_member(start, file):
         ctx.report(
             rules.ZIP_BEHIND,
@@ -56,8 +54,8 @@ def scan_stream(
             offset=start,
         )
         archive = ctx.child(memoryview(stream.data)[start:], f"<zip archive at offset {start}>")
-        _run(_ZIP, head, archive.stream, archive, sniff=False)
-        found = found or _ZIP
+        _run(ZIP_READER.load(), head, archive.stream, archive, sniff=False)
+        found = found or ZIP_READER.load()
     if found is None:
         ctx.report(
             rules.UNSUPPORTED_FORMAT,
@@ -67,7 +65,13 @@ def scan_stream(
     return ctx.kind or found.name
 
 
-_ZIP = ZipReader()
+def _archive_behind(stream: Stream, head: bytes) -> int | None:
+    """Where a zip archive that a whole file ends with starts, unless the file is one itself."""
+    if stream.depth > 0 or starts_as_zip(head) or not may_end_with_archive(stream.data):
+        return None
+    from modelyard.scan.formats.zip import archive_start
+
+    return archive_start(stream.data)
 
 
 def _inside_a_member(offset: int, file: FileState) -> bool:
@@ -88,7 +92,9 @@ def _run(
         raise  # ends the whole file's scan, not just this reader
     except Exception as error:
         # A reader bug or hostile input must not end the scan, and must not look safe.
-        logger.debug("reader %s failed", reader.name, exc_info=True)
+        import logging  # only here: a scan that meets no reader bug starts without it
+
+        logging.getLogger(__name__).debug("reader %s failed", reader.name, exc_info=True)
         ctx.report(
             rules.MALFORMED,
             f"the {reader.name} reader could not finish: {type(error).__name__}: {error}",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import pickle
+# pickle.UnpicklingError is this class; importing it from the C module spares a scan, which
+# loads nothing, the import of pickle itself.
+from _pickle import UnpicklingError
 
 from modelyard.errors import ModelyardError
 
@@ -17,5 +19,5 @@ class UnknownRuleError(ScanError):
     """``--explain`` was given an ID no rule has."""
 
 
-class ForbiddenGlobalError(ModelyardError, pickle.UnpicklingError):
+class ForbiddenGlobalError(ModelyardError, UnpicklingError):
     """``safe_load`` met a global that is not on the allow list; nothing was executed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 GiB = 1 << 30
 
@@ -36,9 +37,12 @@ class DeadlinePassed(Exception):
     """The file's scan ran past ``ScanOptions.timeout``; the file is an error, never safe."""
 
 
-@dataclass(frozen=True)
-class Deadline:
-    """When the scan of one file must stop (``at`` on the monotonic clock; ``None``: never)."""
+class Deadline(NamedTuple):
+    """When the scan of one file must stop (``at`` on the monotonic clock; ``None``: never).
+
+    (A named tuple, not a frozen dataclass: every scan defines it, and Python 3.11 takes several
+    times as long to define a dataclass.)
+    """
 
     at: float | None = None
 

@@ -12,11 +12,14 @@ dangerous call (``modelyard.scan.sinks``, derived from source code) is denied wi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING, NamedTuple
 
 from modelyard.scan.pickle.values import Global
-from modelyard.scan.sinks import SinkKind, reaches_sink
+from modelyard.scan.report import ImportSafety
+
+if TYPE_CHECKING:
+    from modelyard.scan.sinks import SinkKind
 
 
 class Judgement(Enum):
@@ -25,9 +28,20 @@ class Judgement(Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Decision:
-    """A judgement; ``path`` runs from the global to the dangerous call it reaches, if derived."""
+# How safe an import is (as the hub shows it), by the judgement of it.
+IMPORT_SAFETY: dict[Judgement, ImportSafety] = {
+    Judgement.ALLOWED: ImportSafety.INNOCUOUS,
+    Judgement.UNKNOWN: ImportSafety.SUSPICIOUS,
+    Judgement.DENIED: ImportSafety.DANGEROUS,
+}
+
+
+class Decision(NamedTuple):
+    """A judgement; ``path`` runs from the global to the dangerous call it reaches, if derived.
+
+    (A named tuple, not a frozen dataclass: every scan that meets a global defines it, and
+    Python 3.11 takes several times as long to define a dataclass.)
+    """
 
     judgement: Judgement
     reason: str = ""
@@ -247,30 +261,6 @@ DENIED_NAMES: dict[tuple[str, str], str] = {
     ("uuid", "_popen"): _PROCESS,
     ("sklearn.utils.validation", "check_memory"): _FILES,
 }
-
-# Loaders that unpickle the bytes they are given: such bytes are scanned as a nested stream.
-READS_NESTED_PICKLES: frozenset[Global] = frozenset(
-    Global(module, name)
-    for module, name in (
-        ("pickle", "loads"),
-        ("_pickle", "loads"),
-        ("pickle", "load"),
-        ("_pickle", "load"),
-        ("dill", "loads"),
-        ("dill._dill", "loads"),
-        ("cloudpickle", "loads"),
-        ("torch", "load"),
-        ("torch.serialization", "load"),
-        ("torch.storage", "_load_from_bytes"),
-        ("numpy", "loads"),
-        ("numpy", "load"),
-        ("joblib", "load"),
-        ("joblib.numpy_pickle", "load"),
-        ("pandas", "read_pickle"),
-        ("io", "BytesIO"),
-        ("_io", "BytesIO"),
-    )
-)
 
 # Attribute names that, reached through a dotted chain, point at a gadget whatever the module.
 _DANGEROUS_ATTRIBUTES = frozenset(
@@ -506,6 +496,8 @@ def judge(found: Global) -> Decision:
 
 def _reaching(found: Global) -> Decision | None:
     """Denied with its path if a call path from ``found`` reaches a dangerous call."""
+    from modelyard.scan.sinks import reaches_sink  # only for globals on neither list
+
     reached = reaches_sink(found.qualname)
     if reached is None:
         return None

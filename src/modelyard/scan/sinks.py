@@ -9,11 +9,10 @@ only allowed globals never read it.
 
 from __future__ import annotations
 
-import gzip
-from bisect import bisect_left
+import zlib
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import Literal, get_args
 
 # Most severe first.
@@ -36,21 +35,41 @@ class SinkPath:
 
 
 @cache
-def _lines() -> list[str]:
-    """The table's lines, ``callable\tkind\tnext callable``, sorted by callable."""
-    raw = resources.files("modelyard.scan.data").joinpath(DATA_FILE).read_bytes()
-    return [line for line in gzip.decompress(raw).decode().splitlines() if line[:1] != "#"]
+def _table() -> bytes:
+    """The table: a few ``#`` lines of header, then ``callable\tkind\tnext callable`` lines
+    sorted by callable (``#`` sorts before every name).
+
+    Read straight from the package folder and inflated with ``zlib`` (``wbits=31``: the gzip
+    container), then searched as it is: ``importlib.resources``, ``gzip`` and splitting it into
+    20,000 strings would take three times as long as inflating it.
+    """
+    raw = (Path(__file__).parent / "data" / DATA_FILE).read_bytes()
+    return zlib.decompress(raw, wbits=31)
 
 
 def _entry(qualname: str) -> tuple[SinkKind, str] | None:
     """``(kind, next callable)`` of a listed callable; a sink's next callable is empty."""
-    lines = _lines()
-    key = qualname + "\t"
-    index = bisect_left(lines, key)
-    if index == len(lines) or not lines[index].startswith(key):
+    table = _table()
+    key = qualname.encode() + b"\t"
+    # Bisect over line starts: lines before ``low`` sort before the key, lines from ``high`` on
+    # do not.
+    low, high = 0, len(table)
+    while low < high:
+        start = table.rfind(b"\n", 0, (low + high) // 2) + 1
+        end = _line_end(table, start)
+        if table[start:end] < key:
+            low = end + 1
+        else:
+            high = start
+    if not table.startswith(key, low):
         return None
-    _, kind, following = lines[index].split("\t")
+    _, kind, following = table[low : _line_end(table, low)].decode().split("\t")
     return _KINDS[kind], following
+
+
+def _line_end(table: bytes, start: int) -> int:
+    end = table.find(b"\n", start)
+    return len(table) if end < 0 else end
 
 
 def reaches_sink(qualname: str) -> SinkPath | None:

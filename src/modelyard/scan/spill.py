@@ -9,7 +9,6 @@ through a mapping once (decompression, the pickle machine) ``release`` what they
 from __future__ import annotations
 
 import mmap
-import tempfile
 from typing import IO
 
 from modelyard.scan.formats.base import Buffer
@@ -30,6 +29,9 @@ class SpillBuffer:
         self.size += len(piece)
         if self._file is None and self.size > self.threshold:
             # Closed by finish(); the file has no name, so nothing is left behind on a crash.
+            # (tempfile is imported only here: most scans never spill.)
+            import tempfile
+
             self._file = tempfile.TemporaryFile(prefix="modelyard-scan-")  # noqa: SIM115
             self._file.writelines(self._pieces)
             self._pieces.clear()

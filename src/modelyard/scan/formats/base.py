@@ -12,7 +12,7 @@ import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
 from modelyard.scan import rules
 from modelyard.scan.options import Deadline, ScanOptions
@@ -53,8 +53,7 @@ class BufferFile(io.RawIOBase):
         return self._pos
 
 
-@dataclass(frozen=True)
-class Stream:
+class Stream(NamedTuple):
     """Bytes to judge and where they came from.
 
     ``member`` is the path inside the scanned file (``None`` for the file itself): archive
@@ -62,6 +61,9 @@ class Stream:
     is set only when the stream is a whole file on disk, so a reader can look at its neighbours
     (ONNX external data, a SavedModel's variables); ``file_name`` is the file's name when the
     disk path does not carry it (a hub blob stored under its hash).
+
+    (A named tuple, not a frozen dataclass: every scan defines it, and Python 3.11 takes several
+    times as long to define a dataclass.)
     """
 
     data: Buffer

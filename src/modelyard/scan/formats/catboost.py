@@ -14,8 +14,8 @@ from typing import ClassVar
 from modelyard.scan import rules
 from modelyard.scan.formats.base import ScanContext, Stream
 from modelyard.scan.formats.flatbuffer import FlatbufferError, Table
+from modelyard.scan.formats.signatures import CATBOOST_MAGIC
 
-_MAGIC = b"CBM1"
 _FORMAT_VERSION = "FlabuffersModel_v1"  # sic: CatBoost's own spelling
 # TModelCore: 0 FormatVersion, 1 ModelTrees, 2 InfoMap (TKeyValue: 0 Key, 1 Value),
 # 3 ModelPartIds.
@@ -27,7 +27,7 @@ class CatboostReader:
     name: ClassVar[str] = "catboost"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return head[:4] == _MAGIC
+        return head[:4] == CATBOOST_MAGIC
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         data = memoryview(stream.data)

@@ -12,9 +12,9 @@ from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import ScanContext, Stream
+from modelyard.scan.formats.signatures import PARQUET_MAGIC
 from modelyard.scan.report import Severity
 
-_PARQUET_MAGIC = b"PAR1"
 # safetensors: an 8-byte little-endian header length, then a JSON header starting with "{".
 _SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024
 _DTYPE_SIZES = {
@@ -52,7 +52,7 @@ class ParquetReader:
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
         data = stream.data
-        return head[:4] == _PARQUET_MAGIC and bytes(data[len(data) - 4 :]) == _PARQUET_MAGIC
+        return head[:4] == PARQUET_MAGIC and bytes(data[len(data) - 4 :]) == PARQUET_MAGIC
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         """Parquet holds typed columns; reading it never runs code."""

@@ -15,9 +15,9 @@ from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.signatures import GGUF_MAGIC
 from modelyard.scan.report import Severity
 
-_MAGIC = b"GGUF"
 # GGUF value type -> struct format (8 is a string, 9 an array).
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?"}
 _SCALARS |= {10: "<Q", 11: "<q", 12: "<d"}
@@ -153,7 +153,7 @@ class GgufReader:
     name: ClassVar[str] = "gguf"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return head[:4] == _MAGIC
+        return head[:4] == GGUF_MAGIC
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         cursor = _Cursor(stream.data)

@@ -14,13 +14,11 @@ from typing import Any, ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.signatures import has_hdf5_signature
 from modelyard.scan.pickle.values import Global
 from modelyard.scan.policy import Judgement, judge
 from modelyard.scan.report import Severity
 
-HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-# HDF5 allows a user block before the superblock, in powers of two from 512 bytes.
-_HDF5_OFFSETS = (0, 512, 1024, 2048, 4096)
 _CONFIG_START = b'{"class_name"'
 _KERAS_MODULES = ("keras", "tf_keras", "tensorflow.keras", "tensorflow.python.keras")
 
@@ -127,9 +125,7 @@ class Hdf5Reader:
     name: ClassVar[str] = "hdf5"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return any(
-            bytes(stream.data[offset : offset + 8]) == HDF5_SIGNATURE for offset in _HDF5_OFFSETS
-        )
+        return has_hdf5_signature(stream.data)
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         seen: set[tuple[str, str]] = set()

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.signatures import MXNET_PARAMS_MAGIC
 from modelyard.scan.options import ScanOptions
 from modelyard.scan.report import Severity
 
-_LIST_MAGIC = 0x112
 _ARRAY_MAGICS = {0xF993FAC9: "<q", 0xF993FACA: "<q"}  # NDArray v2 and v3: int64 dimensions
 _DTYPE_SIZES = {0: 4, 1: 8, 2: 2, 3: 1, 4: 4, 5: 1, 6: 8, 7: 1, 8: 2, 9: 2, 10: 4, 11: 8, 12: 2}
 _MAX_ARRAYS = 1 << 20
@@ -85,7 +85,7 @@ class MxnetParamsReader:
     name: ClassVar[str] = "mxnet-params"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return len(head) >= 16 and struct.unpack_from("<QQ", head) == (_LIST_MAGIC, 0)
+        return head.startswith(MXNET_PARAMS_MAGIC)
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         data = stream.data

@@ -17,11 +17,11 @@ from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import ScanContext, Stream
+from modelyard.scan.formats.signatures import NEMO_CONFIG_NAME
 from modelyard.scan.pickle.values import Global
 from modelyard.scan.policy import Judgement, judge
 from modelyard.scan.report import Severity
 
-CONFIG_NAME = "model_config.yaml"
 # A `_target_` or `target` key, in block or flow style, quoted or not; its value follows.
 _TARGET_KEY = re.compile(r"""(?:^|[\s{,])(["']?)(_target_|target)\1[ \t]*:[ \t]*""", re.MULTILINE)
 _DOTTED = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+"
@@ -116,7 +116,7 @@ class NemoConfigReader:
     name: ClassVar[str] = "nemo-config"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return stream.name == CONFIG_NAME
+        return stream.name == NEMO_CONFIG_NAME
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         raw = ctx.whole("NeMo configuration")

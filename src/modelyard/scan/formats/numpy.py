@@ -10,8 +10,8 @@ from typing import Any, ClassVar
 from modelyard.scan import rules
 from modelyard.scan.formats.base import ScanContext, Stream
 from modelyard.scan.formats.pickle import scan_pickles
+from modelyard.scan.formats.signatures import NPY_MAGIC
 
-NPY_MAGIC = b"\x93NUMPY"
 _OBJECT_DESCR = re.compile(r"^[<>|=]?O\d*$")
 _SIZED_DESCR = re.compile(r"^[<>|=]?([a-zA-Z?])(\d*)")
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, assert_never
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
+from modelyard.scan.formats.signatures import LEGACY_PICKLE_FIRST, PICKLE_PROTO
 from modelyard.scan.options import ScanOptions
 from modelyard.scan.pickle.values import Global, describe
 from modelyard.scan.pickle.vm import (
@@ -22,13 +23,11 @@ from modelyard.scan.pickle.vm import (
     PickleTruncated,
     Trace,
 )
-from modelyard.scan.policy import Judgement, is_theano, judge
-from modelyard.scan.report import ImportSafety, PickleImport
+from modelyard.scan.report import PickleImport
 
 # ``torch.save(..., _use_new_zipfile_serialization=False)`` starts with this number, pickled.
 TORCH_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
-# Opcodes that can begin a protocol 0 or 1 pickle (which has no PROTO header).
-_LEGACY_FIRST_OPCODES = frozenset(b"(cNIJKLMFGSTUVX]})lditpgPQ")
+_LEGACY_FIRST_OPCODES = frozenset(LEGACY_PICKLE_FIRST)
 
 # Bytes per element of each ``torch.<Name>Storage``, grouped by size.
 _TORCH_ELEMENT_SIZES = {
@@ -86,17 +85,12 @@ def judge_trace(trace: Trace, ctx: ScanContext) -> None:
                 assert_never(event)
 
 
-# How safe an import is, by the policy's judgement of it.
-_SAFETY = {
-    Judgement.ALLOWED: ImportSafety.INNOCUOUS,
-    Judgement.UNKNOWN: ImportSafety.SUSPICIOUS,
-    Judgement.DENIED: ImportSafety.DANGEROUS,
-}
-
-
 def _judge_global(found: Global, offset: int, ctx: ScanContext) -> None:
+    # The policy is imported by the first pickle that imports anything.
+    from modelyard.scan.policy import IMPORT_SAFETY, Judgement, is_theano, judge
+
     decision = judge(found)
-    ctx.record_import(PickleImport(found.module, found.name, _SAFETY[decision.judgement]))
+    ctx.record_import(PickleImport(found.module, found.name, IMPORT_SAFETY[decision.judgement]))
     if decision.judgement is Judgement.DENIED:
         ctx.report(
             rules.REACHES_SINK if decision.path else rules.DANGEROUS_GLOBAL,
@@ -238,7 +232,7 @@ class PickleReader:
     name: ClassVar[str] = "pickle"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return len(head) >= 2 and head[0] == 0x80 and head[1] <= 5
+        return len(head) >= 2 and head[:1] == PICKLE_PROTO and head[1] <= 5
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         scan_pickles(stream.data, ctx)

@@ -14,26 +14,13 @@ from typing import ClassVar
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, BufferFile, ScanContext, Stream
-from modelyard.scan.formats.nemo import CONFIG_NAME
 from modelyard.scan.formats.pickle import judge_trace, storage_element_size
+from modelyard.scan.formats.signatures import NEMO_CONFIG_NAME, is_tar
 from modelyard.scan.formats.zip import escapes_destination
 from modelyard.scan.pickle.values import Global
 from modelyard.scan.pickle.vm import Machine, PickleBreak
 
 _TORCH_MEMBERS = frozenset({"storages", "tensors", "pickle"})
-
-
-def _is_tar_header(block: bytes) -> bool:
-    if len(block) < 512:
-        return False
-    if block[257:262] == b"ustar":
-        return True
-    try:
-        stored = int(block[148:156].strip(b"\0 ") or b"-1", 8)
-    except ValueError:
-        return False
-    computed = sum(block[:148]) + 8 * 32 + sum(block[156:512])
-    return stored == computed and block[0] != 0
 
 
 class TarReader:
@@ -42,7 +29,7 @@ class TarReader:
     name: ClassVar[str] = "tar"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return _is_tar_header(bytes(stream.data[:512]))
+        return is_tar(stream.data)
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         data = memoryview(stream.data)
@@ -81,7 +68,7 @@ class TarReader:
                         ctx.file.member_spans.append((member.offset_data, len(content)))
         except (tarfile.TarError, EOFError, OSError) as error:
             ctx.report(rules.MALFORMED, f"tar archive cannot be read to the end: {error}")
-        if CONFIG_NAME in {name.rsplit("/", 1)[-1] for name in members}:
+        if NEMO_CONFIG_NAME in {name.rsplit("/", 1)[-1] for name in members}:
             ctx.kind = "nemo"
         if members.keys() >= _TORCH_MEMBERS:
             _scan_torch_storages(members.pop("storages"), "storages", ctx)

@@ -15,9 +15,9 @@ from modelyard.scan import rules
 from modelyard.scan.formats.base import ScanContext, Stream
 from modelyard.scan.formats.flatbuffer import FlatbufferError, Table
 from modelyard.scan.formats.savedmodel import FILE_OP, FILE_OPS, PYTHON_OP, PYTHON_OPS
+from modelyard.scan.formats.signatures import TFLITE_IDENTIFIER
 from modelyard.scan.report import Severity
 
-_IDENTIFIER = b"TFL3"
 _SCHEMA_VERSION = 3
 _CUSTOM = 32  # BuiltinOperator.CUSTOM
 _FLEX_PREFIX = "Flex"
@@ -53,7 +53,7 @@ class TfliteReader:
     name: ClassVar[str] = "tflite"
 
     def sniff(self, head: bytes, stream: Stream) -> bool:
-        return head[4:8] == _IDENTIFIER
+        return head[4:8] == TFLITE_IDENTIFIER
 
     def scan(self, stream: Stream, ctx: ScanContext) -> None:
         try:

@@ -14,22 +14,27 @@ from __future__ import annotations
 
 import re
 import struct
-import zipfile
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 from modelyard.scan import rules
 from modelyard.scan.formats.base import Buffer, ScanContext, Stream
-from modelyard.scan.formats.inflate import Compression, inflate
-from modelyard.scan.formats.numpy import NPY_MAGIC
+from modelyard.scan.formats.signatures import (
+    NPY_MAGIC,
+    ZIP_END,
+    ZIP_END_SEARCH,
+    ZIP_LOCAL,
+    starts_as_zip,
+)
 
-_LOCAL = b"PK\x03\x04"
+if TYPE_CHECKING:
+    from modelyard.scan.formats.inflate import Compression
+
+# Compression methods (the zip specification, APPNOTE.TXT 4.4.5).
+_STORED, _DEFLATED, _BZIP2, _LZMA = 0, 8, 12, 14
 _CENTRAL = b"PK\x01\x02"
-_END = b"PK\x05\x06"
 _END64_LOCATOR = b"PK\x06\x07"
 _END64 = b"PK\x06\x06"
 _END64_SIZE = 56  # the zip64 end record without extensible data
-_END_SEARCH = 22 + 0xFFFF
 _central_entry = struct.Struct("<4s6H3L5H2L")
 _local_entry = struct.Struct("<4s5H3L2H")
 _TORCH_STORAGE = re.compile(r"(?:^|/)data/\d+$")
@@ -49,14 +54,16 @@ _TORCH_RECORD_CONTENT = re.compile(rb"(?:\d{1,64}|little|big)\n?")
 _THEANO_PICKLE = "pkl"
 # The compression methods that zipfile (and so every Python loader) can read.
 _MEMBER_COMPRESSION: dict[int, Compression] = {
-    zipfile.ZIP_DEFLATED: "deflate",
-    zipfile.ZIP_BZIP2: "bzip2",
-    zipfile.ZIP_LZMA: "zip-lzma",
+    _DEFLATED: "deflate",
+    _BZIP2: "bzip2",
+    _LZMA: "zip-lzma",
 }
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """A central directory entry. (Named tuples, not frozen dataclasses, here: every scan of an
+    archive defines them, and Python 3.11 takes several times as long to define a dataclass.)"""
+
     name: str
     method: int
     flags: int
@@ -92,8 +99,7 @@ class ZipFormatError(Exception):
     """The archive's directory cannot be read."""
 
 
-@dataclass(frozen=True)
-class Directory:
+class Directory(NamedTuple):
     """An archive's central directory: its entries (offsets in ``data``), where it starts,
     and by how much data in front of the archive shifts every offset it records."""
 
@@ -105,8 +111,8 @@ class Directory:
 def read_directory(data: Buffer) -> Directory:
     """The central directory, found from the end as every zip reader finds it."""
     size = len(data)
-    tail_start = max(0, size - _END_SEARCH)
-    end = bytes(data[tail_start:]).rfind(_END)
+    tail_start = max(0, size - ZIP_END_SEARCH)
+    end = bytes(data[tail_start:]).rfind(ZIP_END)
     if end < 0:
         raise ZipFormatError("no end-of-central-directory record")
     end += tail_start
@@ -193,9 +199,9 @@ def hidden_entries(data: Buffer, entries: list[Entry], directory_start: int) -> 
     for start, end in covered:
         if start > cursor:
             gap = bytes(data[cursor:start])
-            found = gap.find(_LOCAL)
+            found = gap.find(ZIP_LOCAL)
             while found >= 0:
-                following = gap.find(_LOCAL, found + 4)
+                following = gap.find(ZIP_LOCAL, found + 4)
                 limit = cursor + following if following >= 0 else start
                 local = _entry_at(data, cursor + found, limit)
                 if local is not None:
@@ -217,7 +223,7 @@ def archive_start(data: Buffer) -> int | None:
     except (ZipFormatError, struct.error):
         return None
     first = directory.entries[0].local_offset if directory.entries else -1
-    if first < 0 or bytes(data[first : first + 4]) != _LOCAL:
+    if first < 0 or bytes(data[first : first + 4]) != ZIP_LOCAL:
         return None
     return directory.shift
 
@@ -230,11 +236,6 @@ def escapes_destination(name: str) -> bool:
         or bool(re.match(r"^[A-Za-z]:", normalized))
         or ".." in normalized.split("/")
     )
-
-
-def starts_as_zip(head: bytes) -> bool:
-    """Whether a stream starting with ``head`` is a zip archive from its first byte."""
-    return head[:4] in (_LOCAL, _END)
 
 
 class ZipReader:
@@ -307,7 +308,7 @@ class ZipReader:
 
     def _member(self, data: Buffer, entry: Entry, ctx: ScanContext) -> Buffer | None:
         offset = entry.local_offset
-        if offset + 30 > len(data) or bytes(data[offset : offset + 4]) != _LOCAL:
+        if offset + 30 > len(data) or bytes(data[offset : offset + 4]) != ZIP_LOCAL:
             ctx.report(rules.MALFORMED, f"zip member {entry.name!r} has no local header")
             return None
         fields = _local_entry.unpack_from(data, offset)
@@ -334,7 +335,7 @@ class ZipReader:
                 "refuse to read; its bytes were scanned as if it were not",
                 subject=entry.name,
             )
-        if entry.method == zipfile.ZIP_STORED:
+        if entry.method == _STORED:
             return raw  # a view of the file: nothing is decompressed
         kind = _MEMBER_COMPRESSION.get(entry.method)
         if kind is None:
@@ -351,6 +352,10 @@ class ZipReader:
                 "of max_decompressed_bytes",
             )
             return None
+        # Imported here: PyTorch and NumPy store members uncompressed, and their scans need
+        # none of the decompressors.
+        from modelyard.scan.formats.inflate import inflate
+
         span = slice(start, start + entry.compressed_size)
         return inflate(data, kind, f"zip member {entry.name!r}", ctx, span)
 
@@ -376,7 +381,7 @@ def _starts_as_npy(data: Buffer, entry: Entry) -> bool:
     """Whether a member may be a NumPy array file, which ``numpy.load`` reads (and unpickles,
     for object arrays) whatever the member is called. PyTorch stores storages uncompressed, so
     a compressed one is read in full."""
-    if entry.method != zipfile.ZIP_STORED or entry.local_offset + 30 > len(data):
+    if entry.method != _STORED or entry.local_offset + 30 > len(data):
         return True
     fields = _local_entry.unpack_from(data, entry.local_offset)
     start = entry.local_offset + 30 + fields[9] + fields[10]

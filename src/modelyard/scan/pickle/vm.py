@@ -12,7 +12,7 @@ import _compat_pickle
 import codecs
 import struct
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from modelyard.scan.options import Deadline, ScanOptions
 from modelyard.scan.pickle.values import (
@@ -24,7 +24,6 @@ from modelyard.scan.pickle.values import (
     SetItems,
     Unknown,
 )
-from modelyard.scan.policy import READS_NESTED_PICKLES
 from modelyard.scan.spill import hold, release
 
 # Values longer than this are kept as offsets into the input rather than copied.
@@ -40,6 +39,30 @@ _unpack_d = struct.Struct(">d").unpack_from
 
 JOBLIB_ARRAY_WRAPPER = Global("joblib.numpy_pickle", "NumpyArrayWrapper")
 _CODECS_ENCODE = Global("_codecs", "encode")
+
+# Loaders that unpickle the bytes they are given: such bytes are scanned as a nested stream.
+READS_NESTED_PICKLES: frozenset[Global] = frozenset(
+    Global(module, name)
+    for module, name in (
+        ("pickle", "loads"),
+        ("_pickle", "loads"),
+        ("pickle", "load"),
+        ("_pickle", "load"),
+        ("dill", "loads"),
+        ("dill._dill", "loads"),
+        ("cloudpickle", "loads"),
+        ("torch", "load"),
+        ("torch.serialization", "load"),
+        ("torch.storage", "_load_from_bytes"),
+        ("numpy", "loads"),
+        ("numpy", "load"),
+        ("joblib", "load"),
+        ("joblib.numpy_pickle", "load"),
+        ("pandas", "read_pickle"),
+        ("io", "BytesIO"),
+        ("_io", "BytesIO"),
+    )
+)
 
 
 class PickleBreak(Exception):
@@ -64,16 +87,16 @@ class _Underflow(Exception):
         self.offset = offset
 
 
-@dataclass(frozen=True, slots=True)
-class GlobalImported:
+# What the machine saw, one type per kind of event. Named tuples rather than frozen dataclasses:
+# every scan defines them, and Python 3.11 takes several times as long to define a dataclass.
+class GlobalImported(NamedTuple):
     """GLOBAL, INST or STACK_GLOBAL imports ``found``."""
 
     offset: int
     found: Global
 
 
-@dataclass(frozen=True, slots=True)
-class ComputedCall:
+class ComputedCall(NamedTuple):
     """``how`` (REDUCE, NEWOBJ, ...) calls a value made at load time, not an imported global."""
 
     offset: int
@@ -81,8 +104,7 @@ class ComputedCall:
     how: str
 
 
-@dataclass(frozen=True, slots=True)
-class ComputedGlobal:
+class ComputedGlobal(NamedTuple):
     """STACK_GLOBAL imports a module or name computed at load time."""
 
     offset: int
@@ -90,24 +112,21 @@ class ComputedGlobal:
     name: Any
 
 
-@dataclass(frozen=True, slots=True)
-class ExtensionCode:
+class ExtensionCode(NamedTuple):
     """EXT1/EXT2/EXT4 imports whatever the loading process registered under ``code``."""
 
     offset: int
     code: int
 
 
-@dataclass(frozen=True, slots=True)
-class BuildOnGlobal:
+class BuildOnGlobal(NamedTuple):
     """BUILD sets attributes on the imported object ``target`` itself."""
 
     offset: int
     target: Global
 
 
-@dataclass(frozen=True, slots=True)
-class NestedLoad:
+class NestedLoad(NamedTuple):
     """``loader`` (a nested unpickler or loader) is called on ``data`` at load time."""
 
     offset: int
