@@ -6,7 +6,7 @@ with ``importlib.util.find_spec``, which imports nothing for a top-level name) a
 classes and methods, finds every callable from which a call path reaches a sink (``SINKS``) and
 writes, for each, the sink's kind and the next callable on one shortest path (towards the most
 severe kind where paths tie) to
-``src/modelyard/scan/data/sinks.tsv.gz``, the table ``modelyard.scan.sinks`` reads.
+``src/modelyard/scan/data/sinks.tsv``, the table ``modelyard.scan.sinks`` reads.
 
     python scripts/derive_sinks.py           # rewrite the table
     python scripts/derive_sinks.py --check   # exit 1 if the table is not current
@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
-import gzip
 import importlib.metadata
 import importlib.util
 import sys
@@ -697,13 +696,13 @@ def main() -> int:
     packages = [p for p in PACKAGES if importlib.util.find_spec(p) is not None]
     text = render(shortest_paths(calls(build_graph([None, *packages]))), packages)
     if options.check:
-        current = gzip.decompress(options.output.read_bytes()).decode()
+        current = options.output.read_text() if options.output.exists() else ""
         if current != text:
             print(f"{options.output} is not current: run scripts/derive_sinks.py", file=sys.stderr)
             return 1
         return 0
     options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_bytes(gzip.compress(text.encode(), mtime=0))
+    options.output.write_text(text)
     entries = text.count("\n") - 2
     print(f"{options.output}: {entries} callables reach a sink")
     return 0

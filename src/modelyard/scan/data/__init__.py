@@ -1,1 +1,1 @@
-"""Data the scanner ships: ``sinks.tsv.gz`` (see ``modelyard.scan.sinks``)."""
+"""Data the scanner ships: ``sinks.tsv`` (see ``modelyard.scan.sinks``)."""
