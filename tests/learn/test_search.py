@@ -124,6 +124,22 @@ def test_every_search_space_fits_a_small_table(penguins, name):
         assert set(model.predict(X)) <= set(y)
 
 
+@pytest.mark.parametrize("name", sorted(SEARCH_SPACES))
+def test_every_search_space_fits_a_small_regression_table(diabetes, name):
+    """Parameters reach the estimator, wrapped or not (the MLP's standardised target)."""
+    import optuna
+
+    rows = diabetes.sample(120, random_state=0)
+    X, y = rows.drop(columns=["target"]), rows["target"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        params = SEARCH_SPACES[name](study.ask(), "regression", len(y))
+        if "n_estimators" in params:
+            params["n_estimators"] = 20
+        model = Model(name, task="regression", params=params).fit(X, y)
+        assert np.isfinite(model.predict(X)).all()
+
+
 def test_a_worker_pools_manager_thread_failing_shows_no_traceback(monkeypatch):
     import threading
 
