@@ -32,6 +32,8 @@ EXPORTED = [
     "sklearn.random_forest",
     "sklearn.hist_gradient_boosting",
     "sklearn.knn",
+    "sklearn.extra_trees",
+    "sklearn.mlp",
     "keras.mlp",
 ]
 
@@ -59,7 +61,16 @@ def test_a_classifier_exports_with_its_preprocessing(tmp_path, penguins, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["lightgbm", "xgboost", "sklearn.hist_gradient_boosting", "sklearn.knn", "keras.mlp"]
+    "name",
+    [
+        "lightgbm",
+        "xgboost",
+        "sklearn.hist_gradient_boosting",
+        "sklearn.knn",
+        "sklearn.extra_trees",
+        "sklearn.mlp",
+        "keras.mlp",
+    ],
 )
 def test_a_regressor_exports_checked_on_drawn_rows(tmp_path, diabetes, name):
     X, y = diabetes.drop(columns=["target"]), diabetes["target"]

@@ -47,6 +47,17 @@ def _round_trips_a_regressor(tmp_path, diabetes, name):
     np.testing.assert_allclose(loaded.predict(X), regressor.predict(X), rtol=1e-5)
 
 
+def test_the_mlp_learns_a_target_in_any_units(diabetes):
+    """Fitted to the standardised target, its score does not depend on the target's scale."""
+    X, y = diabetes.drop(columns=["target"]), diabetes["target"]
+    scores = [
+        Model(model="sklearn.mlp", seed=0).fit(X, y * scale).score(X, y * scale)
+        for scale in (1e-3, 1.0, 1e3)
+    ]
+    assert min(scores) > 0.4
+    np.testing.assert_allclose(scores, scores[1], atol=0.02)
+
+
 def test_raw_rows_at_predict_time(penguins):
     features = penguins.drop(columns=["species"])
     model = Model(model="lightgbm").fit(features, penguins["species"])

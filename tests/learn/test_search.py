@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
 from modelyard.learn.api import compare
+from modelyard.learn.backends import keras as keras_backend
 from modelyard.learn.model import Model
 from modelyard.learn.models import get_spec
 from modelyard.learn.registry import EarlyStopping
@@ -122,6 +126,45 @@ def test_every_search_space_fits_a_small_table(penguins, name):
             params["n_estimators"] = 20
         model = Model(name, task="classification", params=params).fit(X, y)
         assert set(model.predict(X)) <= set(y)
+
+
+@pytest.mark.parametrize("name", sorted(SEARCH_SPACES))
+def test_every_search_space_fits_a_small_regression_table(diabetes, name):
+    """Parameters reach the estimator, wrapped or not (the MLP's standardised target)."""
+    import optuna
+
+    rows = diabetes.sample(120, random_state=0)
+    X, y = rows.drop(columns=["target"]), rows["target"]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(3):
+        params = SEARCH_SPACES[name](study.ask(), "regression", len(y))
+        if "n_estimators" in params:
+            params["n_estimators"] = 20
+        model = Model(name, task="regression", params=params).fit(X, y)
+        assert np.isfinite(model.predict(X)).all()
+
+
+def test_a_keras_network_fitted_in_a_worker_comes_back(tmp_path, diabetes):
+    """In a fresh process, as the CLI runs: Keras not imported yet, its backend not chosen."""
+    if not keras_backend.available():
+        pytest.skip("keras and torch are not installed")
+    path = tmp_path / "diabetes.csv"
+    diabetes.to_csv(path, index=False)
+    code = (
+        "import sys, modelyard\n"
+        "board = modelyard.compare(sys.argv[1], 'target', models=['keras.mlp'], cv=2)\n"
+        "print([entry.model for entry in board.leaderboard], board.skipped)\n"
+    )
+    environment = {name: value for name, value in os.environ.items() if name != "KERAS_BACKEND"}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "['keras.mlp'] {}"
 
 
 def test_a_worker_pools_manager_thread_failing_shows_no_traceback(monkeypatch):

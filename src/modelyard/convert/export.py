@@ -196,6 +196,8 @@ def _convertible(model: Model) -> Any:
     elif model.model == "sklearn.hist_gradient_boosting":
         export_trees.register()
         estimator = export_trees.wrap(model.estimator_)
+    elif model.model == "sklearn.mlp" and model.task_ == "regression":
+        estimator = _output_in_target_units(model.estimator_)
     else:
         if backend == "xgboost":
             _register_xgboost()
@@ -207,6 +209,16 @@ def _convertible(model: Model) -> Any:
         # Strings, and booleans as "False" / "True" (ONNX labels are strings or integers).
         estimator.classes_ = labels.astype(str) if labels.dtype.kind in "OUb" else labels
     return estimator
+
+
+def _output_in_target_units(regressor: Any) -> Any:
+    """An MLP fitted to the standardised target as one MLP: the target's scaling folded into
+    its output layer, which is linear."""
+    network = copy.deepcopy(regressor.regressor_)
+    scale, mean = regressor.transformer_.scale_[0], regressor.transformer_.mean_[0]
+    network.coefs_[-1] = network.coefs_[-1] * scale
+    network.intercepts_[-1] = network.intercepts_[-1] * scale + mean
+    return network
 
 
 def _posterior_mean_line(model: Model) -> Any:

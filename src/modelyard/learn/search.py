@@ -59,8 +59,10 @@ PRIORITY = (
     "sklearn.hist_gradient_boosting",
     "xgboost",
     "sklearn.random_forest",
+    "sklearn.extra_trees",
     "sklearn.linear",
     "sklearn.knn",
+    "sklearn.mlp",
 )
 """The models a budget is spent on first, strongest on most tables first (as AutoGluon)."""
 
@@ -560,10 +562,17 @@ def _fit_fold(
 ) -> tuple[Model, Any, float]:
     """In a worker: fit one fold (stopping early on the held-out rows when ``y_stop`` is
     given) and predict its held-out rows; returns the model, predictions and fit seconds."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
     started = time.monotonic()
     model = Model(model=name, task=task, seed=seed, params=params or None)
     stopping = None if y_stop is None else EarlyStopping(X_valid, y_stop, deadline)
-    model.fit(X_train, y_train, early_stopping=stopping)
+    with warnings.catch_warnings():
+        # a configuration that has not converged is scored as it is, like any other
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X_train, y_train, early_stopping=stopping)
     seconds = time.monotonic() - started
     predicted = model.predict_proba(X_valid) if task == "classification" else model.predict(X_valid)
     return model, predicted, seconds

@@ -40,6 +40,8 @@ def _lightgbm(trial: optuna.Trial, task: Task, rows: int) -> dict[str, Any]:
         "subsample": trial.suggest_float("subsample", 0.5, 1.0),
         "subsample_freq": 1,
         "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 10.0, log=True),
+        # random split thresholds (AutoGluon's LightGBMXT): less variance on small, noisy tables
+        "extra_trees": trial.suggest_categorical("extra_trees", [False, True]),
     }
 
 
@@ -80,6 +82,19 @@ def _random_forest(trial: optuna.Trial, task: Task, rows: int) -> dict[str, Any]
     }
 
 
+def _mlp(trial: optuna.Trial, task: Task, rows: int) -> dict[str, Any]:
+    prefix = "regressor__" if task == "regression" else ""  # the standardised target's
+    width = trial.suggest_int("width", 16, 256, log=True)
+    layers = trial.suggest_int("layers", 1, 3)
+    return {
+        f"{prefix}hidden_layer_sizes": (width,) * layers,
+        f"{prefix}alpha": trial.suggest_float("alpha", 1e-5, 10.0, log=True),
+        f"{prefix}learning_rate_init": trial.suggest_float(
+            "learning_rate_init", 1e-4, 1e-2, log=True
+        ),
+    }
+
+
 def _linear(trial: optuna.Trial, task: Task, rows: int) -> dict[str, Any]:
     if task == "classification":
         return {"C": trial.suggest_float("C", 1e-3, 1e3, log=True)}
@@ -115,6 +130,8 @@ SEARCH_SPACES: dict[str, Space] = {
     "xgboost": _xgboost,
     "sklearn.hist_gradient_boosting": _hist_gradient_boosting,
     "sklearn.random_forest": _random_forest,
+    "sklearn.extra_trees": _random_forest,
+    "sklearn.mlp": _mlp,
     "sklearn.linear": _linear,
     "sklearn.svm": _svm,
     "sklearn.knn": _knn,

@@ -17,6 +17,10 @@ from sklearn.base import BaseEstimator
 from modelyard.learn.registry import EpochProgress, ModelSpec, Task
 from modelyard.runtime import configure_keras
 
+# Unpickling a fitted network (compare's workers send their fold models back) imports this
+# module before Keras: choosing the backend here keeps Keras from looking for TensorFlow.
+configure_keras()
+
 NAME = "keras"
 _MODEL_FILE = "model.keras"
 _WRAPPER_FILE = "estimator.json"

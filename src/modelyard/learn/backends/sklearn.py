@@ -36,6 +36,13 @@ def _forest(task: Task, seed: int) -> Any:
     return cls(n_estimators=200, random_state=seed, n_jobs=-1)
 
 
+def _extra_trees(task: Task, seed: int) -> Any:
+    from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor
+
+    cls = ExtraTreesClassifier if task == "classification" else ExtraTreesRegressor
+    return cls(n_estimators=200, random_state=seed, n_jobs=-1)
+
+
 def _hist_gradient_boosting(task: Task, seed: int) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -59,6 +66,25 @@ def _knn(task: Task, seed: int) -> Any:
     return KNeighborsClassifier() if task == "classification" else KNeighborsRegressor()
 
 
+def _mlp(task: Task, seed: int) -> Any:
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    # stops once 10% of the rows it holds out stop improving, as AutoGluon's networks do
+    options = {"early_stopping": True, "max_iter": 500, "random_state": seed}
+    if task == "classification":
+        return MLPClassifier(**options)
+    return _standardised_target(MLPRegressor(**options))
+
+
+def _standardised_target(regressor: Any) -> Any:
+    """``regressor`` fitted to the target scaled to mean 0 and variance 1 (predictions scaled
+    back): its penalties, step sizes and tolerances then mean the same for any target's units."""
+    from sklearn.compose import TransformedTargetRegressor
+    from sklearn.preprocessing import StandardScaler
+
+    return TransformedTargetRegressor(regressor, transformer=StandardScaler())
+
+
 _BOTH: frozenset[Task] = frozenset({"classification", "regression"})
 
 
@@ -76,6 +102,14 @@ def model_specs() -> list[ModelSpec]:
         ModelSpec("sklearn.tree", NAME, _BOTH, _tree, "decision tree", accepts_sparse=True),
         ModelSpec(
             "sklearn.random_forest", NAME, _BOTH, _forest, "random forest", accepts_sparse=True
+        ),
+        ModelSpec(
+            "sklearn.extra_trees",
+            NAME,
+            _BOTH,
+            _extra_trees,
+            "extremely randomised trees",
+            accepts_sparse=True,
         ),
         ModelSpec(
             "sklearn.hist_gradient_boosting",
@@ -103,6 +137,17 @@ def model_specs() -> list[ModelSpec]:
             "k nearest neighbours",
             needs_scaling=True,
             accepts_sparse=True,
+        ),
+        # Stochastic gradient steps over every row, epoch after epoch: slow on large tables.
+        ModelSpec(
+            "sklearn.mlp",
+            NAME,
+            _BOTH,
+            _mlp,
+            "multi-layer perceptron",
+            needs_scaling=True,
+            accepts_sparse=True,
+            max_rows=100_000,
         ),
     ]
 
