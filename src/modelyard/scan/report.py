@@ -1,11 +1,14 @@
-"""What a scan found: findings, per-file results and the report over every file."""
+"""What a scan found: findings, per-file results and the report over every file.
+
+Named tuples and slotted classes rather than dataclasses: every scan imports this module, and
+``dataclasses`` imports ``inspect``, which would be a fifth of a small scan's start-up.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Verdict(StrEnum):
@@ -40,8 +43,7 @@ class ImportSafety(StrEnum):
         return list(ImportSafety).index(self)
 
 
-@dataclass(frozen=True)
-class PickleImport:
+class PickleImport(NamedTuple):
     """A global that a pickle in the file imports, and how safe the policy judges it."""
 
     module: str
@@ -74,8 +76,7 @@ class Severity(StrEnum):
         }[self]
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One thing a rule found in one stream of a file.
 
     ``member`` is the path inside the file (archive members joined by ``/``, nested archives by
@@ -92,7 +93,7 @@ class Finding:
     detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        return {key: value for key, value in self._asdict().items() if value is not None}
 
     @classmethod
     def from_dict(cls, document: Mapping[str, Any]) -> Finding:
@@ -100,18 +101,34 @@ class Finding:
         return cls(**{**document, "severity": Severity(document["severity"])})
 
 
-@dataclass
 class FileResult:
     """The verdict on one file, with every finding that led to it."""
 
-    path: str
-    format: str
-    findings: list[Finding] = field(default_factory=list)
-    size: int = 0
-    # Files the model's loader reads as raw tensor data, relative to its folder.
-    data_files: list[str] = field(default_factory=list)
-    # Every global imported by every pickle in the file, once each, in the order first seen.
-    imports: list[PickleImport] = field(default_factory=list)
+    __slots__ = ("data_files", "findings", "format", "imports", "path", "size")
+
+    def __init__(
+        self,
+        path: str,
+        format: str,
+        findings: list[Finding] | None = None,
+        size: int = 0,
+        data_files: list[str] | None = None,
+        imports: list[PickleImport] | None = None,
+    ) -> None:
+        self.path = path
+        self.format = format
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.size = size
+        # Files the model's loader reads as raw tensor data, relative to its folder.
+        self.data_files: list[str] = [] if data_files is None else data_files
+        # Every global imported by every pickle in the file, once each, in the order first seen.
+        self.imports: list[PickleImport] = [] if imports is None else imports
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FileResult) and _slots(self) == _slots(other)
+
+    def __repr__(self) -> str:
+        return f"FileResult({self.path!r}, {self.format!r}, verdict={str(self.verdict)!r})"
 
     @property
     def verdict(self) -> Verdict:
@@ -144,12 +161,20 @@ class FileResult:
         )
 
 
-@dataclass
 class ScanReport:
     """Results for every file scanned; ``verdict`` is the worst of them."""
 
-    files: list[FileResult] = field(default_factory=list)
-    seconds: float = 0.0
+    __slots__ = ("files", "seconds")
+
+    def __init__(self, files: list[FileResult] | None = None, seconds: float = 0.0) -> None:
+        self.files: list[FileResult] = [] if files is None else files
+        self.seconds = seconds
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScanReport) and _slots(self) == _slots(other)
+
+    def __repr__(self) -> str:
+        return f"ScanReport({len(self.files)} files, verdict={str(self.verdict)!r})"
 
     @property
     def verdict(self) -> Verdict:
@@ -185,3 +210,7 @@ class ScanReport:
             files=[FileResult.from_dict(result) for result in document["files"]],
             seconds=document["summary"]["seconds"],
         )
+
+
+def _slots(record: FileResult | ScanReport) -> tuple[Any, ...]:
+    return tuple(getattr(record, name) for name in record.__slots__)

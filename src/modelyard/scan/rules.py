@@ -6,14 +6,13 @@ rule keeps its ID reserved.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from modelyard.scan.errors import UnknownRuleError
 from modelyard.scan.report import Finding, Severity
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """A registered check."""
 
     id: str

@@ -10,10 +10,9 @@ scans that meet only allowed globals never open it.
 from __future__ import annotations
 
 import mmap
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 # Most severe first.
 SinkKind = Literal["process", "code", "native", "unpickle", "import", "network", "file"]
@@ -22,9 +21,11 @@ DATA_FILE = "sinks.tsv"
 _KINDS: dict[str, SinkKind] = {kind: kind for kind in SINK_KINDS}
 
 
-@dataclass(frozen=True)
-class SinkPath:
-    """How a callable reaches a sink: ``path`` runs from the callable to the sink it calls."""
+class SinkPath(NamedTuple):
+    """How a callable reaches a sink: ``path`` runs from the callable to the sink it calls.
+
+    (A named tuple: ``dataclasses`` imports ``inspect``, as long to import as a small scan.)
+    """
 
     kind: SinkKind
     path: tuple[str, ...]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import mmap
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
@@ -82,33 +81,50 @@ class Stream(NamedTuple):
         return self.disk_path.name if self.disk_path else ""
 
 
-@dataclass
 class FileState:
-    """What the contexts of one scanned file share, however deep they are nested."""
+    """What the contexts of one scanned file share, however deep they are nested.
 
-    # Bytes that decompression may still produce for this file, across every layer.
-    budget: int
-    deadline: Deadline = field(default_factory=Deadline)
-    # Files that this one's loader reads as raw tensor data, relative to its folder.
-    data_files: list[str] = field(default_factory=list)
-    # What the pickles anywhere in the file import, once each (a dict as an ordered set).
-    imports: dict[PickleImport, None] = field(default_factory=dict)
-    # (start, size) of the parts of the file itself that a reader scanned as members (a tar's),
-    # so that an archive found inside one is not reported and scanned a second time.
-    member_spans: list[tuple[int, int]] = field(default_factory=list)
+    (This and ``ScanContext`` are slotted classes, not dataclasses: every scan defines them, and
+    ``dataclasses`` imports ``inspect``, a fifth of a small scan's start-up.)
+    """
+
+    __slots__ = ("budget", "data_files", "deadline", "imports", "member_spans")
+
+    def __init__(
+        self, budget: int, deadline: Deadline | None = None, data_files: list[str] | None = None
+    ) -> None:
+        # Bytes that decompression may still produce for this file, across every layer.
+        self.budget = budget
+        self.deadline = deadline or Deadline()
+        # Files that this one's loader reads as raw tensor data, relative to its folder.
+        self.data_files: list[str] = [] if data_files is None else data_files
+        # What the pickles anywhere in the file import, once each (a dict as an ordered set).
+        self.imports: dict[PickleImport, None] = {}
+        # (start, size) of the parts of the file itself that a reader scanned as members (a
+        # tar's), so that an archive found inside one is not reported and scanned a second time.
+        self.member_spans: list[tuple[int, int]] = []
 
 
-@dataclass
 class ScanContext:
     """What a reader may do while scanning one stream."""
 
-    options: ScanOptions
-    stream: Stream
-    emit: Callable[[Finding], None]
-    dispatch: Callable[[Stream, ScanContext], str]
-    file: FileState
-    # A reader may name the format more precisely than its own name ("pytorch" for a zip).
-    kind: str | None = None
+    __slots__ = ("dispatch", "emit", "file", "kind", "options", "stream")
+
+    def __init__(
+        self,
+        options: ScanOptions,
+        stream: Stream,
+        emit: Callable[[Finding], None],
+        dispatch: Callable[[Stream, ScanContext], str],
+        file: FileState,
+    ) -> None:
+        self.options = options
+        self.stream = stream
+        self.emit = emit
+        self.dispatch = dispatch
+        self.file = file
+        # A reader may name the format more precisely than its own name ("pytorch" for a zip).
+        self.kind: str | None = None
 
     def report(
         self,

@@ -44,7 +44,7 @@ class MxnetSymbolReader:
     def sniff(self, head: bytes, stream: Stream) -> bool:
         if head.lstrip()[:1] != b"{" or b'"nodes"' not in bytes(stream.data[:4096]):
             return False
-        if len(stream.data) > ScanOptions.max_text_bytes:
+        if len(stream.data) > ScanOptions().max_text_bytes:  # sniff has no options: the default
             return True  # too large to parse here: scan() reports the limit
         try:
             return _is_symbol(json.loads(bytes(stream.data)))

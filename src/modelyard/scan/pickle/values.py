@@ -1,38 +1,63 @@
-"""The symbolic values the pickle machine puts on its stack instead of real objects."""
+"""The symbolic values the pickle machine puts on its stack instead of real objects.
+
+Plain classes with ``__slots__``: none may be a tuple (the machine's tuples are real tuples), and
+the scan of every pickle imports this module, where ``dataclasses`` would import ``inspect``, a
+fifth of the scanner's start-up.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
 class Global:
     """An object a pickle imports: ``module`` and ``name`` as the loader would resolve them."""
 
-    module: str
-    name: str
+    __slots__ = ("module", "name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Global) and self.module == other.module and self.name == other.name
+
+    def __hash__(self) -> int:
+        return hash((self.module, self.name))
+
+    def __repr__(self) -> str:
+        return f"Global({self.module!r}, {self.name!r})"
 
     @property
     def qualname(self) -> str:
         return f"{self.module}.{self.name}"
 
 
-@dataclass(slots=True, eq=False)
 class Call:
     """The result of calling ``func`` at load time (REDUCE, NEWOBJ, OBJ, INST)."""
 
-    func: Any
-    args: Any
-    offset: int
-    state: Any = None
+    __slots__ = ("args", "func", "offset", "state")
+
+    def __init__(self, func: Any, args: Any, offset: int, state: Any = None) -> None:
+        self.func = func
+        self.args = args
+        self.offset = offset
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"Call({self.func!r}, {self.args!r}, offset={self.offset})"
 
 
-@dataclass(slots=True, eq=False)
 class PersistentRef:
     """What a loader's ``persistent_load`` returns for ``pid`` (for PyTorch, a storage)."""
 
-    pid: Any
+    __slots__ = ("pid",)
+
+    def __init__(self, pid: Any) -> None:
+        self.pid = pid
+
+    def __repr__(self) -> str:
+        return f"PersistentRef({self.pid!r})"
 
 
 class DictItems(list):  # type: ignore[type-arg]
@@ -47,12 +72,23 @@ class SetItems(list):  # type: ignore[type-arg]
     __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
 class Blob:
     """A large bytes value, kept as a slice of the input instead of a copy."""
 
-    start: int
-    end: int
+    __slots__ = ("end", "start")
+
+    def __init__(self, start: int, end: int) -> None:
+        self.start = start
+        self.end = end
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Blob) and (self.start, self.end) == (other.start, other.end)
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end))
+
+    def __repr__(self) -> str:
+        return f"Blob({self.start}, {self.end})"
 
 
 class Unknown:

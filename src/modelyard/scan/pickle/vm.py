@@ -11,7 +11,6 @@ from __future__ import annotations
 import _compat_pickle
 import codecs
 import struct
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from modelyard.scan.options import Deadline, ScanOptions
@@ -138,18 +137,28 @@ class NestedLoad(NamedTuple):
 Event = GlobalImported | ComputedCall | ComputedGlobal | ExtensionCode | BuildOnGlobal | NestedLoad
 
 
-@dataclass
 class Trace:
     """Everything one run of the machine saw."""
 
-    events: list[Event] = field(default_factory=list)
-    persistent_ids: list[Any] = field(default_factory=list)
-    pickles: int = 0
-    calls: int = 0
-    # Values that MARK-based opcodes moved off the stack into containers.
-    marked: int = 0
-    joblib_arrays: int = 0
-    result: Any = None
+    __slots__ = (
+        "calls",
+        "events",
+        "joblib_arrays",
+        "marked",
+        "persistent_ids",
+        "pickles",
+        "result",
+    )
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.persistent_ids: list[Any] = []
+        self.pickles = 0
+        self.calls = 0
+        # Values that MARK-based opcodes moved off the stack into containers.
+        self.marked = 0
+        self.joblib_arrays = 0
+        self.result: Any = None
 
 
 def _decode_text(raw: bytes) -> str:
