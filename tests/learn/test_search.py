@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,6 +21,7 @@ from modelyard.learn.search import (
     Candidate,
     _Cut,
     _run,
+    _WorkersBroke,
     by_priority,
     make_folds,
     search,
@@ -75,6 +78,42 @@ def test_a_deadline_kills_a_trial_that_runs_past_it(penguins):
             restart=False,
         )
     assert time.monotonic() - started < 10 and candidate.best is None and candidate.trials == 1
+
+
+def test_a_worker_that_dies_is_reported_as_such_not_as_a_spent_budget(penguins):
+    """A worker killed mid-trial (as the kernel's out-of-memory killer does) breaks the trial with
+    the pool's own explanation; the deadline, far away, has nothing to do with it."""
+    import psutil
+
+    X, y = penguins.drop(columns=["species"]), penguins["species"]
+    folds = make_folds(X, y, "classification", 2, 0, stratify=True)
+    candidate = Candidate(get_spec("sklearn.random_forest"))
+
+    def kill_a_worker() -> None:
+        time.sleep(2)
+        pool = [child for child in psutil.Process().children() if _is_worker(child)]
+        pool[0].kill()
+
+    with Workers(2) as workers, pytest.raises(_WorkersBroke, match="unexpectedly terminated"):
+        killer = threading.Thread(target=kill_a_worker)
+        killer.start()
+        _run(
+            candidate,
+            folds,
+            {"n_estimators": 100_000},
+            0,
+            time.monotonic() + 120,
+            workers,
+            stop_early=False,
+            kill=True,
+            restart=False,
+        )
+    killer.join()
+    assert candidate.best is None and candidate.trials == 1
+
+
+def _is_worker(process: Any) -> bool:
+    return "LokyProcess" in " ".join(process.cmdline())
 
 
 def test_a_deadline_stops_boosting_rounds(penguins):

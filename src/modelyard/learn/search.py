@@ -141,6 +141,11 @@ class _Cut(Exception):
     """A trial's deadline passed before its folds finished."""
 
 
+class _WorkersBroke(_Cut):
+    """The workers fitting a trial's folds broke: one died (killed, out of memory) or a result
+    could not be sent back; the message is the pool's own."""
+
+
 def make_folds(X: Any, y: Any, task: Task, cv: int, seed: int, stratify: bool) -> Folds:
     """``cv`` shuffled splits (stratified by class when ``stratify``)."""
     import numpy as np
@@ -235,6 +240,9 @@ def search(
                 state.run(
                     candidate, {}, deadline, stop_early=budget is not None, meanwhile=meanwhile
                 )
+            except _WorkersBroke as error:
+                result.skipped[spec.name] = f"its worker broke: {error}"
+                continue
             except _Cut:
                 result.skipped[spec.name] = "time budget spent"
                 if first and state.fallback is not None:
@@ -476,8 +484,8 @@ def _run(
     rounds at ``deadline``; with ``kill``, other models' workers are killed just after it, or
     after ``limit()`` when that is earlier (and, with ``restart``, started afresh).
     ``meanwhile`` runs in this process while the folds fit.
-    Returns the trial's score; raises ``_Cut`` when it was killed or its workers broke (a
-    worker that died, a result that failed to arrive), or what a fold raised.
+    Returns the trial's score; raises ``_Cut`` when it was killed at its deadline,
+    ``_WorkersBroke`` when its workers broke, or what a fold raised.
     """
     started = time.monotonic()
     name, task = candidate.spec.name, folds.task
@@ -505,14 +513,16 @@ def _run(
             cut = min(deadline, limit()) if limit is not None else deadline
             timeout = max(0.0, cut - time.monotonic()) + _KILL_GRACE
         done, pending = wait(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
-        broken = any(isinstance(future.exception(), BrokenExecutor) for future in done)
-        if pending or broken:
+        errors = [future.exception() for future in done]
+        broken = next((error for error in errors if isinstance(error, BrokenExecutor)), None)
+        if pending or broken is not None:
             workers.kill(restart=restart)
-        for future in done:
-            error = future.exception()
+        for error in errors:
             if error is not None and not isinstance(error, BrokenExecutor):
                 raise error
-        if pending or broken:
+        if broken is not None:
+            raise _WorkersBroke(str(broken).splitlines()[0]) from broken
+        if pending:
             raise _Cut
     finally:
         candidate.trials += 1
