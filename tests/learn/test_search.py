@@ -90,8 +90,9 @@ def test_a_worker_that_dies_is_reported_as_such_not_as_a_spent_budget(penguins):
     candidate = Candidate(get_spec("sklearn.random_forest"))
 
     def kill_a_worker() -> None:
-        time.sleep(2)
-        pool = [child for child in psutil.Process().children() if _is_worker(child)]
+        time.sleep(2)  # the folds are being fitted (100,000 trees take minutes)
+        while not (pool := [child for child in psutil.Process().children() if _is_worker(child)]):
+            time.sleep(0.1)
         pool[0].kill()
 
     with Workers(2) as workers, pytest.raises(_WorkersBroke, match="unexpectedly terminated"):
