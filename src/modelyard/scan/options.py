@@ -9,11 +9,7 @@ GiB = 1 << 30
 
 
 class ScanOptions(NamedTuple):
-    """What a scan may spend. Hitting a limit gives an ``error`` result, never an exception.
-
-    (Named tuples here and across the scanner's records: ``dataclasses`` imports ``inspect``,
-    which would be a fifth of the instructions of ``modelyard scan`` on a small pickle.)
-    """
+    """What a scan may spend. Hitting a limit gives an ``error`` result, never an exception."""
 
     # Total bytes decompression may produce for one file, across every nested layer.
     max_decompressed_bytes: int = 2 * GiB
@@ -40,11 +36,7 @@ class DeadlinePassed(Exception):
 
 
 class Deadline(NamedTuple):
-    """When the scan of one file must stop (``at`` on the monotonic clock; ``None``: never).
-
-    (A named tuple, not a frozen dataclass: every scan defines it, and Python 3.11 takes several
-    times as long to define a dataclass.)
-    """
+    """When the scan of one file must stop (``at`` on the monotonic clock; ``None``: never)."""
 
     at: float | None = None
 

@@ -37,11 +37,7 @@ IMPORT_SAFETY: dict[Judgement, ImportSafety] = {
 
 
 class Decision(NamedTuple):
-    """A judgement; ``path`` runs from the global to the dangerous call it reaches, if derived.
-
-    (A named tuple, not a frozen dataclass: every scan that meets a global defines it, and
-    Python 3.11 takes several times as long to define a dataclass.)
-    """
+    """A judgement; ``path`` runs from the global to the dangerous call it reaches, if derived."""
 
     judgement: Judgement
     reason: str = ""

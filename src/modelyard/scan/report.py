@@ -1,8 +1,4 @@
-"""What a scan found: findings, per-file results and the report over every file.
-
-Named tuples and slotted classes rather than dataclasses: every scan imports this module, and
-``dataclasses`` imports ``inspect``, which would be a fifth of a small scan's start-up.
-"""
+"""What a scan found: findings, per-file results and the report over every file."""
 
 from __future__ import annotations
 

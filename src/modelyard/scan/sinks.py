@@ -22,10 +22,7 @@ _KINDS: dict[str, SinkKind] = {kind: kind for kind in SINK_KINDS}
 
 
 class SinkPath(NamedTuple):
-    """How a callable reaches a sink: ``path`` runs from the callable to the sink it calls.
-
-    (A named tuple: ``dataclasses`` imports ``inspect``, as long to import as a small scan.)
-    """
+    """How a callable reaches a sink: ``path`` runs from the callable to the sink it calls."""
 
     kind: SinkKind
     path: tuple[str, ...]

@@ -37,10 +37,7 @@ from modelyard.scan.formats.signatures import (
 
 class RegisteredReader(NamedTuple):
     """A format reader by where it lives (class ``class_name`` in ``formats.<module>``) and what
-    its streams look like (``None``: nothing short of its ``sniff`` tells).
-
-    (A named tuple, not a dataclass: the registry makes one per reader at every start.)
-    """
+    its streams look like (``None``: nothing short of its ``sniff`` tells)."""
 
     module: str
     class_name: str

@@ -60,9 +60,6 @@ class Stream(NamedTuple):
     is set only when the stream is a whole file on disk, so a reader can look at its neighbours
     (ONNX external data, a SavedModel's variables); ``file_name`` is the file's name when the
     disk path does not carry it (a hub blob stored under its hash).
-
-    (A named tuple, not a frozen dataclass: every scan defines it, and Python 3.11 takes several
-    times as long to define a dataclass.)
     """
 
     data: Buffer
@@ -82,11 +79,7 @@ class Stream(NamedTuple):
 
 
 class FileState:
-    """What the contexts of one scanned file share, however deep they are nested.
-
-    (This and ``ScanContext`` are slotted classes, not dataclasses: every scan defines them, and
-    ``dataclasses`` imports ``inspect``, a fifth of a small scan's start-up.)
-    """
+    """What the contexts of one scanned file share, however deep they are nested."""
 
     __slots__ = ("budget", "data_files", "deadline", "imports", "member_spans")
 

@@ -41,10 +41,7 @@ _PROTOBUF_WIRE_TYPES = frozenset({0, 1, 2, 5})
 
 
 class Signature(NamedTuple):
-    """What a stream of one format begins with, holds or is called; any one of them will do.
-
-    (A named tuple, not a dataclass: the registry makes one per reader at every start.)
-    """
+    """What a stream of one format begins with, holds or is called; any one of them will do."""
 
     # Prefixes of the stream from byte ``at``; from the start, a byte order mark and whitespace
     # are skipped (a blank head may be anything).

@@ -61,8 +61,7 @@ _MEMBER_COMPRESSION: dict[int, Compression] = {
 
 
 class Entry(NamedTuple):
-    """A central directory entry. (Named tuples, not frozen dataclasses, here: every scan of an
-    archive defines them, and Python 3.11 takes several times as long to define a dataclass.)"""
+    """A central directory entry."""
 
     name: str
     method: int

@@ -1,8 +1,7 @@
 """The symbolic values the pickle machine puts on its stack instead of real objects.
 
-Plain classes with ``__slots__``: none may be a tuple (the machine's tuples are real tuples), and
-the scan of every pickle imports this module, where ``dataclasses`` would import ``inspect``, a
-fifth of the scanner's start-up.
+Plain classes with ``__slots__``, not named tuples: the machine's tuples are real tuples, so no
+symbol may be one.
 """
 
 from __future__ import annotations

@@ -86,8 +86,7 @@ class _Underflow(Exception):
         self.offset = offset
 
 
-# What the machine saw, one type per kind of event. Named tuples rather than frozen dataclasses:
-# every scan defines them, and Python 3.11 takes several times as long to define a dataclass.
+# What the machine saw, one type per kind of event.
 class GlobalImported(NamedTuple):
     """GLOBAL, INST or STACK_GLOBAL imports ``found``."""
 
