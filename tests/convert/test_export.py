@@ -69,6 +69,7 @@ def test_a_classifier_exports_with_its_preprocessing(tmp_path, penguins, name):
         "sklearn.knn",
         "sklearn.extra_trees",
         "sklearn.mlp",
+        "sklearn.svm",
         "keras.mlp",
     ],
 )

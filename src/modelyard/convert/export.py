@@ -196,7 +196,7 @@ def _convertible(model: Model) -> Any:
     elif model.model == "sklearn.hist_gradient_boosting":
         export_trees.register()
         estimator = export_trees.wrap(model.estimator_)
-    elif model.model == "sklearn.mlp" and model.task_ == "regression":
+    elif model.model in ("sklearn.mlp", "sklearn.svm") and model.task_ == "regression":
         estimator = _output_in_target_units(model.estimator_)
     else:
         if backend == "xgboost":
@@ -212,13 +212,22 @@ def _convertible(model: Model) -> Any:
 
 
 def _output_in_target_units(regressor: Any) -> Any:
-    """An MLP fitted to the standardised target as one MLP: the target's scaling folded into
-    its output layer, which is linear."""
-    network = copy.deepcopy(regressor.regressor_)
+    """An MLP or SVR fitted to the standardised target as one MLP or SVR: the target's scaling
+    folded into its last step, which is linear (the output layer, the weighted kernel sum)."""
+    from sklearn.svm import SVR
+
+    inner = copy.deepcopy(regressor.regressor_)
     scale, mean = regressor.transformer_.scale_[0], regressor.transformer_.mean_[0]
-    network.coefs_[-1] = network.coefs_[-1] * scale
-    network.intercepts_[-1] = network.intercepts_[-1] * scale + mean
-    return network
+    if isinstance(inner, SVR):
+        # libsvm predicts from the private copies, skl2onnx converts the public ones
+        for name in ("dual_coef_", "_dual_coef_"):
+            setattr(inner, name, getattr(inner, name) * scale)
+        for name in ("intercept_", "_intercept_"):
+            setattr(inner, name, getattr(inner, name) * scale + mean)
+        return inner
+    inner.coefs_[-1] = inner.coefs_[-1] * scale
+    inner.intercepts_[-1] = inner.intercepts_[-1] * scale + mean
+    return inner
 
 
 def _posterior_mean_line(model: Model) -> Any:
