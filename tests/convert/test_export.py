@@ -69,6 +69,7 @@ def test_a_classifier_exports_with_its_preprocessing(tmp_path, penguins, name):
         "sklearn.knn",
         "sklearn.extra_trees",
         "sklearn.mlp",
+        "sklearn.svm",
         "keras.mlp",
     ],
 )
@@ -368,3 +369,21 @@ def test_columns_whose_names_onnx_sanitizes_are_found_by_their_names(tmp_path, p
     runner = OnnxModel(result.path.read_bytes(), "classification")
     assert runner.columns_ == list(features.columns)
     np.testing.assert_array_equal(runner.predict(features), model.predict(features))
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "sklearn.knn"])  # float and double precision
+def test_a_package_saved_with_a_simple_imputer_still_exports(tmp_path, penguins, name):
+    from sklearn.impute import SimpleImputer
+
+    features = penguins.drop(columns=["species"])
+    model = Model(model=name, seed=1).fit(features, penguins["species"])
+    columns = model.preprocessor_.named_steps["columns"]
+    blocks = {block: (fitted, names) for block, fitted, names in columns.transformers_}
+    numeric, names = blocks["numeric"]
+    coerced = model.preprocessor_.named_steps["coerce"].transform(features)[names]
+    numeric.steps[0] = ("impute", SimpleImputer(strategy="mean").fit(coerced))
+    package = save(model, tmp_path / "pkg")
+
+    result = export_onnx(package, tmp_path / "model.onnx", data=features)
+
+    assert result.labels_identical and result.max_difference <= TOLERANCE

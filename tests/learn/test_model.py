@@ -47,11 +47,12 @@ def _round_trips_a_regressor(tmp_path, diabetes, name):
     np.testing.assert_allclose(loaded.predict(X), regressor.predict(X), rtol=1e-5)
 
 
-def test_the_mlp_learns_a_target_in_any_units(diabetes):
+@pytest.mark.parametrize("name", ["sklearn.mlp", "sklearn.svm"])
+def test_a_regressor_with_penalties_learns_a_target_in_any_units(diabetes, name):
     """Fitted to the standardised target, its score does not depend on the target's scale."""
     X, y = diabetes.drop(columns=["target"]), diabetes["target"]
     scores = [
-        Model(model="sklearn.mlp", seed=0).fit(X, y * scale).score(X, y * scale)
+        Model(model=name, seed=0).fit(X, y * scale).score(X, y * scale)
         for scale in (1e-3, 1.0, 1e3)
     ]
     assert min(scores) > 0.4

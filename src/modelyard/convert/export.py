@@ -33,7 +33,7 @@ from modelyard.convert import (
 from modelyard.convert.converter_graph import ConverterGraph
 from modelyard.convert.errors import ConvertError, ParityError
 from modelyard.data.schema import ColumnKind
-from modelyard.learn.preprocess import HIGH_CARDINALITY
+from modelyard.learn.preprocess import HIGH_CARDINALITY, MeanImputer
 from modelyard.learn.registry import Task
 
 if TYPE_CHECKING:
@@ -196,7 +196,7 @@ def _convertible(model: Model) -> Any:
     elif model.model == "sklearn.hist_gradient_boosting":
         export_trees.register()
         estimator = export_trees.wrap(model.estimator_)
-    elif model.model == "sklearn.mlp" and model.task_ == "regression":
+    elif model.model in ("sklearn.mlp", "sklearn.svm") and model.task_ == "regression":
         estimator = _output_in_target_units(model.estimator_)
     else:
         if backend == "xgboost":
@@ -212,13 +212,22 @@ def _convertible(model: Model) -> Any:
 
 
 def _output_in_target_units(regressor: Any) -> Any:
-    """An MLP fitted to the standardised target as one MLP: the target's scaling folded into
-    its output layer, which is linear."""
-    network = copy.deepcopy(regressor.regressor_)
+    """An MLP or SVR fitted to the standardised target as one MLP or SVR: the target's scaling
+    folded into its last step, which is linear (the output layer, the weighted kernel sum)."""
+    from sklearn.svm import SVR
+
+    inner = copy.deepcopy(regressor.regressor_)
     scale, mean = regressor.transformer_.scale_[0], regressor.transformer_.mean_[0]
-    network.coefs_[-1] = network.coefs_[-1] * scale
-    network.intercepts_[-1] = network.intercepts_[-1] * scale + mean
-    return network
+    if isinstance(inner, SVR):
+        # libsvm predicts from the private copies, skl2onnx converts the public ones
+        for name in ("dual_coef_", "_dual_coef_"):
+            setattr(inner, name, getattr(inner, name) * scale)
+        for name in ("intercept_", "_intercept_"):
+            setattr(inner, name, getattr(inner, name) * scale + mean)
+        return inner
+    inner.coefs_[-1] = inner.coefs_[-1] * scale
+    inner.intercepts_[-1] = inner.intercepts_[-1] * scale + mean
+    return inner
 
 
 def _posterior_mean_line(model: Model) -> Any:
@@ -263,8 +272,9 @@ def _double_outputs(model: Model, estimator: Any) -> list[tuple[str, Any]]:
 
 def _exportable_columns(columns: Any, double: bool) -> Any:
     """A copy of the fitted column transformer whose category imputer takes ``""`` as missing,
-    whose target encoder is a ``TargetEncoding`` and TF-IDF vectorizers ``TextFeatures`` (and,
-    in ``double`` precision, whose number imputer is a ``_MeanImputer``).
+    whose target encoder is a ``TargetEncoding``, TF-IDF vectorizers ``TextFeatures`` and
+    number imputer a ``MeanImputer`` (packages saved before pipelines had one hold a mean
+    ``SimpleImputer``, whose skl2onnx converter computes in float32 only).
 
     skl2onnx imputes strings only when the missing value is a string; the ONNX model's string
     inputs get ``""`` for a missing value (``OnnxModel`` feeds them so).
@@ -283,36 +293,32 @@ def _exportable_columns(columns: Any, double: bool) -> Any:
             columns.transformers_[index] = (block, features, names)
         if block == "categorical" and hasattr(transformer, "named_steps"):
             transformer.named_steps["impute"].missing_values = ""
-        if block == "numeric" and double:
+        if block == "numeric":
             _register_mean_imputer()
-            means = transformer.named_steps["impute"].statistics_
-            transformer.steps[0] = ("impute", _MeanImputer(means))
+            imputer = transformer.named_steps["impute"]
+            if not isinstance(imputer, MeanImputer):
+                means = MeanImputer()
+                means.statistics_ = imputer.statistics_
+                transformer.steps[0] = ("impute", means)
     return columns
 
 
-class _MeanImputer(TransformerMixin, BaseEstimator):
-    """A fitted mean ``SimpleImputer`` that skl2onnx converts in double precision (its own
-    converter writes ONNX's ``Imputer``, which onnxruntime runs in float32 only)."""
-
-    def __init__(self, statistics: Any = None) -> None:
-        self.statistics_ = statistics
-
-
 def _mean_imputer_shape(operator: Any) -> None:
-    from skl2onnx.common.data_types import DoubleTensorType
-
     width = sum(variable.get_second_dimension() for variable in operator.inputs)
-    operator.outputs[0].type = DoubleTensorType([None, width])
+    operator.outputs[0].type = operator.inputs[0].type.__class__([None, width])
 
 
 def _convert_mean_imputer(scope: Any, operator: Any, container: Any) -> None:
-    """Every missing value (NaN) of the joined inputs replaced by its column's mean."""
+    """Every missing value (NaN) of the joined inputs replaced by its column's mean, in the
+    inputs' precision."""
     import numpy as np
+    from skl2onnx.common.data_types import DoubleTensorType
 
     graph = ConverterGraph(scope, container)
     inputs = [variable.full_name for variable in operator.inputs]
     rows = graph.node("Concat", inputs, axis=1) if len(inputs) > 1 else inputs[0]
-    means = graph.constant("means", np.asarray(operator.raw_operator.statistics_, np.float64))
+    precision = np.float64 if isinstance(operator.inputs[0].type, DoubleTensorType) else np.float32
+    means = graph.constant("means", np.asarray(operator.raw_operator.statistics_, precision))
     missing = graph.node("IsNaN", [rows])
     graph.node("Where", [missing, means, rows], operator.outputs[0].full_name)
 
@@ -321,7 +327,7 @@ def _register_mean_imputer() -> None:
     from skl2onnx import update_registered_converter
 
     update_registered_converter(
-        _MeanImputer, "ModelyardMeanImputer", _mean_imputer_shape, _convert_mean_imputer
+        MeanImputer, "ModelyardMeanImputer", _mean_imputer_shape, _convert_mean_imputer
     )
 
 

@@ -319,7 +319,7 @@ def _as_input(X: Any, spec: ModelSpec, columns: list[str] | None = None) -> tupl
             )
         X = X.toarray()
     if isinstance(X, pd.DataFrame):
-        frame = X.copy()
+        frame = X.copy(deep=False)  # the data is only read: the caller's columns, renamed
         frame.columns = [str(name) for name in frame.columns]
         return frame, "table"
     array = np.asarray(X)

@@ -102,7 +102,8 @@ def _linear(trial: optuna.Trial, task: Task, rows: int) -> dict[str, Any]:
 
 
 def _svm(trial: optuna.Trial, task: Task, rows: int) -> dict[str, Any]:
-    prefix = "estimator__" if task == "classification" else ""  # the calibrated SVC's
+    # the calibrated SVC's, or the SVR's fitted to the standardised target
+    prefix = "estimator__" if task == "classification" else "regressor__"
     return {
         f"{prefix}C": trial.suggest_float("C", 1e-2, 1e3, log=True),
         f"{prefix}gamma": trial.suggest_float("gamma", 1e-4, 1.0, log=True),

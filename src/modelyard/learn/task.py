@@ -44,10 +44,11 @@ def check_target(y: Any, task: Task, name: str) -> None:
     if present.empty:
         raise UnusableTargetError(f"target {name!r} has no values")
     if task == "classification":
-        counts = present.astype(str).value_counts()
-        if len(counts) < 2:
+        # Labels are compared as text (1 and "1" are one class); numbers need no conversion.
+        labels = present if pd.api.types.is_numeric_dtype(present) else present.astype(str)
+        if labels.nunique() < 2:
             raise UnusableTargetError(
-                f"target {name!r} has only one class ({counts.index[0]!r})",
+                f"target {name!r} has only one class ({str(labels.iloc[0])!r})",
                 hint="classification needs at least two classes",
             )
     elif not pd.api.types.is_numeric_dtype(present):

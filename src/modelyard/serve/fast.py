@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modelyard.data.schema import ColumnKind, Schema
-from modelyard.learn.preprocess import DATETIME_PARTS, parse_datetimes
+from modelyard.learn.preprocess import DATETIME_PARTS, MeanImputer, parse_datetimes
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +261,10 @@ def _numeric(pipeline: Any, names: list[str]) -> _Numeric | None:
 
     steps: dict[str, Any] = dict(pipeline.steps)
     imputer, scaler = steps.get("impute"), steps.get("scale")
-    if not isinstance(imputer, SimpleImputer) or imputer.add_indicator:
+    # SimpleImputer: packages saved before the pipelines had a ``MeanImputer``.
+    if isinstance(imputer, SimpleImputer) and imputer.add_indicator:
+        return None
+    if not isinstance(imputer, (MeanImputer, SimpleImputer)):
         return None
     if np.isnan(imputer.statistics_.astype("float64")).any() or set(steps) - {"impute", "scale"}:
         return None  # a column the imputer dropped: let the pipeline handle it

@@ -57,7 +57,7 @@ def _svm(task: Task, seed: int) -> Any:
 
     if task == "classification":  # calibrated, so it has predict_proba
         return CalibratedClassifierCV(SVC(random_state=seed), ensemble=False)
-    return SVR()
+    return _standardised_target(SVR())
 
 
 def _knn(task: Task, seed: int) -> Any:
