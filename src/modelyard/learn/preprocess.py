@@ -15,6 +15,7 @@ from modelyard.learn.registry import ModelSpec
 
 DATETIME_PARTS = ("year", "month", "day", "weekday", "hour")
 """The numbers a date column becomes, each a column ``{name}__{part}``."""
+_PANDAS_NAMES = {"weekday": "day_of_week"}  # pandas 3 deprecates ``weekday``; same values
 # Categories beyond this many per column are grouped as "infrequent" for one-hot encoding.
 _MAX_ONE_HOT = 30
 # Columns with more levels than this are target-encoded for every model: one-hot columns or
@@ -66,9 +67,8 @@ class ColumnCoercer(TransformerMixin, BaseEstimator):
             elif kind == ColumnKind.BOOLEAN:
                 columns[name] = values.map(_as_flag).astype("float64")
             elif kind == ColumnKind.DATETIME:
-                stamps = parse_datetimes(values)
-                for part in DATETIME_PARTS:
-                    columns[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64")
+                for part, numbers in date_parts(parse_datetimes(values)).items():
+                    columns[f"{name}__{part}"] = numbers
             elif kind == ColumnKind.TEXT:
                 columns[name] = values.fillna("").astype(str)
             else:
@@ -137,6 +137,14 @@ def _floats(X: Any) -> Any:
     if values.dtype not in ("float32", "float64"):
         values = values.astype("float64")
     return values
+
+
+def date_parts(stamps: Any) -> dict[str, Any]:
+    """Each of ``DATETIME_PARTS`` of instants from ``parse_datetimes``, as a float series."""
+    return {
+        part: getattr(stamps.dt, _PANDAS_NAMES.get(part, part)).astype("float64")
+        for part in DATETIME_PARTS
+    }
 
 
 def parse_datetimes(values: Any) -> Any:

@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from modelyard.data.schema import ColumnKind, Schema
-from modelyard.learn.preprocess import DATETIME_PARTS, MeanImputer, parse_datetimes
+from modelyard.learn.preprocess import MeanImputer, date_parts, parse_datetimes
 
 logger = logging.getLogger(__name__)
 
-# pandas names the weekday ``day_of_week`` now; the values are the same.
-_PART_ATTRIBUTES = {"weekday": "day_of_week"}
 _UNSEEN = "\x00modelyard-unseen\x00"
 
 
@@ -205,8 +203,8 @@ def _coerce(columns: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
             import pandas as pd
 
             stamps = parse_datetimes(pd.Series(values, dtype=object))
-            for part in DATETIME_PARTS:
-                inputs[f"{name}__{part}"] = getattr(stamps.dt, part).astype("float64").to_numpy()
+            for part, numbers in date_parts(stamps).items():
+                inputs[f"{name}__{part}"] = numbers.to_numpy()
         else:
             inputs[name] = values
     return inputs
